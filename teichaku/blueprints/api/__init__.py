@@ -1,0 +1,36 @@
+"""The JSON API (``/api/v1``): flask-smorest blueprints, the contract's error format, OpenAPI.
+
+Bearer tokens only: the API takes no cookies, so it is exempt from CSRF.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from ...platform.errors import api_error
+from ...platform.extensions import csrf
+
+
+class ContractApi(Api):
+    """flask-smorest with the contract's ``{"error": {...}}`` bodies instead of its own."""
+
+    def handle_http_exception(self, error):  # pragma: no cover - replaced by platform.errors
+        return api_error(error.code or 500)
+
+
+api = ContractApi()
+
+
+def register_api(app: Flask) -> None:
+    from . import auth, cases, centers
+
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "info": {"description": "Teichaku public API. Errors: {\"error\": {\"code\", \"message\", \"details\"}}."},
+    })
+    api.init_app(app)
+    for module in (auth, centers, cases):
+        api.register_blueprint(module.blp)
+        csrf.exempt(module.blp)
+

@@ -1,0 +1,135 @@
+"""Sign-in, two-factor step, sign-out, password and two-factor settings."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from ...platform.auth import services
+from ...platform.auth.sessions import end_session, start_session
+from ...platform.auth.throttle import throttled_signin
+from ...platform.extensions import db
+from ...platform.i18n import LOCALES
+from .forms import ConfirmPasswordForm, LoginForm, OtpForm, PasswordForm, TotpSetupForm
+
+bp = Blueprint("auth", __name__)
+INVALID = "メールアドレス、パスワードまたは確認コードが正しくありません。"
+PENDING_SECONDS = 300
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@throttled_signin
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data, None, enforce_enrollment=False)
+        except services.OtpRequired as pending:
+            session.clear()
+            session["pending_2fa"] = {"user_id": str(pending.user.id), "at": int(time.time()), "next": _safe_next(request.args.get("next"))}
+            return redirect(url_for("auth.login_otp"))
+        except services.InvalidCredentials:
+            g.signin_failed = True
+            db.session.commit()
+            flash(INVALID, "error")
+            return render_template("auth/login.html", form=form), 200
+        start_session(user)
+        services.record_signin(user)
+        db.session.commit()
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/otp", methods=["GET", "POST"])
+@throttled_signin
+def login_otp():
+    pending = session.get("pending_2fa")
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        session.pop("pending_2fa", None)
+        return redirect(url_for("auth.login"))
+    form = OtpForm()
+    if form.validate_on_submit():
+        user = services.pending_user(pending["user_id"])
+        if user is None or not services.verify_second_factor(user, form.otp.data):
+            g.signin_failed = True
+            db.session.commit()
+            flash(INVALID, "error")
+            return render_template("auth/otp.html", form=form), 200
+        target = pending.get("next")
+        start_session(user)
+        services.record_signin(user)
+        db.session.commit()
+        return redirect(_safe_next(target))
+    return render_template("auth/otp.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    end_session()
+    db.session.commit()
+    flash("ログアウトしました。", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.new_password.data)
+        except (services.AccountError, ValueError) as exc:
+            form.new_password.errors.append(str(exc))
+            return render_template("auth/password.html", form=form), 422
+        db.session.commit()
+        flash("パスワードを変更しました。もう一度ログインしてください。", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def totp_setup():
+    form = TotpSetupForm()
+    secret = session.get("totp_setup_secret")
+    if not secret or request.method == "GET":
+        secret = services.new_totp_secret()
+        session["totp_setup_secret"] = secret
+    if form.validate_on_submit():
+        try:
+            codes = services.enable_totp(current_user, secret, form.code.data)
+        except services.AccountError as exc:
+            form.code.errors.append(str(exc))
+        else:
+            session.pop("totp_setup_secret", None)
+            db.session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes)
+    return render_template("auth/totp_setup.html", form=form, secret=secret,
+                           uri=services.provisioning_uri(current_user, secret), disable_form=ConfirmPasswordForm(),
+                           required=services.two_factor_required(current_user))
+
+
+@bp.post("/account/two-factor/disable")
+def totp_disable():
+    form = ConfirmPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.disable_totp(current_user, form.password.data)
+            db.session.commit()
+            flash("二要素認証を無効にしました。", "info")
+        except services.AccountError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("auth.totp_setup"))
+
+
+@bp.post("/locale")
+def set_locale():
+    locale = request.form.get("locale")
+    if locale in LOCALES:
+        session["locale"] = locale
+    return redirect(_safe_next(request.form.get("next")))

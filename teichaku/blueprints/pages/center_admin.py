@@ -1,0 +1,71 @@
+"""The center admin's pages: accounts of their own center and its audit log."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ...platform.audit.services import entries_for_center
+from ...platform.auth import services
+from ...platform.extensions import db
+from .forms import EmptyForm, UserForm
+
+bp = Blueprint("center_admin", __name__, url_prefix="/center")
+
+
+@bp.get("/users")
+def users():
+    return render_template("center_admin/users.html", users=services.users_of_current_center(), form=EmptyForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            services.create_user(email=form.email.data, password=form.password.data, role=form.role.data,
+                                 center_code=current_user.center.code, display_name=form.display_name.data,
+                                 display_name_kana=form.display_name_kana.data or "")
+        except (services.AccountError, ValueError) as exc:
+            flash(str(exc), "error")
+            return render_template("center_admin/user_new.html", form=form), 422
+        db.session.commit()
+        flash("アカウントを作成しました。", "info")
+        return redirect(url_for("center_admin.users"))
+    return render_template("center_admin/user_new.html", form=form), (422 if form.errors else 200)
+
+
+@bp.post("/users/<user_id>/toggle")
+def user_toggle(user_id):
+    user = services.get_center_user(user_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if user.id == current_user.id:
+        flash("自分自身のアカウントは無効にできません。", "error")
+        return redirect(url_for("center_admin.users"))
+    services.set_user_active(user, not user.active)
+    db.session.commit()
+    flash("アカウントを更新しました。", "info")
+    return redirect(url_for("center_admin.users"))
+
+
+def _uuid_or_none(value: str | None):
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/audit", methods=["GET", "POST"])
+def audit_log():
+    """Filter by person or user; filters come in the POST body so no id sits in a URL."""
+    source = request.form if request.method == "POST" else {}
+    if request.method == "POST" and not EmptyForm().validate_on_submit():
+        abort(400)
+    entries = entries_for_center(person_id=_uuid_or_none(source.get("person_id")),
+                                 actor_id=_uuid_or_none(source.get("actor_id")),
+                                 action=(source.get("action") or None))
+    users = {u.id: u for u in services.users_of_current_center()}
+    db.session.commit()
+    return render_template("center_admin/audit.html", entries=entries, users=users, form=EmptyForm(), filters=source)

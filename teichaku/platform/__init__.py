@@ -1,0 +1,1 @@
+"""Platform core: app factory, configuration, extensions, tenancy, auth, audit."""

@@ -1,0 +1,96 @@
+"""The application factory (the Flask tutorial's ``create_app(test_config=None)`` seam).
+
+Extensions are created once in ``extensions`` and wired here in a fixed order; request hooks run
+in this order: request id -> user and tenant -> permission check -> view -> headers and log.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as config_module
+from .database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def create_app(test_config: dict | None = None, *, database_role: str = "app") -> Flask:
+    """Build the app.  ``database_role`` is ``"app"`` (web, workers) or ``"owner"`` (CLI)."""
+    app = Flask(
+        "teichaku",
+        template_folder=str(PACKAGE_DIR / "templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
+    )
+    app.config.update(config_module.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    config_module.check_production(app.config)
+    app.config["DATABASE_ROLE"] = database_role
+    _configure_database(app, database_role)
+    Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+
+    from . import logs
+
+    logs.configure(app)
+    _init_extensions(app)
+    _register_models()
+    _register_blueprints(app)
+
+    from . import hooks, errors, i18n
+    from . import cli
+
+    i18n.init_app(app)
+    hooks.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    from ..workers import queue
+
+    queue.init_app(app)
+
+    if database_role == "app" and is_postgres(app.config["DATABASE_URL"]) and not app.config.get("SKIP_ROLE_CHECK"):
+        with app.app_context():
+            check_app_connection(db.engine)
+    return app
+
+
+def _configure_database(app: Flask, database_role: str) -> None:
+    owner_url = normalize_url(app.config["DATABASE_URL"])
+    if owner_url.startswith("sqlite:///"):
+        Path(owner_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if database_role == "owner" or not is_postgres(owner_url):
+        app.config["SQLALCHEMY_DATABASE_URI"] = owner_url
+        return
+    if not app.config.get("APP_DATABASE_URL"):
+        ensure_app_role(owner_url, app.config["APP_DB_ROLE"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = app_url_for(owner_url, app.config.get("APP_DATABASE_URL"), app.config["APP_DB_ROLE"])
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    from .redis_client import limiter_storage_uri
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
+    limiter.init_app(app)
+
+
+def _register_models() -> None:
+    """Import every models module so the mappers (and Alembic) see every table."""
+    from .audit import models as _audit  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from . import centers as _centers  # noqa: F401
+    from ..tenants.cases import models as _cases  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from ..blueprints import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Accounts, passwords, server-side sessions, two-factor authentication and API tokens."""

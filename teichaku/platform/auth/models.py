@@ -1,0 +1,98 @@
+"""Account tables.
+
+``users`` carries a nullable ``center_id`` (staff, center admins and prefecture viewers belong to
+one center; the other roles to none).  It is a platform table, not a tenant-owned one: the row
+level security policy lets a tenant see its own accounts, and ``tenancy.account_lookup`` opens it
+for sign-in.  Sessions and tokens hang off users and are stored hashed.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import AwareDateTime, utcnow
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('staff','center_admin','prefecture','association','ministry','platform_admin')",
+            name="role",
+        ),
+        CheckConstraint(
+            "(role IN ('staff','center_admin','prefecture')) = (center_id IS NOT NULL)",
+            name="center_matches_role",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    center_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("centers.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="", nullable=False)
+    display_name_kana: Mapped[str] = mapped_column(String(100), default="", nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # refuses a replayed code
+    two_factor_exempt: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    password_changed_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    created_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    center = relationship("Center", lazy="joined")
+
+    # Flask-Login protocol -------------------------------------------------------------
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active and (self.center is None or self.center.active)
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class RecoveryCode(db.Model):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class UserSession(db.Model):
+    """A signed-in browser.  The cookie holds only the random token; the row is the authority."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    last_seen_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    second_factor_done: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    expires_at = mapped_column(AwareDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

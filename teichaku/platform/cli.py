@@ -1,0 +1,122 @@
+"""Command-line interface (``flask --app wsgi ...``), run as the schema owner.
+
+Commands call the same services as the pages and the API.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+
+centers_cli = AppGroup("centers", help="センター（テナント）の管理")
+users_cli = AppGroup("users", help="アカウントの管理")
+audit_cli = AppGroup("audit", help="監査ログ")
+demo_cli = AppGroup("demo", help="デモ用データ（開発環境のみ）")
+
+
+def init_app(app: Flask) -> None:
+    for group in (centers_cli, users_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+@centers_cli.command("seed")
+def centers_seed() -> None:
+    """Load the 48 centers (idempotent)."""
+    from .centers import seed_centers
+
+    created, existing = seed_centers()
+    db.session.commit()
+    click.echo(f"centers: {created} created, {existing} already present", err=True)
+
+
+@centers_cli.command("list")
+def centers_list() -> None:
+    from .centers import list_centers
+
+    for c in list_centers():
+        click.echo(f"{c.code}\t{c.prefecture_code}\t{c.region}\t{'active' if c.active else 'inactive'}\t{c.name}")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True)
+@click.option("--center", "center_code", default=None)
+@click.option("--name", "display_name", default="")
+def users_create(email: str, password: str, role: str, center_code: str | None, display_name: str) -> None:
+    """Create an account; prints its id alone on stdout."""
+    from .auth.passwords import PasswordPolicyError
+    from .auth.services import AccountError, create_user
+
+    try:
+        user = create_user(email=email, password=password, role=role, center_code=center_code, display_name=display_name)
+    except (AccountError, PasswordPolicyError) as exc:
+        db.session.rollback()
+        click.echo(f"エラー: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(str(user.id))
+
+
+@audit_cli.command("verify")
+@click.option("--center", "center_code", default=None, help="one center's chain only")
+def audit_verify(center_code: str | None) -> None:
+    """Recompute the hash chains; exit 1 if an entry was edited, inserted or deleted."""
+    from .audit.services import verify
+    from .centers import center_by_code
+
+    center_id = None
+    if center_code:
+        center = center_by_code(center_code)
+        if center is None:
+            click.echo("エラー: センターが見つかりません。", err=True)
+            sys.exit(2)
+        center_id = center.id
+    result = verify(center_id)
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    click.echo(f"audit: {result.chains} chains, {result.entries} entries, {'OK' if result.ok else 'TAMPERED'}")
+    sys.exit(0 if result.ok else 1)
+
+
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_ACCOUNTS = (
+    ("staff@tokyo.demo.teichaku.jp", "staff", "tokyo", "東京 花子"),
+    ("admin@tokyo.demo.teichaku.jp", "center_admin", "tokyo", "東京 一郎"),
+    ("staff@osaka.demo.teichaku.jp", "staff", "osaka", "大阪 次郎"),
+    ("admin@osaka.demo.teichaku.jp", "center_admin", "osaka", "大阪 三郎"),
+    ("staff@fukuoka.demo.teichaku.jp", "staff", "fukuoka", "福岡 四郎"),
+    ("pref@tokyo.demo.teichaku.jp", "prefecture", "tokyo", "東京都 担当"),
+    ("association@demo.teichaku.jp", "association", None, "全国協議会 担当"),
+    ("ministry@demo.teichaku.jp", "ministry", None, "厚生労働省 担当"),
+    ("platform@demo.teichaku.jp", "platform_admin", None, "運用管理者"),
+)
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo accounts (never in production); prints how to sign in."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from .auth.models import User
+    from .auth.services import create_user
+    from .tenancy import account_lookup
+
+    if current_app.config["TEICHAKU_ENV"] == "production":
+        click.echo("エラー: 本番環境ではデモアカウントを作成しません。", err=True)
+        sys.exit(2)
+    for email, role, center, name in DEMO_ACCOUNTS:
+        with account_lookup():
+            exists = db.session.scalar(select(User.id).where(User.email == email))
+        if not exists:
+            create_user(email=email, password=DEMO_PASSWORD, role=role, center_code=center,
+                        display_name=name, two_factor_exempt=True)
+    db.session.commit()
+    click.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
+    for email, role, center, _ in DEMO_ACCOUNTS:
+        click.echo(f"  {role:15} {email}{'  (' + center + ')' if center else ''}")

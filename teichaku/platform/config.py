@@ -1,0 +1,95 @@
+"""Configuration from the environment (the contract's variables plus the README's table).
+
+Secrets come only from the environment. ``check_production`` refuses an unsafe production
+start-up: a default secret, SQLite, debug, or two-factor authentication switched off.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULT_SECRET = "dev-insecure-secret-change-me"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def from_environment() -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ.get("TEICHAKU_ENV", "development")
+    production = env == "production"
+    instance = Path(os.environ.get("TEICHAKU_INSTANCE", ROOT / "instance"))
+    database_url = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{instance / 'teichaku.sqlite3'}"
+    )
+    return {
+        "TEICHAKU_ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET),
+        "DEBUG": _bool("FLASK_DEBUG", False),
+        "DATABASE_URL": database_url,
+        "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL") or None,
+        "APP_DB_ROLE": os.environ.get("APP_DB_ROLE", "teichaku_app"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "INSTANCE_PATH": str(instance),
+        "UPLOAD_ROOT": os.environ.get("UPLOAD_ROOT", str(instance / "uploads")),
+        # Sessions (server-side, see platform.auth.sessions)
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=_int("SESSION_IDLE_MINUTES", 30)),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=_int("SESSION_ABSOLUTE_HOURS", 12)),
+        "SESSION_COOKIE_NAME": "teichaku_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "API_TOKEN_LIFETIME": timedelta(hours=_int("API_TOKEN_HOURS", 12)),
+        # Two-factor authentication: required in production for roles that see personal data.
+        "TWO_FACTOR_REQUIRED": _bool("TWO_FACTOR_REQUIRED", production),
+        # Sign-in throttling (Flask-Limiter on Redis)
+        "SIGNIN_LIMIT_PER_ACCOUNT": os.environ.get("SIGNIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
+        "SIGNIN_LIMIT_PER_IP": os.environ.get("SIGNIN_LIMIT_PER_IP", "30 per 15 minutes"),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "WTF_CSRF_TIME_LIMIT": None,  # the session's own timeouts bound the token
+        "BABEL_DEFAULT_LOCALE": "ja",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parents[1] / "translations"),
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
+        "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Teichaku API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Raised at start-up when production settings would expose data."""
+
+
+def check_production(config: dict) -> None:
+    """Refuse to start in production with settings that would expose personal data."""
+    if config.get("TEICHAKU_ENV") != "production":
+        return
+    problems = []
+    if config["SECRET_KEY"] in (DEFAULT_SECRET, "", None) or len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY is the default or shorter than 32 characters")
+    if str(config["DATABASE_URL"]).startswith("sqlite"):
+        problems.append("DATABASE_URL points at SQLite")
+    if config.get("DEBUG"):
+        problems.append("debug is on")
+    if not config.get("TWO_FACTOR_REQUIRED"):
+        problems.append("two-factor authentication is off")
+    if problems:
+        raise UnsafeConfiguration("refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,77 @@
+"""Japanese first: locale selection, Japanese-era dates (和暦) and Japan-time formatting."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, request, session
+
+from .extensions import babel
+
+JST = ZoneInfo("Asia/Tokyo")
+LOCALES = ("ja", "en")
+
+# (first day, era name); each era starts on its first day.
+ERAS = (
+    (date(2019, 5, 1), "令和"),
+    (date(1989, 1, 8), "平成"),
+    (date(1926, 12, 25), "昭和"),
+    (date(1912, 7, 30), "大正"),
+    (date(1868, 1, 25), "明治"),
+)
+
+
+def era_year(value: date) -> tuple[str, int]:
+    for start, name in ERAS:
+        if value >= start:
+            return name, value.year - start.year + 1
+    raise ValueError("dates before 明治 are not supported")
+
+
+def _year_text(name: str, year: int) -> str:
+    return f"{name}{'元' if year == 1 else year}年"
+
+
+def wareki(value: date | datetime | None) -> str:
+    """令和7年4月1日 (元年 for an era's first year).  Timestamps are shown in Japan time."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(JST).date()
+    name, year = era_year(value)
+    return f"{_year_text(name, year)}{value.month}月{value.day}日"
+
+
+def fiscal_year_label(fiscal_year: int) -> str:
+    """令和7年度 (FY2025) for the fiscal year whose April falls in ``fiscal_year``."""
+    name, year = era_year(date(fiscal_year, 4, 1))
+    return f"{name}{'元' if year == 1 else year}年度"
+
+
+def jst_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(JST)
+    return f"{wareki(local)} {local:%H:%M}"
+
+
+def age_on(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def today_jst() -> date:
+    return datetime.now(JST).date()
+
+
+def select_locale() -> str:
+    chosen = session.get("locale") if request else None
+    return chosen if chosen in LOCALES else "ja"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Tokyo")
+    app.jinja_env.filters["wareki"] = wareki
+    app.jinja_env.filters["jst"] = jst_datetime
+    app.jinja_env.filters["fiscal_year"] = fiscal_year_label
+    app.jinja_env.globals["today_jst"] = today_jst
+    app.jinja_env.globals["age_on"] = age_on

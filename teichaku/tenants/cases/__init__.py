@@ -1,0 +1,1 @@
+"""Cases (ケース): coordination, follow-up, suspect support and consultation."""

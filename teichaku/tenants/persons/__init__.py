@@ -1,0 +1,1 @@
+"""People supported by a center (対象者)."""

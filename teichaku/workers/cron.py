@@ -1,0 +1,10 @@
+"""The periodic schedule, read by ``rq cron teichaku.workers.cron`` (RQ's built-in scheduler)."""
+from __future__ import annotations
+
+from rq import cron
+
+from .jobs import purge_expired_sessions
+from .queue import QUEUE_NAME
+
+# One list of periodic jobs.
+cron.register(purge_expired_sessions, QUEUE_NAME, cron="17 * * * *")

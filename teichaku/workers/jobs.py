@@ -1,0 +1,25 @@
+"""Jobs.  Each takes ids or plain values and opens its own app context (see ``context.job``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, or_
+
+from ..platform.auth.models import ApiToken, UserSession
+from ..platform.extensions import db
+from ..platform.models import utcnow
+from ..platform.tenancy import account_lookup
+from .context import job
+
+
+@job
+def purge_expired_sessions() -> int:
+    """Delete sessions and tokens that can no longer be used (kept a day for investigation)."""
+    from flask import current_app
+
+    cutoff = utcnow() - current_app.config["SESSION_ABSOLUTE_TIMEOUT"] - timedelta(days=1)
+    with account_lookup():
+        n = db.session.execute(delete(UserSession).where(or_(UserSession.created_at < cutoff, UserSession.revoked_at < cutoff))).rowcount
+        n += db.session.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow() - timedelta(days=1))).rowcount
+    db.session.commit()
+    return n
