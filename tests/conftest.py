@@ -1,0 +1,164 @@
+"""Test set-up: a database of this run's own on the real PostgreSQL (or SQLite for the second
+pass of the isolation sweep), Redis database 15, two centers (and a third) in every test.
+
+Data is committed for real and cleaned between tests (TRUNCATE as the schema owner), so the same
+fixtures serve in-process tests and tests that cross processes (gunicorn, rq workers, browser).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from tests import factories
+
+BACKEND = os.environ.get("TEICHAKU_TEST_DB", "postgres")
+PG_ADMIN_URL = os.environ.get("TEICHAKU_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+OWNER_ROLE, APP_ROLE = "teichaku_owner", "teichaku_app"
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+KEEP_TABLES = {"alembic_version", "centers"}
+
+
+def _create_roles_and_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for role, attrs in ((OWNER_ROLE, "LOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE"),
+                            (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")):
+            # Idempotent and safe when two CI runs share the server.
+            conn.execute(text(
+                f"DO $$ BEGIN CREATE ROLE {role} {attrs}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
+    admin.dispose()
+
+
+def _drop_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    """This run's database, migrated and seeded with the 48 centers.  Exports the environment
+    so that subprocesses (gunicorn, rq worker, flask CLI) use the same database and Redis."""
+    instance = tmp_path_factory.mktemp("instance")
+    name = None
+    if BACKEND == "postgres":
+        name = f"teichaku_test_{uuid.uuid4().hex[:10]}"
+        _create_roles_and_database(name)
+        owner_url = f"postgresql+psycopg://{OWNER_ROLE}@127.0.0.1:5432/{name}"
+    else:
+        owner_url = f"sqlite:///{instance / 'test.sqlite3'}"
+    os.environ.update({
+        "DATABASE_URL": owner_url,
+        "REDIS_URL": REDIS_TEST_URL,
+        "TEICHAKU_INSTANCE": str(instance),
+        "SECRET_KEY": "test-secret-" + "x" * 32,
+        "APP_DB_ROLE": APP_ROLE,
+    })
+    os.environ.pop("APP_DATABASE_URL", None)
+    os.environ.pop("TEICHAKU_ENV", None)
+
+    from flask_migrate import upgrade
+
+    from teichaku.platform.app import create_app
+    from teichaku.platform.centers import seed_centers
+    from teichaku.platform.extensions import db
+
+    owner_app = create_app({"TESTING": True}, database_role="owner")
+    with owner_app.app_context():
+        upgrade()
+        seed_centers()
+        db.session.commit()
+        db.engine.dispose()
+    yield {"owner_url": owner_url, "backend": BACKEND, "name": name, "instance": Path(instance)}
+    if name:
+        _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def owner_engine(database):
+    """The schema owner's connection: cleaning, snapshots and raw checks (bypasses RLS)."""
+    engine = create_engine(database["owner_url"])
+    yield engine
+    engine.dispose()
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "REDIS_URL": REDIS_TEST_URL,
+    "RATELIMIT_STORAGE_URI": REDIS_TEST_URL,
+    "PROPAGATE_UNEXPECTED": True,
+}
+
+
+@pytest.fixture(scope="session")
+def make_app(database):
+    """Build an app (application role) with extra configuration."""
+    from teichaku.platform.app import create_app
+
+    built = []
+
+    def _make(**overrides):
+        app = create_app({**TEST_CONFIG, **overrides})
+        built.append(app)
+        return app
+
+    yield _make
+    from teichaku.platform.extensions import db
+
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request, database, owner_engine):
+    """Every test starts with the 48 centers and nothing else, and an empty Redis db 15."""
+    yield
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    _truncate(owner_engine)
+
+
+def _truncate(engine) -> None:
+    from teichaku.platform.centers import canonical_centers
+    from teichaku.platform.extensions import db
+
+    tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    codes = {c.code: c for c in canonical_centers()}
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+        else:
+            for t in reversed(tables):
+                conn.execute(text(f'DELETE FROM "{t}"'))
+        rows = conn.execute(text("SELECT code, name, active FROM centers")).all()
+        for code, name, active in rows:
+            if code not in codes:
+                conn.execute(text("DELETE FROM centers WHERE code = :c"), {"c": code})
+            elif name != codes[code].name or not active:
+                conn.execute(text("UPDATE centers SET name = :n, active = :a WHERE code = :c"),
+                             {"n": codes[code].name, "a": True, "c": code})
+
+
+@pytest.fixture()
+def world(app):
+    """Centers A (tokyo), B (osaka) and C (fukuoka), each with staff and an admin and a case;
+    plus prefecture, association, ministry and platform admin accounts."""
+    return factories.build_world(app)
