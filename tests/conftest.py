@@ -132,6 +132,12 @@ def client(app):
 def clean_state(request, database, owner_engine):
     """Every test starts with the 48 centers and nothing else, and an empty Redis db 15."""
     yield
+    if request.node.get_closest_marker("keep_data"):
+        return  # a module-scoped fixture owns the data and cleans it at its end
+    clean_all(owner_engine)
+
+
+def clean_all(owner_engine) -> None:
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     _truncate(owner_engine)
 

@@ -72,7 +72,12 @@ def build_world(app) -> World:
     for center, label in (("tokyo", "a"), ("osaka", "b"), ("fukuoka", "c")):
         w.users[f"{label}_staff"] = make_user(app, "staff", center)
         w.users[f"{label}_admin"] = make_user(app, "center_admin", center)
-        w.cases[label] = make_case(app, center)
+    w.cases["a"] = make_case(app, "tokyo")
+    # B's values are distinctive so that a leak check can't match A's or C's by accident.
+    w.cases["b"] = make_case(app, "osaka", requested_on=date(2025, 6, 2), person=person_payload(
+        family_name="乙川", given_name="秘子", family_name_kana="おとがわ", given_name_kana="ひめこ",
+        birth_date=date(1948, 2, 3), sex="female", support_needs=["elderly", "dementia"]))
+    w.cases["c"] = make_case(app, "fukuoka")
     w.users["a_prefecture"] = make_user(app, "prefecture", "tokyo")
     w.users["association"] = make_user(app, "association")
     w.users["ministry"] = make_user(app, "ministry")
