@@ -10,6 +10,9 @@ import os
 import uuid
 from pathlib import Path
 
+# Cheap password hashing for tests (set before the app is imported; inherited by subprocesses).
+os.environ["ARGON2_PROFILE"] = "cheapest"
+
 import pytest
 import redis
 from sqlalchemy import create_engine, text
@@ -32,6 +35,7 @@ def _create_roles_and_database(name: str) -> None:
             conn.execute(text(
                 f"DO $$ BEGIN CREATE ROLE {role} {attrs}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ))
+            conn.execute(text(f"ALTER ROLE {role} {attrs}"))  # a role made elsewhere gets the same attributes
         conn.execute(text(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
     admin.dispose()
 

@@ -72,6 +72,8 @@ def sweep(make_app, owner_engine):
         response = factories.sign_in(client, world.users[key])
         assert response.status_code == 302, f"{key} could not sign in"
         clients[key] = (client, factories.api_token(app.test_client(), world.users[key]))
+    snapshot = _snapshot_b(owner_engine, world)
+    assert snapshot["cases"] and snapshot["persons"] and snapshot["users"], "the snapshot must see B's rows"
     yield app, world, clients
     clean_all(owner_engine)
 

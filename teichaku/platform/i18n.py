@@ -5,6 +5,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
+from flask_babel import get_locale
 
 from .extensions import babel
 
@@ -43,8 +44,13 @@ def wareki(value: date | datetime | None) -> str:
 
 
 def fiscal_year_label(fiscal_year: int) -> str:
-    """令和7年度 (FY2025) for the fiscal year whose April falls in ``fiscal_year``."""
-    name, year = era_year(date(fiscal_year, 4, 1))
+    """令和7年度 (FY2025) for the fiscal year whose April falls in ``fiscal_year``.
+
+    A fiscal year is named after the era in force for most of it (its midpoint, 1 October), as
+    official documents do: FY2019 (April 2019 to March 2020, 令和 from 1 May) is 令和元年度,
+    while FY1988 (平成 from 8 January 1989) stays 昭和63年度.
+    """
+    name, year = era_year(date(fiscal_year, 10, 1))
     return f"{name}{'元' if year == 1 else year}年度"
 
 
@@ -70,6 +76,7 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Tokyo")
+    app.jinja_env.globals["get_locale"] = get_locale  # base.html: <html lang="...">
     app.jinja_env.filters["wareki"] = wareki
     app.jinja_env.filters["jst"] = jst_datetime
     app.jinja_env.filters["fiscal_year"] = fiscal_year_label

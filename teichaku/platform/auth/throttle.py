@@ -27,8 +27,9 @@ def _failed(_response) -> bool:
 
 def throttled_signin(view):
     """Apply both sign-in limits to a view that sets ``g.signin_failed`` on failure."""
-    view = limiter.limit(lambda: current_app.config["SIGNIN_LIMIT_PER_ACCOUNT"], key_func=_account_key,
-                         scope="signin-account", deduct_when=_failed)(view)
-    view = limiter.limit(lambda: current_app.config["SIGNIN_LIMIT_PER_IP"], key_func=get_remote_address,
-                         scope="signin-ip", deduct_when=_failed)(view)
+    # Shared limits: the page and the API token endpoint count against the same budget.
+    view = limiter.shared_limit(lambda: current_app.config["SIGNIN_LIMIT_PER_ACCOUNT"], scope="signin-account",
+                                key_func=_account_key, deduct_when=_failed)(view)
+    view = limiter.shared_limit(lambda: current_app.config["SIGNIN_LIMIT_PER_IP"], scope="signin-ip",
+                                key_func=get_remote_address, deduct_when=_failed)(view)
     return view
