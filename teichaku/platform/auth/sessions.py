@@ -29,7 +29,10 @@ def is_api_request() -> bool:
 
 def start_session(user: User) -> None:
     """A fresh session at sign-in: the old cookie's contents (and CSRF token) are dropped."""
+    locale = session.get("locale")
     session.clear()
+    if locale:
+        session["locale"] = locale  # the language choice survives sign-in; nothing else does
     raw = secrets.token_urlsafe(32)
     with account_lookup():
         db.session.add(UserSession(token_hash=sha256(raw), user_id=user.id, second_factor_done=user.two_factor_enabled))
