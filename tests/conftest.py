@@ -77,7 +77,7 @@ def database(tmp_path_factory):
 
     owner_app = create_app({"TESTING": True}, database_role="owner")
     with owner_app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         seed_centers()
         db.session.commit()
         db.engine.dispose()

@@ -83,11 +83,27 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_models() -> None:
-    """Import every models module so the mappers (and Alembic) see every table."""
+    """Import every models module so the mappers (and Alembic) see every table: the platform's
+    own, and ``models`` of every package under ``teichaku.tenants`` and ``teichaku.crosstenant``."""
+    import importlib
+    import pkgutil
+
     from .audit import models as _audit  # noqa: F401
     from .auth import models as _auth  # noqa: F401
     from . import centers as _centers  # noqa: F401
-    from ..tenants.cases import models as _cases  # noqa: F401
+
+    for parent in ("teichaku.tenants", "teichaku.crosstenant"):
+        try:
+            package = importlib.import_module(parent)
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.ispkg:
+                try:
+                    importlib.import_module(f"{parent}.{info.name}.models")
+                except ModuleNotFoundError as exc:
+                    if exc.name != f"{parent}.{info.name}.models":
+                        raise
 
 
 def _register_blueprints(app: Flask) -> None:

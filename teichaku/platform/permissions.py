@@ -82,6 +82,10 @@ ENDPOINTS: dict[str, str] = {
     "api_cases.create_case": "case.write",
     "api_cases.get_case": "case.read",
     "api_cases.update_case": "case.write",
+    # --- case work: records and plans (pages "records.*", API "api_records.*") ---
+    # --- case work: review committees (pages "committees.*", API "api_committees.*") ---
+    # --- case work: local resources (pages "resources.*", API "api_resources.*") ---
+    # --- case work: network activities (pages "activities.*", API "api_activities.*") ---
 }
 
 

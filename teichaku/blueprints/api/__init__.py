@@ -22,7 +22,8 @@ api = ContractApi()
 
 
 def register_api(app: Flask) -> None:
-    from . import auth, cases, centers
+    import importlib
+    import pkgutil
 
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -30,7 +31,10 @@ def register_api(app: Flask) -> None:
         "info": {"description": "Teichaku public API. Errors: {\"error\": {\"code\", \"message\", \"details\"}}."},
     })
     api.init_app(app)
-    for module in (auth, centers, cases):
-        api.register_blueprint(module.blp)
-        csrf.exempt(module.blp)
+    # Every module of this package with a ``blp`` is part of /api/v1.
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "blp"):
+            api.register_blueprint(module.blp)
+            csrf.exempt(module.blp)
 

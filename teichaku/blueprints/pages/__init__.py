@@ -5,10 +5,15 @@ from flask import Flask
 
 
 def register_pages(app: Flask) -> None:
-    from . import auth, cases, center_admin, dashboard, health, platform_admin
+    """Register the ``bp`` of every module in this package (a new page module needs no wiring;
+    its endpoints still need entries in the permission table, or they answer 403)."""
+    import importlib
+    import pkgutil
 
-    for module in (health, auth, dashboard, center_admin, platform_admin, cases):
-        app.register_blueprint(module.bp)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
     app.context_processor(_layout_context)
 
 
