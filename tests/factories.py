@@ -62,6 +62,7 @@ def sign_in(client, user: dict):
 class World:
     users: dict = field(default_factory=dict)
     cases: dict = field(default_factory=dict)
+    objects: dict = field(default_factory=dict)  # filled by tests/world_*.py extensions
 
     def user(self, key: str) -> dict:
         return self.users[key]
@@ -82,7 +83,23 @@ def build_world(app) -> World:
     w.users["association"] = make_user(app, "association")
     w.users["ministry"] = make_user(app, "ministry")
     w.users["platform_admin"] = make_user(app, "platform_admin")
+    for extension in world_extensions():
+        if hasattr(extension, "extend_world"):
+            extension.extend_world(app, w)
     return w
+
+
+def world_extensions() -> list:
+    """Modules ``tests/world_<name>.py``: each module of the domain adds its objects to the
+    world (``extend_world(app, world)``) and tells the isolation sweep about its routes
+    (``TENANT_PARAMS``, ``API_BODIES``, ``PAGE_BODIES``)."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    return [importlib.import_module(f"tests.{m.name}") for m in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name)
+            if m.name.startswith("world_")]
 
 
 def random_id() -> str:

@@ -31,9 +31,12 @@ SKIP_METHODS = {"HEAD", "OPTIONS"}
 
 # Path parameters: how to get center B's value and a random one.  A tenant object's id must
 # answer like a random id.  ``code`` names a center, which is reference data, not B's record.
+# The same names serve for ``*_id`` fields in bodies.
 TENANT_PARAMS = {
     "case_id": lambda w: str(w.cases["b"]["id"]),
+    "person_id": lambda w: str(w.cases["b"]["person_id"]),
     "user_id": lambda w: str(w.users["b_staff"]["id"]),
+    "actor_id": lambda w: str(w.users["b_staff"]["id"]),
 }
 REFERENCE_PARAMS = {"code": ("osaka", "no-such-center")}
 
@@ -53,13 +56,17 @@ PAGE_BODIES = {
     "platform_admin.center_first_admin": {},
     "cases.new": {}, "cases.edit": {"family_name": "改ざん", "version": "1"},
 }
+for _extension in factories.world_extensions():
+    TENANT_PARAMS.update(getattr(_extension, "TENANT_PARAMS", {}))
+    API_BODIES.update(getattr(_extension, "API_BODIES", {}))
+    PAGE_BODIES.update(getattr(_extension, "PAGE_BODIES", {}))
+
 # Routes that end the caller's own session: swept last for each role, in their own client.
 SESSION_ENDING = {"auth.logout", "api_auth.token_delete"}
 
 
 def _b_ids(world) -> dict[str, str]:
-    return {"person_id": str(world.cases["b"]["person_id"]), "user_id": str(world.users["b_staff"]["id"]),
-            "case_id": str(world.cases["b"]["id"]), "actor_id": str(world.users["b_staff"]["id"])}
+    return {name: value(world) for name, value in TENANT_PARAMS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +133,8 @@ def _fill_path(rule, world, use_b: bool) -> tuple[str, bool, bool, list[str]]:
             values[arg] = REFERENCE_PARAMS[arg][0 if use_b else 1]
             reference = True
         else:
-            pytest.fail(f"{rule.endpoint}: path parameter <{arg}> unknown to the sweep: add it to TENANT_PARAMS or REFERENCE_PARAMS")
+            pytest.fail(f"{rule.endpoint}: path parameter <{arg}> unknown to the sweep: add it to TENANT_PARAMS "
+                        "(tests/world_<module>.py) or REFERENCE_PARAMS")
     from flask import url_for
 
     return url_for(rule.endpoint, **values), tenant, reference, list(values.values())
@@ -143,6 +151,8 @@ def _body(endpoint: str, is_api: bool, world, use_b: bool):
     out, has_ids = {}, False
     for key, value in body.items():
         if key.endswith("_id"):
+            if key not in ids:
+                pytest.fail(f"{endpoint}: body field {key} unknown to the sweep: add it to TENANT_PARAMS")
             has_ids = True
             out[key] = ids[key] if use_b else str(uuid.uuid4())
         else:
