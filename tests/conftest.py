@@ -12,6 +12,10 @@ from pathlib import Path
 
 # Cheap password hashing for tests (set before the app is imported; inherited by subprocesses).
 os.environ["ARGON2_PROFILE"] = "cheapest"
+# Two runs may share one Redis database: this run's queue and counters carry its own name.
+RUN_ID = uuid.uuid4().hex[:10]
+os.environ["RQ_QUEUE"] = f"teichaku-test-{RUN_ID}"
+os.environ["RATELIMIT_KEY_PREFIX"] = f"teichaku-test-{RUN_ID}"
 
 import pytest
 import redis
@@ -23,6 +27,7 @@ BACKEND = os.environ.get("TEICHAKU_TEST_DB", "postgres")
 PG_ADMIN_URL = os.environ.get("TEICHAKU_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 OWNER_ROLE, APP_ROLE = "teichaku_owner", "teichaku_app"
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
 KEEP_TABLES = {"alembic_version", "centers"}
 
 
@@ -142,7 +147,10 @@ def clean_state(request, database, owner_engine):
 
 
 def clean_all(owner_engine) -> None:
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    connection = redis.Redis.from_url(REDIS_TEST_URL)
+    keys = list(connection.scan_iter(match=f"*{RUN_ID}*", count=1000))
+    if keys:
+        connection.delete(*keys)  # only this run's keys: another run may share the database
     _truncate(owner_engine)
 
 

@@ -44,10 +44,10 @@ def test_a_real_rq_worker_runs_jobs_with_the_json_serializer(make_app, world, ow
     assert payload[0] == "teichaku.workers.jobs.purge_expired_sessions" and payload[2] == []
     result = subprocess.run(
         [str(VENV_BIN / "rq"), "worker", "--burst", "-u", REDIS_TEST_URL, "-w", "teichaku.workers.worker.TeichakuWorker",
-         "--serializer", "json", "teichaku"],
+         "--serializer", "json", os.environ["RQ_QUEUE"]],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert _count_sessions(owner_engine) == 0
+    assert _count_sessions(owner_engine) == 0, (result.stdout + result.stderr)[-3000:]
     job.refresh()
     assert job.get_status() == "finished"
 

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/../.."
 PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
 DIR=teichaku/translations
 
-"$PYBABEL" -q extract -F babel.cfg -k _l -k lazy_gettext --project=Teichaku -o "$DIR/messages.pot" .
+"$PYBABEL" -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ --project=Teichaku -o "$DIR/messages.pot" .
 "$PYBABEL" -q update -i "$DIR/messages.pot" -d "$DIR" -D messages --no-fuzzy-matching --ignore-obsolete
 "$PYBABEL" -q compile -d "$DIR"

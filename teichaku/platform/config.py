@@ -41,6 +41,7 @@ def from_environment() -> dict:
         "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL") or None,
         "APP_DB_ROLE": os.environ.get("APP_DB_ROLE", "teichaku_app"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "teichaku"),
         "INSTANCE_PATH": str(instance),
         "UPLOAD_ROOT": os.environ.get("UPLOAD_ROOT", str(instance / "uploads")),
         # Sessions (server-side, see platform.auth.sessions)
@@ -62,6 +63,8 @@ def from_environment() -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parents[1] / "translations"),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
+        "DOCUMENT_MAX_MB": _int("DOCUMENT_MAX_MB", 10),  # one uploaded document (records of a case)
+        "REMINDER_DAYS": os.environ.get("REMINDER_DAYS", "3,1"),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -8,9 +8,12 @@ raising an error.
 """
 from __future__ import annotations
 
-TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
-CROSS_TENANT = "current_setting('app.cross_tenant', true) = 'on'"
-ACCOUNTS = "current_setting('app.accounts', true) = 'on'"
+# Each setting is read in a sub-select, so PostgreSQL evaluates it once per statement (an
+# InitPlan) and can still use the (center_id, ...) indexes; a bare current_setting() in an OR
+# makes the planner scan every row of the center (measured by make bench).
+TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
+CROSS_TENANT = "(select current_setting('app.cross_tenant', true) = 'on')"
+ACCOUNTS = "(select current_setting('app.accounts', true) = 'on')"
 PLATFORM_CHAIN = "'00000000-0000-0000-0000-000000000000'::uuid"
 
 POLICIES = {

@@ -172,7 +172,9 @@ _SET_SQL = text(
 @event.listens_for(Session, "after_begin")
 def _set_rls_settings(session, transaction, connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(_SET_SQL, _settings())
+        settings = _settings()
+        connection.execute(_SET_SQL, settings)
+        session.info["rls_sent"] = settings
 
 
 def _apply_to_open_transaction() -> None:
@@ -182,6 +184,10 @@ def _apply_to_open_transaction() -> None:
     session = db.session()
     if not session.in_transaction():
         return
+    settings = _settings()
+    if session.info.get("rls_sent") == settings:
+        return  # this transaction already carries them
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_SET_SQL, _settings())
+        connection.execute(_SET_SQL, settings)
+        session.info["rls_sent"] = settings

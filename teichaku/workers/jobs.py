@@ -23,3 +23,22 @@ def purge_expired_sessions() -> int:
         n += db.session.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow() - timedelta(days=1))).rowcount
     db.session.commit()
     return n
+
+
+@job
+def raise_deadline_reminders() -> int:
+    """Daily: reminders 3 and 1 days (``REMINDER_DAYS``) before release and follow-up dates,
+    center by center (each with its own tenant scope)."""
+    from ..platform.centers import list_centers
+    from ..platform.tenancy import set_tenant
+    from ..tenants.cases.services import raise_reminders
+
+    total = 0
+    for center in list_centers():
+        if not center.active:
+            continue
+        set_tenant(center.id)
+        total += raise_reminders()
+        db.session.commit()
+    set_tenant(None)
+    return total

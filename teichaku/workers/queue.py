@@ -11,7 +11,10 @@ from rq.serializers import JSONSerializer
 
 from ..platform.redis_client import connection, redis_available
 
-QUEUE_NAME = "teichaku"
+import os
+
+# The queue's name; a test run uses its own (two runs may share one Redis database).
+QUEUE_NAME = os.environ.get("RQ_QUEUE", "teichaku")
 
 
 def init_app(app: Flask) -> None:

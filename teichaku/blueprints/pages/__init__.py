@@ -15,6 +15,9 @@ def register_pages(app: Flask) -> None:
         if hasattr(module, "bp"):
             app.register_blueprint(module.bp)
     app.context_processor(_layout_context)
+    from ...tenants.cases import lifecycle
+
+    app.jinja_env.globals["L"] = lifecycle  # label tables, usable inside imported macros too
 
 
 def _layout_context() -> dict:

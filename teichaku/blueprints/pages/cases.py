@@ -1,87 +1,266 @@
-"""Case pages: list, open a case, view (audited), edit with a version check."""
+"""Case pages: list and search, open a case (finding an existing person first), the case page
+with needs, eligibility and lifecycle, edit with a version check, the pre-release view."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ...platform.errors import VersionConflict, ValidationFailed
+from ...platform.auth.services import users_of_current_center
+from ...platform.errors import DomainError, InvalidState, ValidationFailed, VersionConflict
 from ...platform.extensions import db
 from ...tenants.cases import services
-from .forms import CaseForm
+from ...tenants.cases.lifecycle import CERTIFICATE_KINDS, allowed_next
+from ...tenants.persons.services import find_people
+from .forms import (
+    CaseEditForm, CaseForm, CaseSearchForm, EligibilityForm, FollowUpForm, NeedForm, OverrideForm, PersonLookupForm,
+    TransitionForm,
+)
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
+PERSON_KEYS = ("family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex")
+CASE_KEYS = ("requested_on", "request_source", "probation_office", "facility_name", "facility_type", "release_date",
+             "destination_prefecture_code", "destination_municipality_name", "destination_municipality_code",
+             "follow_up_on", "requester_type", "topic", "suspect_stage", "outcome_at_release")
 
-@bp.get("")
-def list():  # noqa: A001 - endpoint name "cases.list"
-    items, next_cursor = services.list_cases(limit=50, cursor=request.args.get("cursor"))
+
+def _blank_to_none(value):
+    return None if value in ("", None) else (value.strip() if isinstance(value, str) else value)
+
+
+def _person_data(form) -> dict:
+    data = {k: _blank_to_none(getattr(form, k).data) for k in PERSON_KEYS}
+    data["support_needs"] = form.support_needs.data or []
+    data["public_assistance"] = form.public_assistance.data or "none"
+    data["certificates"] = [{"kind": kind, "status": getattr(form, f"cert_{kind}").data, "grade": ""}
+                            for kind in CERTIFICATE_KINDS if getattr(form, f"cert_{kind}").data]
+    return data
+
+
+def _case_data(form) -> dict:
+    return {k: _blank_to_none(getattr(form, k).data) for k in CASE_KEYS if _blank_to_none(getattr(form, k).data) is not None}
+
+
+def _show_field_errors(form, exc: DomainError) -> None:
+    for field, messages in exc.details.get("fields", {}).items():
+        target = getattr(form, field.split(".")[-1], None)
+        if target is not None:
+            target.errors = list(target.errors) + list(messages)
+    flash(exc.message, "error")
+
+
+@bp.route("", methods=["GET", "POST"])
+def list():  # noqa: A001 - endpoint "cases.list"
+    """The case list; searching POSTs the criteria so that names never sit in a URL."""
+    form = CaseSearchForm()
+    form.assigned_user_id.choices = [("", form.assigned_user_id.choices[0][1])] + [
+        (str(u.id), u.display_name or u.email) for u in users_of_current_center()]
+    criteria: dict = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("cases/list.html", form=form, cases=[], next_cursor=None), 422
+        criteria = {k: _blank_to_none(v) for k, v in form.data.items() if k not in ("csrf_token",) and _blank_to_none(v) is not None}
+    try:
+        items, next_cursor = services.search_cases(limit=50, **criteria)
+    except ValidationFailed as exc:
+        _show_field_errors(form, exc)
+        return render_template("cases/list.html", form=form, cases=[], next_cursor=None), 422
     db.session.commit()
-    return render_template("cases/list.html", cases=items, next_cursor=next_cursor)
-
-
-def _form_to_data(form: CaseForm) -> dict:
-    return {
-        "case_type": form.case_type.data,
-        "person": {
-            "family_name": form.family_name.data.strip(), "given_name": form.given_name.data.strip(),
-            "family_name_kana": form.family_name_kana.data.strip(), "given_name_kana": form.given_name_kana.data.strip(),
-            "birth_date": form.birth_date.data, "sex": form.sex.data, "support_needs": form.support_needs.data or [],
-        },
-        "requested_on": form.requested_on.data,
-        "release_date": form.release_date.data,
-        "destination_prefecture_code": form.destination_prefecture_code.data or None,
-    }
+    return render_template("cases/list.html", form=form, cases=items, next_cursor=next_cursor)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    form = CaseForm()
+    """Open a case.  Staff first look for the person among the center's existing people."""
+    form, lookup = CaseForm(), PersonLookupForm(prefix="lookup")
+    matches = None
+    if request.method == "POST" and "lookup-q" in request.form:
+        if lookup.validate_on_submit():
+            matches = find_people(lookup.q.data)
+            db.session.commit()
+        return render_template("cases/new.html", form=CaseForm(formdata=None), lookup=lookup, matches=matches)
+    existing = _blank_to_none(request.form.get("person_id"))
+    if existing:
+        for key in PERSON_KEYS + ("support_needs",):  # the person is already known
+            getattr(form, key).validators = []
+            getattr(form, key).flags.required = False
     if form.validate_on_submit():
+        data = {"case_type": form.case_type.data, **_case_data(form)}
+        if existing:
+            data["person_id"] = existing
+        else:
+            data["person"] = _person_data(form)
         try:
-            case = services.create_case(_form_to_data(form), created_by=current_user)
+            case = services.create_case(data, created_by=current_user)
         except ValidationFailed as exc:
-            for field, messages in exc.details.get("fields", {}).items():
-                getattr(form, field, form.release_date).errors = [*messages]
             db.session.rollback()
-            return render_template("cases/new.html", form=form), 422
+            _show_field_errors(form, exc)
+            return render_template("cases/new.html", form=form, lookup=lookup, matches=None), 422
         db.session.commit()
         flash(f"ケース {case.case_number} を登録しました。", "info")
         return redirect(url_for("cases.detail", case_id=case.id))
-    return render_template("cases/new.html", form=form), (422 if form.errors else 200)
+    return render_template("cases/new.html", form=form, lookup=lookup, matches=None), (422 if form.errors else 200)
+
+
+def _detail_context(case) -> dict:
+    version = str(case.version)
+    return {
+        "case": case,
+        "allowed": allowed_next(case.case_type, case.status),
+        "unmet": services.eligibility_unmet(case) if case.case_type == "coordination" else [],
+        "eligibility_form": EligibilityForm(formdata=None, data={**(case.eligibility or {}), "version": version,
+                                                                 "consent_on": None}),
+        "override_form": OverrideForm(formdata=None, data={"version": version}),
+        "transition_form": TransitionForm(formdata=None, data={"version": version}),
+        "follow_up_form": FollowUpForm(formdata=None, data={"version": version}),
+        "need_forms": {n.id: NeedForm(formdata=None, obj=n, prefix=f"need-{n.id}") for n in case.needs},
+    }
 
 
 @bp.get("/<case_id>")
 def detail(case_id):
     case = services.read_case(case_id) or abort(404)
+    context = _detail_context(case)
     db.session.commit()
-    return render_template("cases/detail.html", case=case)
+    return render_template("cases/detail.html", **context)
+
+
+def _act(case_id, action):
+    """Run a change on the case page: conflicts and refusals come back as Japanese messages."""
+    case = services.read_case(case_id) or abort(404)
+    try:
+        result = action(case)
+        db.session.commit()
+        return result
+    except (VersionConflict, InvalidState, ValidationFailed) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        for messages in exc.details.get("fields", {}).values():
+            for message in messages:
+                flash(message, "error")
+        status = 409 if isinstance(exc, (VersionConflict, InvalidState)) else 422
+        case = services.read_case(case_id)
+        context = _detail_context(case)
+        db.session.commit()
+        return render_template("cases/detail.html", **context), status
+
+
+def _version(form) -> int | None:
+    try:
+        return int(form.version.data)
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.post("/<case_id>/eligibility")
+def eligibility(case_id):
+    form = EligibilityForm()
+    def action(case):
+        if not form.validate_on_submit():
+            raise ValidationFailed("入力内容に誤りがあります。", fields={k: v for k, v in form.errors.items()})
+        services.set_eligibility(case, form.data, expected_version=_version(form))
+        flash("特別調整の要件を記録しました。", "info")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    return _act(case_id, action)
+
+
+@bp.post("/<case_id>/eligibility/override")
+def override(case_id):
+    form = OverrideForm()
+    def action(case):
+        if not form.validate_on_submit():
+            raise ValidationFailed("理由を5文字以上で記録してください。", fields={k: v for k, v in form.errors.items()})
+        services.override_eligibility(case, form.reason.data, actor=current_user, expected_version=_version(form))
+        flash("要件確認の省略を記録しました。", "info")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    return _act(case_id, action)
+
+
+@bp.post("/<case_id>/transition")
+def transition(case_id):
+    form = TransitionForm()
+    def action(case):
+        if not form.validate_on_submit():
+            raise ValidationFailed("入力内容に誤りがあります。", fields={k: v for k, v in form.errors.items()})
+        closing = None
+        if form.to_status.data == "closed":
+            closing = {k: _blank_to_none(getattr(form, k).data) for k in (
+                "closing_reason", "closed_on", "outcome_placement", "outcome_municipality_name",
+                "outcome_municipality_code", "closing_note")}
+            closing = {k: v for k, v in closing.items() if v is not None}
+        services.transition_case(case, form.to_status.data, expected_version=_version(form), closing=closing,
+                                 released_on=form.released_on.data)
+        flash("状態を変更しました。", "info")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    return _act(case_id, action)
+
+
+@bp.post("/<case_id>/follow-up")
+def follow_up(case_id):
+    form = FollowUpForm()
+    def action(case):
+        if not form.validate_on_submit():
+            abort(400)
+        fu = services.open_follow_up(case, expected_version=_version(form), created_by=current_user)
+        flash(f"フォローアップのケース {fu.case_number} を開始しました。", "info")
+        return redirect(url_for("cases.detail", case_id=fu.id))
+    return _act(case_id, action)
+
+
+@bp.post("/<case_id>/needs/<need_id>")
+def need(case_id, need_id):
+    case = services.read_case(case_id) or abort(404)
+    item = services.get_need(case, need_id) or abort(404)
+    form = NeedForm(prefix=f"need-{item.id}")
+    def action(case):
+        if not form.validate_on_submit():
+            raise ValidationFailed("入力内容に誤りがあります。", fields={k: v for k, v in form.errors.items()})
+        services.update_need(case, item, {"status": form.status.data, "responsible": form.responsible.data or "",
+                                          "note": form.note.data or ""}, expected_version=_version(form))
+        flash("ニーズを更新しました。", "info")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    return _act(case_id, action)
 
 
 @bp.route("/<case_id>/edit", methods=["GET", "POST"])
 def edit(case_id):
     case = services.read_case(case_id) or abort(404)
-    form = CaseForm(obj=case.person if request.method == "GET" else None)
     if request.method == "GET":
-        form.case_type.data = case.case_type
-        form.requested_on.data, form.release_date.data = case.requested_on, case.release_date
-        form.destination_prefecture_code.data = case.destination_prefecture_code
-    if form.validate_on_submit():
-        data = _form_to_data(form)
-        data.pop("case_type")
-        try:
-            services.update_case(case, data, expected_version=int(request.form.get("version", "0") or 0))
-            db.session.commit()
-        except VersionConflict as exc:
-            db.session.rollback()
-            flash(exc.message + "（入力した内容は下に残っています）", "error")
-            return render_template("cases/edit.html", form=form, case=services.read_case(case_id), stale=True), 409
-        except ValidationFailed as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return render_template("cases/edit.html", form=form, case=case), 422
-        flash("保存しました。", "info")
-        return redirect(url_for("cases.detail", case_id=case.id))
+        form = CaseEditForm(formdata=None, obj=case)
+        for key in PERSON_KEYS + ("support_needs", "public_assistance"):
+            getattr(form, key).data = getattr(case.person, key)
+        for cert in case.person.certificates or []:
+            getattr(form, f"cert_{cert['kind']}").data = cert["status"]
+        form.version.data = str(case.version)
+        db.session.commit()
+        return render_template("cases/edit.html", form=form, case=case)
+    form = CaseEditForm()
+    if not form.validate_on_submit():
+        return render_template("cases/edit.html", form=form, case=case), 422
+    changes = {k: _blank_to_none(getattr(form, k).data) for k in CASE_KEYS}
+    changes["requested_on"] = changes["requested_on"] or case.requested_on
+    changes["person"] = _person_data(form)
+    try:
+        services.update_case(case, changes, expected_version=_version(form))
+        db.session.commit()
+    except VersionConflict as exc:
+        db.session.rollback()
+        flash(exc.message + "（入力した内容は下に残っています）", "error")
+        return render_template("cases/edit.html", form=form, case=services.read_case(case_id), stale=True), 409
+    except ValidationFailed as exc:
+        db.session.rollback()
+        _show_field_errors(form, exc)
+        return render_template("cases/edit.html", form=form, case=case), 422
+    flash("保存しました。", "info")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.get("/pre-release")
+def pre_release():
+    try:
+        days = max(0, min(365, int(request.args.get("days", 30))))
+    except ValueError:
+        days = 30
+    items = services.pre_release(days)
     db.session.commit()
-    return render_template("cases/edit.html", form=form, case=case), (422 if form.errors else 200)
-
-
+    return render_template("cases/pre_release.html", items=items, days=days)

@@ -6,6 +6,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from ...tenants.cases.lifecycle import (
+    CERTIFICATE_STATUSES, CLOSING_REASONS, ELIGIBILITY_CONDITIONS, FACILITY_TYPES, NEED_STATUSES, PLACEMENTS,
+    PUBLIC_ASSISTANCE, REQUESTER_TYPES, STATUS_LABELS, SUSPECT_STAGES,
+)
+
 REQUIRED = _l("必須項目です。")
 
 
@@ -74,15 +79,117 @@ NEED_CHOICES = [("elderly", _l("高齢")), ("intellectual", _l("知的障害")),
 CASE_TYPE_CHOICES = [("coordination", _l("コーディネート業務（CO）")), ("follow_up", _l("フォローアップ業務（FU）")), ("suspect_support", _l("被疑者等支援業務")), ("consultation", _l("相談支援業務"))]
 
 
-class CaseForm(FlaskForm):
-    case_type = SelectField(_l("業務の種類"), choices=CASE_TYPE_CHOICES)
+def _choices(mapping: dict, blank: str | None = None) -> list:
+    """Choices from a lifecycle label table (labels marked with N_, translated here)."""
+    out = [("", blank)] if blank is not None else []
+    return out + [(key, _l(label)) for key, label in mapping.items()]
+
+
+def _municipality_code(form, field) -> None:
+    from wtforms.validators import ValidationError
+
+    from ...tenants.common.municipality import is_valid_municipality_code
+
+    if field.data and not is_valid_municipality_code(field.data.strip()):
+        raise ValidationError(_l("全国地方公共団体コード（6桁、検査数字付き）が正しくありません。"))
+
+
+PREFECTURE_CODE = Regexp(r"^(0[1-9]|[1-3][0-9]|4[0-7])$", message=_l("01〜47で入力してください。"))
+
+
+class PersonFieldsMixin:
     family_name = StringField(_l("姓"), validators=[DataRequired(REQUIRED), Length(max=50)])
     given_name = StringField(_l("名"), validators=[DataRequired(REQUIRED), Length(max=50)])
-    family_name_kana = StringField(_l("せい（ふりがな）"), validators=[DataRequired(REQUIRED), Length(max=100)])
-    given_name_kana = StringField(_l("めい（ふりがな）"), validators=[DataRequired(REQUIRED), Length(max=100)])
+    family_name_kana = StringField(_l("せい（ふりがな）"), validators=[DataRequired(REQUIRED), Length(max=100), Regexp(r"^[\u3041-\u3096\u30A1-\u30FA\u30FC\u30FB\u3000 ー・]+$", message=_l("ふりがなはひらがなまたはカタカナで入力してください。"))])
+    given_name_kana = StringField(_l("めい（ふりがな）"), validators=[DataRequired(REQUIRED), Length(max=100), Regexp(r"^[\u3041-\u3096\u30A1-\u30FA\u30FC\u30FB\u3000 ー・]+$", message=_l("ふりがなはひらがなまたはカタカナで入力してください。"))])
     birth_date = DateField(_l("生年月日"), validators=[DataRequired(_l("日付を入力してください。"))])
     sex = SelectField(_l("性別"), choices=SEX_CHOICES)
     support_needs = SelectMultipleField(_l("支援の必要性"), choices=NEED_CHOICES, validators=[Optional()])
+    public_assistance = SelectField(_l("生活保護"), choices=_choices(PUBLIC_ASSISTANCE))
+    cert_ryoiku_techo = SelectField(_l("療育手帳"), choices=_choices(CERTIFICATE_STATUSES, _l("なし")), validators=[Optional()])
+    cert_seishin_techo = SelectField(_l("精神障害者保健福祉手帳"), choices=_choices(CERTIFICATE_STATUSES, _l("なし")), validators=[Optional()])
+    cert_shintai_techo = SelectField(_l("身体障害者手帳"), choices=_choices(CERTIFICATE_STATUSES, _l("なし")), validators=[Optional()])
+    cert_kaigo_nintei = SelectField(_l("要介護認定"), choices=_choices(CERTIFICATE_STATUSES, _l("なし")), validators=[Optional()])
+
+
+class CaseFieldsMixin:
     requested_on = DateField(_l("依頼日"), validators=[Optional()])
+    request_source = StringField(_l("依頼元（保護観察所など）"), validators=[Optional(), Length(max=100)])
+    probation_office = StringField(_l("担当保護観察所"), validators=[Optional(), Length(max=100)])
+    facility_name = StringField(_l("矯正施設名"), validators=[Optional(), Length(max=100)])
+    facility_type = SelectField(_l("施設の種類"), choices=_choices(FACILITY_TYPES, "—"), validators=[Optional()])
     release_date = DateField(_l("釈放・出所予定日"), validators=[Optional()])
-    destination_prefecture_code = StringField(_l("帰住予定地（都道府県コード）"), validators=[Optional(), Regexp(r"^(0[1-9]|[1-3][0-9]|4[0-7])$", message=_l("01〜47で入力してください。"))])
+    destination_prefecture_code = StringField(_l("帰住予定地（都道府県コード）"), validators=[Optional(), PREFECTURE_CODE])
+    destination_municipality_name = StringField(_l("帰住予定地（市区町村名）"), validators=[Optional(), Length(max=50)])
+    destination_municipality_code = StringField(_l("帰住予定地（全国地方公共団体コード）"), validators=[Optional(), _municipality_code])
+    follow_up_on = DateField(_l("次回フォローアップ日"), validators=[Optional()])
+    requester_type = SelectField(_l("相談者"), choices=_choices(REQUESTER_TYPES, "—"), validators=[Optional()])
+    topic = StringField(_l("相談内容"), validators=[Optional(), Length(max=2000)])
+    suspect_stage = SelectField(_l("段階（被疑者等支援）"), choices=_choices(SUSPECT_STAGES, "—"), validators=[Optional()])
+    outcome_at_release = StringField(_l("釈放時の結果"), validators=[Optional(), Length(max=2000)])
+
+
+class CaseForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
+    case_type = SelectField(_l("業務の種類"), choices=CASE_TYPE_CHOICES)
+    person_id = StringField(validators=[Optional()])  # an existing person chosen in the lookup step
+
+
+class CaseEditForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
+    version = StringField(validators=[DataRequired()])
+
+
+class PersonLookupForm(FlaskForm):
+    q = StringField(_l("氏名・ふりがなで既存の対象者を検索"), validators=[DataRequired(REQUIRED), Length(max=50)])
+
+
+class CaseSearchForm(FlaskForm):
+    q = StringField(_l("氏名・ふりがな"), validators=[Optional(), Length(max=50)])
+    case_number = StringField(_l("ケース番号"), validators=[Optional(), Length(max=32)])
+    case_type = SelectField(_l("業務の種類"), choices=[("", _l("すべて"))] + CASE_TYPE_CHOICES, validators=[Optional()])
+    status = SelectField(_l("状態"), choices=_choices(STATUS_LABELS, _l("すべて")), validators=[Optional()])
+    assigned_user_id = SelectField(_l("担当者"), choices=[("", _l("すべて"))], validators=[Optional()], validate_choice=False)
+    requested_from = DateField(_l("依頼日（から）"), validators=[Optional()])
+    requested_to = DateField(_l("依頼日（まで）"), validators=[Optional()])
+    release_from = DateField(_l("釈放予定日（から）"), validators=[Optional()])
+    release_to = DateField(_l("釈放予定日（まで）"), validators=[Optional()])
+    cursor = StringField(validators=[Optional()])
+
+
+class EligibilityForm(FlaskForm):
+    version = StringField(validators=[DataRequired()])
+    elderly_or_disabled = BooleanField(_l(ELIGIBILITY_CONDITIONS["elderly_or_disabled"]))
+    no_residence = BooleanField(_l(ELIGIBILITY_CONDITIONS["no_residence"]))
+    needs_welfare_services = BooleanField(_l(ELIGIBILITY_CONDITIONS["needs_welfare_services"]))
+    appropriate = BooleanField(_l(ELIGIBILITY_CONDITIONS["appropriate"]))
+    person_wishes = BooleanField(_l(ELIGIBILITY_CONDITIONS["person_wishes"]))
+    consent_to_share = BooleanField(_l(ELIGIBILITY_CONDITIONS["consent_to_share"]))
+    consent_on = DateField(_l("同意を得た日"), validators=[Optional()])
+    consent_witness = StringField(_l("立会人"), validators=[Optional(), Length(max=100)])
+
+
+class OverrideForm(FlaskForm):
+    version = StringField(validators=[DataRequired()])
+    reason = StringField(_l("要件を満たさないまま進める理由"), validators=[DataRequired(REQUIRED), Length(min=5, max=2000)])
+
+
+class TransitionForm(FlaskForm):
+    version = StringField(validators=[DataRequired()])
+    to_status = SelectField(_l("次の状態"), choices=_choices(STATUS_LABELS))
+    released_on = DateField(_l("釈放・出所日"), validators=[Optional()])
+    closing_reason = SelectField(_l("終結理由"), choices=_choices(CLOSING_REASONS, "—"), validators=[Optional()])
+    closed_on = DateField(_l("終結日"), validators=[Optional()])
+    outcome_placement = SelectField(_l("帰住先・受入先"), choices=_choices(PLACEMENTS, "—"), validators=[Optional()])
+    outcome_municipality_name = StringField(_l("帰住先の市区町村名"), validators=[Optional(), Length(max=50)])
+    outcome_municipality_code = StringField(_l("帰住先の全国地方公共団体コード"), validators=[Optional(), _municipality_code])
+    closing_note = StringField(_l("備考"), validators=[Optional(), Length(max=2000)])
+
+
+class FollowUpForm(FlaskForm):
+    version = StringField(validators=[DataRequired()])
+
+
+class NeedForm(FlaskForm):
+    version = StringField(validators=[DataRequired()])
+    status = SelectField(_l("状況"), choices=_choices(NEED_STATUSES))
+    responsible = StringField(_l("担当"), validators=[Optional(), Length(max=100)])
+    note = StringField(_l("メモ"), validators=[Optional(), Length(max=2000)])

@@ -251,12 +251,14 @@ def issue_api_token(user: User) -> tuple[str, datetime]:
 
 
 def user_for_api_token(raw: str) -> tuple[User, ApiToken] | None:
-    with account_lookup():
-        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(raw)))
-        if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
-            return None
-        user = db.session.scalar(select(User).where(User.id == token.user_id))
-    if user is None or not user.is_active:
+    with account_lookup():  # one round trip: token, account and center
+        row = db.session.execute(
+            select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == sha256(raw))
+        ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or token.expires_at <= utcnow() or not user.is_active:
         return None
     return user, token
 

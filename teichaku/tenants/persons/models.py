@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, CheckConstraint, Date, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...platform.extensions import db
@@ -12,10 +13,17 @@ from ...platform.models import TenantOwned, Timestamped
 SEXES = ("male", "female", "other")
 SUPPORT_NEEDS = ("elderly", "intellectual", "mental", "physical", "developmental", "dementia")
 
+# Bigrams of the normalised names: a GIN-indexed text[] on PostgreSQL, JSON on SQLite.
+NameGrams = ARRAY(Text).with_variant(JSON(), "sqlite")
+
 
 class Person(TenantOwned, Timestamped, db.Model):
     __tablename__ = "persons"
-    __table_args__ = (CheckConstraint("sex IN ('male','female','other')", name="sex"),)
+    __table_args__ = (
+        CheckConstraint("sex IN ('male','female','other')", name="sex"),
+        CheckConstraint("public_assistance IN ('none','receiving','applied','planned')", name="public_assistance"),
+        Index("ix_persons_name_grams", "name_grams", postgresql_using="gin"),
+    )
 
     family_name: Mapped[str] = mapped_column(String(50), nullable=False)
     given_name: Mapped[str] = mapped_column(String(50), nullable=False)
@@ -24,8 +32,12 @@ class Person(TenantOwned, Timestamped, db.Model):
     birth_date: Mapped[date] = mapped_column(Date, nullable=False)
     sex: Mapped[str] = mapped_column(String(8), nullable=False)
     support_needs: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
-    # Normalised names for search (see names.py); indexed by bigrams on PostgreSQL.
+    # [{"kind": "ryoiku_techo", "status": "held", "grade": "B1"}, ...]
+    certificates: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    public_assistance: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
+    # Normalised names (see names.py) and their bigrams, for search.
     name_search: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    name_grams: Mapped[list] = mapped_column(NameGrams, default=list, nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -37,3 +49,6 @@ class Person(TenantOwned, Timestamped, db.Model):
     @property
     def full_name_kana(self) -> str:
         return f"{self.family_name_kana} {self.given_name_kana}"
+
+    def age_on(self, on: date) -> int:
+        return on.year - self.birth_date.year - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))

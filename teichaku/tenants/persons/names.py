@@ -25,6 +25,14 @@ def bigrams(text: str) -> list[str]:
     return sorted({text[i:i + 2] for i in range(len(text) - 1)})
 
 
+def name_grams(*parts: str) -> list[str]:
+    """Every bigram of every normalised part (a one-character part is kept whole)."""
+    grams: set[str] = set()
+    for part in parts:
+        grams.update(bigrams(part))
+    return sorted(grams)
+
+
 def search_key(*parts: str) -> str:
     """The text stored for search: each normalised part, space-separated."""
     return " ".join(normalize(p) for p in parts if p)

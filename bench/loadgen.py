@@ -1,0 +1,142 @@
+"""A small closed-loop load generator: N threads, one keep-alive ``http.client`` connection each.
+
+A bounded number of requests (after an unmeasured warm-up) is shared among the threads; each
+thread sends its next request as soon as the previous answer is read.  Only 127.0.0.1.
+"""
+from __future__ import annotations
+
+import http.client
+import itertools
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    elapsed_s: float
+    latencies_ms: list[float] = field(repr=False)
+    statuses: dict
+    response_bytes: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile of the measured latencies (ms)."""
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        rank = max(1, min(len(ordered), math.ceil(p / 100.0 * len(ordered))))
+        return ordered[rank - 1]
+
+    def summary(self) -> dict:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p95_ms": round(self.percentile(95), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "mean_ms": round(sum(self.latencies_ms) / len(self.latencies_ms), 2) if self.latencies_ms else None,
+            "statuses": self.statuses,
+            "response_bytes": self.response_bytes,
+        }
+
+
+class _Client:
+    def __init__(self, port: int, path: str, headers: dict):
+        self.port, self.path, self.headers = port, path, {**headers, "Connection": "keep-alive"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self) -> tuple[int, int]:
+        """(status, body length); 0 status on a transport error (the connection is reopened)."""
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request("GET", self.path, headers=self.headers)
+            resp = self.conn.getresponse()
+            body = resp.read()
+            if resp.will_close:
+                self.close()
+            return resp.status, len(body)
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0, 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def run_load(port: int, path: str, *, headers: dict | None = None, total: int, warmup: int,
+             concurrency: int) -> LoadResult:
+    clients = [_Client(port, path, headers or {}) for _ in range(concurrency)]
+
+    def phase(n: int, record: bool):
+        ticket = itertools.count()  # next() on a count is atomic under the GIL
+        lat: list[list[float]] = [[] for _ in clients]
+        statuses: list[Counter] = [Counter() for _ in clients]
+        sizes = [0] * len(clients)
+        start_gate = threading.Barrier(len(clients) + 1)
+
+        def work(i: int):
+            client, mine, seen = clients[i], lat[i], statuses[i]
+            start_gate.wait()
+            while next(ticket) < n:
+                t0 = time.perf_counter()
+                status, size = client.request()
+                dt = (time.perf_counter() - t0) * 1000.0
+                seen[status] += 1
+                if status == 200:
+                    sizes[i] = size
+                    if record:
+                        mine.append(dt)
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        start_gate.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        merged = sum(statuses, Counter())
+        return LoadResult(
+            requests=sum(merged.values()),
+            errors=sum(v for k, v in merged.items() if k != 200),
+            elapsed_s=elapsed,
+            latencies_ms=[x for xs in lat for x in xs],
+            statuses={str(k): v for k, v in sorted(merged.items())},
+            response_bytes=max(sizes),
+        )
+
+    try:
+        if warmup:
+            phase(warmup, record=False)
+        return phase(total, record=True)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def merge(results: list[LoadResult]) -> LoadResult:
+    """Several measured segments of one server as one result (req/s over their summed time)."""
+    statuses: Counter = Counter()
+    for r in results:
+        statuses.update(r.statuses)
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        elapsed_s=sum(r.elapsed_s for r in results),
+        latencies_ms=[x for r in results for x in r.latencies_ms],
+        statuses={k: statuses[k] for k in sorted(statuses)},
+        response_bytes=max(r.response_bytes for r in results),
+    )

@@ -1,0 +1,207 @@
+"""Request and response schemas for records, documents and plans (Japanese messages, unknown
+fields refused)."""
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from ...platform.validation import StrictSchema
+from .models import ASSESSMENT_SECTIONS, DOCUMENT_KINDS, PLAN_AREAS, RECORD_KINDS
+
+TEXT_MAX = 20000
+SECTION_MAX = 10000
+
+KIND_ERROR = "assessment, interview, progress のいずれかを指定してください。"
+DOCUMENT_KIND_ERROR = "request_letter, assessment, plan, other のいずれかを指定してください。"
+AREA_ERROR = "housing, income, health_care, certificates, welfare_services, family, daytime_activity のいずれかを指定してください。"
+
+# Which fields each kind of record carries (the rest are refused for that kind).
+KIND_FIELDS = {
+    "assessment": {"recorded_on", "sections"},
+    "interview": {"recorded_on", "place", "participants", "content"},
+    "progress": {"recorded_on", "content"},
+}
+REQUIRED_FIELDS = {
+    "assessment": {"sections"},
+    "interview": {"recorded_on", "content"},
+    "progress": {"recorded_on", "content"},
+}
+
+
+class AssessmentSections(StrictSchema):
+    """フェイスシート・アセスメントの項目 (each free text)."""
+
+    life_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "生活歴"})
+    family = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "家族・親族"})
+    health = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "健康状態"})
+    disability = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "障害の状況"})
+    offence_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "犯罪歴の概要"})
+    housing = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "住まい"})
+    income = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "収入"})
+    wishes = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "本人の希望"})
+
+
+assert tuple(AssessmentSections().fields) == ASSESSMENT_SECTIONS
+
+
+class _RecordFields(StrictSchema):
+    recorded_on = fields.Date(metadata={"description": "記録日・面談日"})
+    place = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"description": "面談場所"})
+    participants = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={"description": "参加者"})
+    content = fields.String(validate=validate.Length(max=TEXT_MAX), metadata={"description": "内容"})
+    sections = fields.Nested(AssessmentSections, metadata={"description": "アセスメントの項目"})
+
+
+def check_record_fields(kind: str, data: dict, *, creating: bool) -> None:
+    """Fields that do not belong to the kind, and missing required ones, as field errors."""
+    errors: dict[str, list[str]] = {}
+    for name in data:
+        if name != "kind" and name not in KIND_FIELDS[kind]:
+            errors[name] = ["この種類の記録には指定できない項目です。"]
+    required = REQUIRED_FIELDS[kind] if creating else {f for f in REQUIRED_FIELDS[kind] if f in data}
+    for name in required:
+        value = data.get(name)
+        if name == "sections":
+            if not value or not any((v or "").strip() for v in value.values()):
+                errors[name] = ["少なくとも1つの項目を入力してください。"]
+        elif value is None or (isinstance(value, str) and not value.strip()):
+            errors[name] = ["必須項目です。"]
+    if errors:
+        raise ValidationError(errors)
+
+
+class RecordCreate(_RecordFields):
+    kind = fields.String(required=True, validate=validate.OneOf(RECORD_KINDS, error=KIND_ERROR))
+
+    @validates_schema
+    def _fields_of_kind(self, data, **kwargs):
+        if data.get("kind") in KIND_FIELDS:
+            check_record_fields(data["kind"], data, creating=True)
+
+
+class RecordPatch(_RecordFields):
+    """The fields to change (the kind of the record decides which are allowed)."""
+
+
+class RecordOut(StrictSchema):
+    id = fields.UUID()
+    case_id = fields.UUID()
+    kind = fields.String()
+    recorded_on = fields.Date()
+    place = fields.String(allow_none=True)
+    participants = fields.String(allow_none=True)
+    content = fields.String(allow_none=True)
+    sections = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    author_id = fields.UUID(allow_none=True)
+    updated_by_id = fields.UUID(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class RecordList(StrictSchema):
+    items = fields.List(fields.Nested(RecordOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class DocumentUploadIn(StrictSchema):
+    """The form fields sent with the file (multipart/form-data, the file in ``file``)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS, error=DOCUMENT_KIND_ERROR))
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class DocumentOut(StrictSchema):
+    id = fields.UUID()
+    case_id = fields.UUID()
+    kind = fields.String()
+    filename = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    note = fields.String(allow_none=True)
+    uploaded_by_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class DocumentList(StrictSchema):
+    items = fields.List(fields.Nested(DocumentOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PlanItem(StrictSchema):
+    area = fields.String(required=True, validate=validate.OneOf(PLAN_AREAS, error=AREA_ERROR))
+    support = fields.String(required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "支援内容"})
+    provider = fields.String(load_default="", validate=validate.Length(max=500), metadata={"description": "担当（機関・人）"})
+    due_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "期限"})
+
+
+class PlanContent(StrictSchema):
+    wishes = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "本人の意向"})
+    goals = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "目標"})
+    items = fields.List(fields.Nested(PlanItem), load_default=list, validate=validate.Length(max=100))
+    notes = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "備考"})
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not (data.get("wishes", "").strip() or data.get("goals", "").strip() or data.get("items")):
+            raise ValidationError({"goals": ["本人の意向・目標・支援項目のいずれかを入力してください。"]})
+
+
+class PlanCreate(StrictSchema):
+    title = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    content = fields.Nested(PlanContent, required=True)
+
+
+class RevisionCreate(StrictSchema):
+    base_revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
+                                   metadata={"description": "改訂のもとにした版（最新でなければ 409 version_conflict）"})
+    content = fields.Nested(PlanContent, required=True)
+
+
+class PlanItemOut(StrictSchema):
+    area = fields.String()
+    support = fields.String()
+    provider = fields.String()
+    due_on = fields.Date(allow_none=True)
+
+
+class PlanContentOut(StrictSchema):
+    wishes = fields.String()
+    goals = fields.String()
+    items = fields.List(fields.Nested(PlanItemOut))
+    notes = fields.String()
+
+
+class RevisionOut(StrictSchema):
+    plan_id = fields.UUID()
+    revision = fields.Integer()
+    content = fields.Nested(PlanContentOut)
+    author_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class RevisionSummary(StrictSchema):
+    revision = fields.Integer()
+    author_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PlanOut(StrictSchema):
+    id = fields.UUID()
+    case_id = fields.UUID()
+    title = fields.String()
+    latest_revision = fields.Integer()
+    version = fields.Integer()
+    created_by_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class PlanDetail(PlanOut):
+    revisions = fields.List(fields.Nested(RevisionSummary))
+    latest = fields.Nested(RevisionOut)
+
+
+class PlanList(StrictSchema):
+    items = fields.List(fields.Nested(PlanOut))
+    next_cursor = fields.String(allow_none=True)

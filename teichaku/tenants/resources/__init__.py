@@ -1,0 +1,1 @@
+"""社会資源: the center's directory of partner organisations (local resources)."""
