@@ -443,13 +443,16 @@ def test_every_change_is_audited_with_the_person_where_a_case_is_involved(api, y
     item = _advise(client, item, "助言")
     _follow_up(client, item, "対応", "2025-04-11")
     client.get(f"/api/v1/committee/cases/{yamada['id']}/review-history")
+    client.get(f"/api/v1/committee/meetings/{meeting['id']}")
+    client.get(f"/api/v1/committee/agenda-items/{item['id']}")
 
     rows = _audit(owner_engine)
     person = yamada["person_id"]
     for expected in [("committee.member.create", None), ("committee.member.update", None),
                      ("committee.meeting.create", None), ("committee.meeting.update", None),
                      ("committee.agenda_item.create", person), ("committee.advice.record", person),
-                     ("committee.follow_up.record", person), ("committee.review_history.read", person)]:
+                     ("committee.follow_up.record", person), ("committee.review_history.read", person),
+                     ("committee.meeting.read", person), ("committee.agenda_item.read", person)]:
         assert expected in rows, expected
 
 

@@ -12,7 +12,7 @@ from ...tenants.cases import services
 from ...tenants.cases.lifecycle import CERTIFICATE_KINDS, allowed_next
 from ...tenants.persons.services import find_people
 from .forms import (
-    CaseEditForm, CaseForm, CaseSearchForm, EligibilityForm, FollowUpForm, NeedForm, OverrideForm, PersonLookupForm,
+    CaseEditForm, CaseForm, CaseSearchForm, ExistingPersonCaseForm, EligibilityForm, FollowUpForm, NeedForm, OverrideForm, PersonLookupForm,
     TransitionForm,
 )
 
@@ -81,9 +81,7 @@ def new():
         return render_template("cases/new.html", form=CaseForm(formdata=None), lookup=lookup, matches=matches)
     existing = _blank_to_none(request.form.get("person_id"))
     if existing:
-        for key in PERSON_KEYS + ("support_needs",):  # the person is already known
-            getattr(form, key).validators = []
-            getattr(form, key).flags.required = False
+        form = ExistingPersonCaseForm()  # the person is already known: only the case's fields
     if form.validate_on_submit():
         data = {"case_type": form.case_type.data, **_case_data(form)}
         if existing:
@@ -95,10 +93,13 @@ def new():
         except ValidationFailed as exc:
             db.session.rollback()
             _show_field_errors(form, exc)
-            return render_template("cases/new.html", form=form, lookup=lookup, matches=None), 422
+            return render_template("cases/new.html", form=CaseForm(formdata=None) if existing else form, lookup=lookup, matches=None), 422
         db.session.commit()
         flash(f"ケース {case.case_number} を登録しました。", "info")
         return redirect(url_for("cases.detail", case_id=case.id))
+    if existing:  # a bad choice of person: back to the lookup step
+        flash("対象者の選択が正しくありません。もう一度検索してください。", "error")
+        return render_template("cases/new.html", form=CaseForm(formdata=None), lookup=lookup, matches=None), 422
     return render_template("cases/new.html", form=form, lookup=lookup, matches=None), (422 if form.errors else 200)
 
 

@@ -134,6 +134,13 @@ class CaseForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
     person_id = StringField(validators=[Optional()])  # an existing person chosen in the lookup step
 
 
+class ExistingPersonCaseForm(CaseFieldsMixin, FlaskForm):
+    """Opening a case for a person the center already knows (chosen in the lookup step)."""
+
+    case_type = SelectField(_l("業務の種類"), choices=CASE_TYPE_CHOICES)
+    person_id = StringField(validators=[DataRequired()])
+
+
 class CaseEditForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
     version = StringField(validators=[DataRequired()])
 

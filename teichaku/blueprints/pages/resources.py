@@ -14,7 +14,6 @@ from wtforms import BooleanField, FieldList, Form, FormField, SelectField, Strin
 
 from ...platform.errors import ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...tenants.cases import lifecycle
 from ...tenants.resources import services
 from ...tenants.resources.models import ACCEPTS_RECORD_LABELS, RESOURCE_TYPE_LABELS
 from ...tenants.resources.schemas import MAX_CONTACTS, ResourceFilter, ResourceIn
@@ -154,8 +153,7 @@ def detail(resource_id):
     placements = services.placement_history(resource)
     db.session.commit()
     return render_template("resources/detail.html", resource=resource, placements=placements,
-                           history_available=services.placement_history_available(),
-                           status_labels=getattr(lifecycle, "STATUS_LABELS", {}))
+                           history_available=services.placement_history_available())
 
 
 @bp.route("/<resource_id>/edit", methods=["GET", "POST"])

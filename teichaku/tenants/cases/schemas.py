@@ -96,7 +96,7 @@ class CaseCreate(CaseFields):
 
 
 class CasePatch(CaseFields):
-    person = fields.Nested(PersonIn, partial=True)
+    person = fields.Nested(PersonIn(partial=True))
 
 
 class NeedOut(StrictSchema):

@@ -261,8 +261,11 @@ def read_meeting(meeting_id) -> tuple[CommitteeMeeting, list[CommitteeMember], l
     if meeting is None:
         return None
     items = agenda(meeting)
-    record("committee.meeting.read", object_type="committee_meeting", object_id=meeting.id,
-           details={"case_ids": [i.case_id for i in items]})
+    # One entry per person on the agenda, so that a person's audit trail shows this read too.
+    for item in items or [None]:
+        record("committee.meeting.read", object_type="committee_meeting", object_id=meeting.id,
+               person_id=item.case.person_id if item else None,
+               details={"agenda_item_id": item.id} if item else None)
     return meeting, attendees(meeting), items
 
 

@@ -1,8 +1,9 @@
 """Request and response schemas for the local resources directory (社会資源).
 
-Field rules live here (types, lengths, codes, the municipality check digit); rules that compare
-two fields against the stored record (openings ≤ capacity, the entrustment period) live in
-``services._check``, because a PATCH may change only one side.
+Field rules live here (types, lengths, codes, the municipality check digit).  Rules across fields
+(openings ≤ capacity, the entrustment period) are ``services.rule_errors``: the create schema
+reports them together with the field errors, and the services apply them to the record as it
+would be after every change (a PATCH may change one side of a rule only).
 """
 from __future__ import annotations
 
