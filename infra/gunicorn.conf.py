@@ -12,3 +12,6 @@ graceful_timeout = 30
 accesslog = "-"
 access_log_format = '{"remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":%(B)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 23+ opens a control socket at one fixed path per user; several instances on one
+# machine (tests, benchmarks, blue/green) would share it.  We use signals, not the socket.
+control_socket_disable = True

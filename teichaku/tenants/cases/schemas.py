@@ -45,6 +45,14 @@ class PersonIn(StrictSchema):
             raise ValidationError({"birth_date": ["生年月日は今日より前の日付を入力してください。"]})
 
 
+class PersonPatch(PersonIn):
+    """Any subset of the person's fields (marshmallow 4 ignores ``Meta.partial``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
 class CertificateOut(StrictSchema):
     kind = fields.String()
     status = fields.String()
@@ -96,7 +104,7 @@ class CaseCreate(CaseFields):
 
 
 class CasePatch(CaseFields):
-    person = fields.Nested(PersonIn(partial=True))
+    person = fields.Nested(PersonPatch)
 
 
 class NeedOut(StrictSchema):
