@@ -18,6 +18,20 @@ def _add_request_id(_, __, event_dict):
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each rendered line to the *current* ``sys.stderr`` (not the one at start-up)."""
+
+    def _write(self, message: str) -> None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    msg = debug = info = warning = warn = error = critical = exception = fatal = _write
+
+
+def _logger_factory(*_args) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(app: Flask) -> None:
     level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
@@ -30,7 +44,7 @@ def configure(app: Flask) -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_logger_factory,
         cache_logger_on_first_use=True,
     )
 
