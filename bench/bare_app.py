@@ -10,11 +10,15 @@ Which fields: ``BENCH_BARE_CASE_FIELDS`` and ``BENCH_BARE_PERSON_FIELDS`` (comma
 names).  The benchmark derives them from the platform's own first answer, so the baseline keeps
 serving the contract's fields as the product adds some; the defaults are the foundation's.
 
+Which center: the ``X-Bench-Center`` request header (a center id), so that the load generator can
+spread the baseline's requests over the same centers as the platform's bearer tokens; without
+the header, ``BENCH_BARE_CENTER_ID``.  A malformed id answers 400.
+
 ``BENCH_BARE_ROLE=app`` (default): connects as the application role, so row-level security still
 applies, and sends ``set_config('app.tenant_id', <center>, true)`` inside the same transaction as
 the query.  ``BENCH_BARE_ROLE=owner``: connects as the schema owner (BYPASSRLS), no setting.
 
-Environment: ``BENCH_BARE_DATABASE_URL``, ``BENCH_BARE_ROLE``, ``BENCH_BARE_CENTER_ID``.
+Environment: ``BENCH_BARE_DATABASE_URL``, ``BENCH_BARE_ROLE``, ``BENCH_BARE_CENTER_ID`` (optional).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import re
 import uuid
 from datetime import date, datetime, timezone
 
-from flask import Flask, jsonify, request
+from flask import Flask, abort, jsonify, request
 from sqlalchemy import create_engine, text
 
 DEFAULT_CASE_FIELDS = ("id,case_number,case_type,status,version,release_date,destination_prefecture_code,"
@@ -43,7 +47,8 @@ def _fields(name: str, default: str) -> list[str]:
 
 DATABASE_URL = os.environ["BENCH_BARE_DATABASE_URL"]
 ROLE = os.environ.get("BENCH_BARE_ROLE", "app")
-CENTER_ID = os.environ["BENCH_BARE_CENTER_ID"]
+CENTER_ID = os.environ.get("BENCH_BARE_CENTER_ID", "")
+CENTER_HEADER = "X-Bench-Center"
 CASE_FIELDS = _fields("BENCH_BARE_CASE_FIELDS", DEFAULT_CASE_FIELDS)
 PERSON_FIELDS = _fields("BENCH_BARE_PERSON_FIELDS", DEFAULT_PERSON_FIELDS)
 
@@ -87,13 +92,22 @@ def _item(row) -> dict:
     return item
 
 
+def _center() -> str:
+    raw = request.headers.get(CENTER_HEADER) or CENTER_ID
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        abort(400)
+
+
 @app.get("/cases")
 def list_cases():
     limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
+    center = _center()
     with engine.begin() as conn:
         if ROLE == "app":
-            conn.execute(SET_TENANT, {"tenant": CENTER_ID})
-        rows = conn.execute(LIST_SQL, {"center": CENTER_ID, "limit": limit + 1}).mappings().all()
+            conn.execute(SET_TENANT, {"tenant": center})
+        rows = conn.execute(LIST_SQL, {"center": center, "limit": limit + 1}).mappings().all()
     next_cursor = _cursor(rows[limit - 1]) if len(rows) > limit else None
     return jsonify({"items": [_item(r) for r in rows[:limit]], "next_cursor": next_cursor})
 

@@ -29,6 +29,13 @@ class Settings:
     pg_host: str
     pg_port: int
     redis_url: str
+    # the ``cases`` benchmark
+    cases_total: int = 2_000_000
+    cases_big_center: int = 200_000
+    cases_requests: int = 200
+    cases_warmup: int = 20
+    cases_concurrency: tuple[int, ...] = (1, 4)
+    cases_reuse_db: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -48,4 +55,11 @@ class Settings:
             pg_host="127.0.0.1",
             pg_port=5432,
             redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            cases_total=_int("BENCH_CASES_TOTAL", 2_000_000),
+            cases_big_center=_int("BENCH_CASES_BIG_CENTER", 200_000),
+            cases_requests=_int("BENCH_CASES_REQUESTS", 200),
+            cases_warmup=_int("BENCH_CASES_WARMUP", 20),
+            cases_concurrency=tuple(int(x) for x in os.environ.get("BENCH_CASES_CONCURRENCY", "1,4").split(",")
+                                    if x.strip()),
+            cases_reuse_db=os.environ.get("BENCH_CASES_REUSE_DB", "").strip() or None,
         )

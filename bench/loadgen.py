@@ -2,16 +2,40 @@
 
 A bounded number of requests (after an unmeasured warm-up) is shared among the threads; each
 thread sends its next request as soon as the previous answer is read.  Only 127.0.0.1.
+
+What is sent: one ``Request`` (method, path, headers, JSON body) or a list of them.  With a list,
+the n-th request of a phase (counted across all threads) is ``requests[n % len(requests)]``:
+round-robin, so e.g. a list of bearer tokens of 48 centers spreads every thread's requests over
+all the centers.
 """
 from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import math
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str = "GET"
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+
+    @classmethod
+    def make(cls, method: str, path: str, headers: dict | None = None, json_body=None) -> "Request":
+        hdrs = dict(headers or {})
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False).encode()
+            hdrs["Content-Type"] = "application/json"
+        return cls(method, path, tuple(hdrs.items()), body)
 
 
 @dataclass
@@ -51,16 +75,18 @@ class LoadResult:
 
 
 class _Client:
-    def __init__(self, port: int, path: str, headers: dict):
-        self.port, self.path, self.headers = port, path, {**headers, "Connection": "keep-alive"}
+    def __init__(self, port: int):
+        self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self) -> tuple[int, int]:
+    def request(self, req: Request) -> tuple[int, int]:
         """(status, body length); 0 status on a transport error (the connection is reopened)."""
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            self.conn.request("GET", self.path, headers=self.headers)
+            headers = dict(req.headers)
+            headers["Connection"] = "keep-alive"
+            self.conn.request(req.method, req.path, body=req.body, headers=headers)
             resp = self.conn.getresponse()
             body = resp.read()
             if resp.will_close:
@@ -76,9 +102,15 @@ class _Client:
             self.conn = None
 
 
-def run_load(port: int, path: str, *, headers: dict | None = None, total: int, warmup: int,
-             concurrency: int) -> LoadResult:
-    clients = [_Client(port, path, headers or {}) for _ in range(concurrency)]
+def run_load(port: int, requests: Request | Sequence[Request] | str, *, headers: dict | None = None, total: int,
+             warmup: int, concurrency: int) -> LoadResult:
+    """``requests``: one request, a round-robin list of them, or (old form) a GET path with ``headers``."""
+    if isinstance(requests, str):
+        requests = Request.make("GET", requests, headers)
+    specs = [requests] if isinstance(requests, Request) else list(requests)
+    if not specs:
+        raise ValueError("run_load: no request to send")
+    clients = [_Client(port) for _ in range(concurrency)]
 
     def phase(n: int, record: bool):
         ticket = itertools.count()  # next() on a count is atomic under the GIL
@@ -86,17 +118,22 @@ def run_load(port: int, path: str, *, headers: dict | None = None, total: int, w
         statuses: list[Counter] = [Counter() for _ in clients]
         sizes = [0] * len(clients)
         start_gate = threading.Barrier(len(clients) + 1)
+        k = len(specs)
 
         def work(i: int):
             client, mine, seen = clients[i], lat[i], statuses[i]
             start_gate.wait()
-            while next(ticket) < n:
+            while True:
+                number = next(ticket)
+                if number >= n:
+                    break
+                req = specs[number % k]
                 t0 = time.perf_counter()
-                status, size = client.request()
+                status, size = client.request(req)
                 dt = (time.perf_counter() - t0) * 1000.0
                 seen[status] += 1
                 if status == 200:
-                    sizes[i] = size
+                    sizes[i] = max(sizes[i], size)
                     if record:
                         mine.append(dt)
 
@@ -111,10 +148,10 @@ def run_load(port: int, path: str, *, headers: dict | None = None, total: int, w
         merged = sum(statuses, Counter())
         return LoadResult(
             requests=sum(merged.values()),
-            errors=sum(v for k, v in merged.items() if k != 200),
+            errors=sum(v for k_, v in merged.items() if k_ != 200),
             elapsed_s=elapsed,
             latencies_ms=[x for xs in lat for x in xs],
-            statuses={str(k): v for k, v in sorted(merged.items())},
+            statuses={str(k_): v for k_, v in sorted(merged.items())},
             response_bytes=max(sizes),
         )
 

@@ -95,7 +95,8 @@ def seed_synthetic(bdb, settings: Settings) -> dict:
                     needs = rng.sample(SUPPORT_NEEDS, rng.randrange(0, 3))
                     pid = _uuid(rng)
                     persons.append((pid, created))
-                    parts = (fam + giv, fam_kana + giv_kana, fam, giv)
+                    # exactly as persons.services._refresh_search
+                    parts = (fam + giv, fam_kana + giv_kana, fam, giv, fam_kana, giv_kana)
                     row = (center_id, pid, fam, giv, fam_kana, giv_kana, birth, sex, json.dumps(needs),
                            search_key(*parts), 1, created, created)
                     yield row + (name_grams(*parts),) if with_grams else row

@@ -334,6 +334,10 @@ def search_cases(*, limit: int = 50, cursor: str | None = None, q: str | None = 
     elif not include_closed:
         stmt = stmt.where(Case.status.notin_(FINAL_STATUSES))
     if assigned_user_id:
+        try:
+            assigned_user_id = uuid.UUID(str(assigned_user_id))
+        except ValueError as exc:
+            raise ValidationFailed("担当者の指定が正しくありません。", fields={"assigned_user_id": ["不正な値です。"]}) from exc
         stmt = stmt.where(Case.assigned_user_id == assigned_user_id)
     for column, low, high in ((Case.requested_on, requested_from, requested_to), (Case.release_date, release_from, release_to)):
         if low:

@@ -227,22 +227,25 @@ def update_meeting(meeting: CommitteeMeeting, changes: dict, *, expected_version
 
 # --- agenda items and rounds -----------------------------------------------------------------
 
-def with_rounds(items: list[CommitteeAgendaItem]) -> list[CommitteeAgendaItem]:
-    """Set ``item.round`` on each item: its place among its case's reviews, by meeting date."""
-    case_ids = {i.case_id for i in items}
-    if not case_ids:
-        return items
-    stmt = (select(CommitteeAgendaItem.id, CommitteeAgendaItem.case_id)
+def _reviews(case_ids) -> list[CommitteeAgendaItem]:
+    """The agenda items of these cases in review order (meeting date first), each with
+    ``item.round`` set: 1 for a case's first review, 2 for its second, ..."""
+    stmt = (select(CommitteeAgendaItem)
             .join(CommitteeMeeting, and_(CommitteeMeeting.center_id == CommitteeAgendaItem.center_id,
                                          CommitteeMeeting.id == CommitteeAgendaItem.meeting_id))
-            .where(CommitteeAgendaItem.case_id.in_(case_ids))
+            .where(CommitteeAgendaItem.case_id.in_(list(case_ids)))
             .order_by(CommitteeMeeting.held_on, CommitteeMeeting.created_at, CommitteeAgendaItem.created_at,
                       CommitteeAgendaItem.id))
+    items = list(db.session.scalars(stmt))
     counts: dict[uuid.UUID, int] = {}
-    rounds: dict[uuid.UUID, int] = {}
-    for item_id, case_id in db.session.execute(stmt):
-        counts[case_id] = counts.get(case_id, 0) + 1
-        rounds[item_id] = counts[case_id]
+    for item in items:
+        counts[item.case_id] = item.round = counts.get(item.case_id, 0) + 1
+    return items
+
+
+def with_rounds(items: list[CommitteeAgendaItem]) -> list[CommitteeAgendaItem]:
+    """Set ``item.round`` on each item (its place among its case's reviews)."""
+    rounds = {i.id: i.round for i in _reviews({i.case_id for i in items})} if items else {}
     for item in items:
         item.round = rounds.get(item.id)
     return items
@@ -405,16 +408,7 @@ def record_follow_up(item: CommitteeAgendaItem, follow_up: str, follow_up_on: da
 # --- a case's review history -----------------------------------------------------------------
 
 def _history_items(case: Case) -> list[CommitteeAgendaItem]:
-    stmt = (select(CommitteeAgendaItem)
-            .join(CommitteeMeeting, and_(CommitteeMeeting.center_id == CommitteeAgendaItem.center_id,
-                                         CommitteeMeeting.id == CommitteeAgendaItem.meeting_id))
-            .where(CommitteeAgendaItem.case_id == case.id)
-            .order_by(CommitteeMeeting.held_on, CommitteeMeeting.created_at, CommitteeAgendaItem.created_at,
-                      CommitteeAgendaItem.id))
-    items = list(db.session.scalars(stmt))
-    for number, item in enumerate(items, start=1):
-        item.round = number
-    return items
+    return _reviews([case.id])
 
 
 def review_history(case_id) -> tuple[Case, list[CommitteeAgendaItem]]:

@@ -79,7 +79,8 @@ class RecordCreate(_RecordFields):
 
 
 class RecordPatch(_RecordFields):
-    """The fields to change (the kind of the record decides which are allowed)."""
+    """The fields to change (the kind of the record decides which are allowed); ``sections``
+    replaces all the sections of an assessment."""
 
 
 class RecordOut(StrictSchema):
