@@ -82,7 +82,7 @@ def database(tmp_path_factory):
 
     owner_app = create_app({"TESTING": True}, database_role="owner")
     with owner_app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         seed_centers()
         db.session.commit()
         db.engine.dispose()

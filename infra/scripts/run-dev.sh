@@ -7,7 +7,7 @@ BIN=.venv/bin
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 PORT="${PORT:-5000}"
 
-$BIN/flask --app wsgi db upgrade heads
+$BIN/flask --app wsgi db upgrade
 $BIN/flask --app wsgi centers seed
 if [ "${TEICHAKU_ENV:-development}" != "production" ]; then
   $BIN/flask --app wsgi demo seed

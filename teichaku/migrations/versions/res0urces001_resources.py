@@ -1,15 +1,11 @@
 """Local resources directory (社会資源): resources and their contacts, with RLS and grants.
 
-Cases get ``placement_resource_id`` in the case-work branch (``cas3w0rk0001``).  When that column
-is there this revision ties it to the directory with a composite foreign key (same center only);
-when it is not, the case-work side is left alone.  Both branches start at the foundation, and
-Alembic may run siblings in either order, so this one declares ``depends_on`` the case-work
-revision whenever that revision is present: it then always runs second and sees the column.
+Cases get ``placement_resource_id`` in the case-work revision (``cas3w0rk0001``), which this one
+follows; it ties that column to the directory with a composite foreign key (same center only).
 
 Revision ID: res0urces001
-Revises: ca3dc34a7ee6
+Revises: cas3w0rk0001
 """
-from pathlib import Path
 
 from alembic import op
 import sqlalchemy as sa
@@ -18,11 +14,10 @@ from teichaku.platform.rls import app_role, enable_rls, grant
 from teichaku.tenants.resources.models import ACCEPTS_RECORD, RESOURCE_TYPES, sql_in
 
 revision = "res0urces001"
-down_revision = "ca3dc34a7ee6"
+down_revision = "cas3w0rk0001"  # after case work: cases.placement_resource_id gets its foreign key
 branch_labels = None
 CASE_WORK = "cas3w0rk0001"
-# Not a hard dependency: the directory works without the case-work branch (see above).
-depends_on = (CASE_WORK,) if any(Path(__file__).parent.glob(f"{CASE_WORK}_*.py")) else None
+depends_on = None
 
 PLACEMENT_FK = "fk_cases_center_id_placement_resource_id_resources"
 
