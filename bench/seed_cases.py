@@ -319,10 +319,10 @@ def seed_cases(bdb, settings: Settings) -> dict:
         done = 0
         next_report = 0.1
         all_counters = []
-        # Two processes generate centers' rows (biggest first) while this one COPYs them.
+        # Two forked processes (no re-import of __main__) generate centers' rows, biggest first, while this one COPYs.
         jobs = sorted(((code, center_id, sizes[code], now, rng.getrandbits(64)) for code, center_id in centers
                        if sizes[code]), key=lambda j: -j[2])
-        with multiprocessing.get_context("spawn").Pool(processes=max(1, min(2, os.cpu_count() or 1))) as pool:
+        with multiprocessing.get_context("fork").Pool(processes=max(1, min(2, os.cpu_count() or 1))) as pool:
             for code, n, persons, cases, counters in pool.imap_unordered(_center_job, jobs):
                 _copy(cur, "persons", PERSON_COLUMNS, persons)
                 _copy(cur, "cases", CASE_COLUMNS, cases)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.crossprocess import live_server  # noqa: F401
-from tests.test_browser import PNG_MAGIC, TOKYO, _sign_in, page  # noqa: F401
+from tests.test_browser import TOKYO, _assert_screenshot, _sign_in, page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,13 +35,6 @@ def _today_jst() -> date:
     return datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
-def _screenshot(page, path) -> None:
-    page.screenshot(path=str(path), full_page=True)
-    data = path.read_bytes()
-    assert data[:8] == PNG_MAGIC
-    assert len(data) > 10_000, len(data)  # a rendered page, not a blank or tiny image
-
-
 def _status_tag(page):
     """The case's status label, shown right under the case page's heading."""
     return page.locator("main h1 + p .tag")
@@ -60,7 +53,7 @@ def _move_to(page, label: str, *, released_on: date | None = None) -> None:
 
 
 def test_staff_registers_a_person_opens_a_co_case_records_an_interview_drafts_revises_and_prints_the_plan_releases_and_opens_follow_up(
-        world, page, tmp_path):
+        world, page, tmp_path):  # noqa: F811 - the imported fixture
     today = _today_jst()
     family, given = "定着", "一郎"
     _sign_in(page, world.users["a_staff"])
@@ -197,7 +190,7 @@ def test_staff_registers_a_person_opens_a_co_case_records_an_interview_drafts_re
     expect(sheet.locator("dl.sheet-facts")).to_contain_text(re.compile(r"令和(元|\d+)年\d+月\d+日（第2版）"))
     expect(sheet.locator("footer")).to_contain_text(re.compile(r"出力日: 令和(元|\d+)年\d+月\d+日"))
     expect(sheet).to_contain_text("療育手帳の申請に同行する")
-    _screenshot(page, tmp_path / "plan_print.png")
+    _assert_screenshot(page, tmp_path / "plan_print.png")
 
     # --- 5. サービス調整済 → 釈放・退所済, then the follow-up (FU) case. -------------------------------
     page.goto(co_path)
@@ -206,7 +199,7 @@ def test_staff_registers_a_person_opens_a_co_case_records_an_interview_drafts_re
     expect(page.get_by_role("button", name="フォローアップ（FU）のケースを開始")).to_have_count(0)
     _move_to(page, "釈放・退所済", released_on=today)
     expect(page.locator("dl.facts")).to_contain_text("釈放日")
-    _screenshot(page, tmp_path / "co_case.png")
+    _assert_screenshot(page, tmp_path / "co_case.png")
 
     page.get_by_role("button", name="フォローアップ（FU）のケースを開始").click()
     page.wait_for_url(CASE_URL)
@@ -221,7 +214,7 @@ def test_staff_registers_a_person_opens_a_co_case_records_an_interview_drafts_re
     expect(facts.locator("dt", has_text="元のケース")).to_be_visible()
     parent_link = facts.get_by_role("link", name="コーディネート業務のケース")
     expect(parent_link).to_have_attribute("href", co_path)
-    _screenshot(page, tmp_path / "fu_case.png")
+    _assert_screenshot(page, tmp_path / "fu_case.png")
 
     parent_link.click()
     page.wait_for_url(re.compile(re.escape(co_path) + "$"))

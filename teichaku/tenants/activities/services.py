@@ -6,7 +6,6 @@ yearly figures are the center's own activities only.
 """
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import uuid
@@ -17,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
+from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
 from ...platform.i18n import fiscal_year_label, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
@@ -205,20 +205,11 @@ def update_activity(activity: NetworkActivity, changes: dict, *, expected_versio
 # --- lists -----------------------------------------------------------------------------------
 
 def _encode_cursor(activity: NetworkActivity) -> str:
-    raw = f"{activity.held_on.isoformat()}|{activity.created_at.isoformat()}|{activity.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(activity.held_on, activity.created_at, activity.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        held, created, ident = raw.split("|")
-        created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None:
-            raise ValueError("naive")
-        return date.fromisoformat(held), created_at, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]}) from exc
+    return decode_cursor(cursor, date.fromisoformat, aware_datetime, uuid.UUID)
 
 
 def list_activities(*, fiscal_year: int | None = None, activity_type: str | None = None, limit: int = 50,

@@ -6,7 +6,6 @@ Services flush and audit; the caller owns the transaction.  Raises ``ValidationF
 """
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -17,6 +16,7 @@ from werkzeug.exceptions import NotFound
 from ...platform.audit.services import record
 from ...platform.errors import InvalidState, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
+from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
 from ...platform.i18n import today_jst
 from ...platform.models import utcnow
 from ...platform.permissions import can
@@ -298,17 +298,11 @@ def update_need(case: Case, need: CaseNeed, changes: dict, *, expected_version: 
 # --- lists and search -------------------------------------------------------------------------
 
 def _encode_cursor(case: Case) -> str:
-    raw = f"{case.created_at.isoformat()}|{case.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(case.created_at, case.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, ident = raw.split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]}) from exc
+    return decode_cursor(cursor, aware_datetime, uuid.UUID)
 
 
 def search_cases(*, limit: int = 50, cursor: str | None = None, q: str | None = None, case_number: str | None = None,

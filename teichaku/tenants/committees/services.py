@@ -12,7 +12,6 @@ removing an item that holds advice), ``werkzeug.exceptions.NotFound``.
 """
 from __future__ import annotations
 
-import base64
 import unicodedata
 import uuid
 from datetime import date, datetime
@@ -23,6 +22,7 @@ from werkzeug.exceptions import NotFound
 from ...platform.audit.services import record
 from ...platform.errors import InvalidState, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
+from ...platform.pagination import decode_cursor, encode_cursor
 from ...platform.i18n import age_on, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
@@ -56,17 +56,11 @@ def _apply(obj, changes: dict, fields: tuple[str, ...]) -> dict:
 # --- cursors (newest first) ------------------------------------------------------------------
 
 def _encode_cursor(first, ident: uuid.UUID) -> str:
-    raw = f"{first.isoformat()}|{ident}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(first, ident)
 
 
 def _decode_cursor(cursor: str, parse) -> tuple:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        first, ident = raw.split("|")
-        return parse(first), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]}) from exc
+    return decode_cursor(cursor, parse, uuid.UUID)
 
 
 def _page(stmt, column, id_column, key, *, limit: int, cursor: str | None, parse):

@@ -6,7 +6,6 @@ the case's ``person_id``; nothing here commits (the view or job does).
 """
 from __future__ import annotations
 
-import base64
 import difflib
 import uuid
 from datetime import date, datetime
@@ -19,6 +18,7 @@ from ...platform.audit.services import record as audit
 from ...platform.auth.models import User
 from ...platform.errors import DomainError, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
+from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
 from ...platform.i18n import today_jst, wareki
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
@@ -76,17 +76,11 @@ def user_names(ids) -> dict[uuid.UUID, str]:
 # --- cursor pagination (newest first) ------------------------------------------------------------
 
 def _encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{ident}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(created_at, ident)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, ident = raw.split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]}) from exc
+    return decode_cursor(cursor, aware_datetime, uuid.UUID)
 
 
 def _page(model, stmt, limit: int, cursor: str | None):

@@ -6,7 +6,6 @@ Every change is audited in the caller's transaction; the view or job commits.  R
 """
 from __future__ import annotations
 
-import base64
 import unicodedata
 import uuid
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
+from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
 from ..cases.models import Case
@@ -146,17 +146,11 @@ def _like_escape(text: str) -> str:
 
 
 def _encode_cursor(resource: Resource) -> str:
-    raw = f"{resource.created_at.isoformat()}|{resource.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(resource.created_at, resource.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, ident = raw.split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]}) from exc
+    return decode_cursor(cursor, aware_datetime, uuid.UUID)
 
 
 def list_resources(*, limit: int = 50, cursor: str | None = None, resource_type: str | None = None,
