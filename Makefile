@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile -q -d teichaku/translations 2>/dev/null || true
+	$(BIN)/pybabel compile --statistics -d teichaku/translations
 
 run: install
 	infra/scripts/run-dev.sh
