@@ -164,8 +164,37 @@ class CaseDetailOut(CaseOut):
     allowed_transitions = fields.List(fields.String())
 
 
+class PersonSummary(StrictSchema):
+    id = fields.UUID()
+    family_name = fields.String()
+    given_name = fields.String()
+    family_name_kana = fields.String()
+    given_name_kana = fields.String()
+    birth_date = fields.Date()
+    sex = fields.String()
+    support_needs = fields.List(fields.String())
+
+
+class CaseSummary(StrictSchema):
+    """A case in a list: what a list page shows.  ``GET /cases/<id>`` has every field."""
+
+    id = fields.UUID()
+    case_number = fields.String()
+    case_type = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    person = fields.Nested(PersonSummary)
+    requested_on = fields.Date()
+    release_date = fields.Date(allow_none=True)
+    destination_prefecture_code = fields.String(allow_none=True)
+    assigned_user_id = fields.UUID(allow_none=True)
+    follow_up_on = fields.Date(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
 class CaseList(StrictSchema):
-    items = fields.List(fields.Nested(CaseOut))
+    items = fields.List(fields.Nested(CaseSummary))
     next_cursor = fields.String(allow_none=True)
 
 
@@ -218,7 +247,7 @@ class SearchIn(StrictSchema):
 
 
 class PreReleaseItem(StrictSchema):
-    case = fields.Nested(CaseOut)
+    case = fields.Nested(CaseSummary)
     days_to_release = fields.Integer()
     open_needs = fields.List(fields.String())
 
