@@ -22,7 +22,9 @@ class Person(TenantOwned, Timestamped, db.Model):
     __table_args__ = (
         CheckConstraint("sex IN ('male','female','other')", name="sex"),
         CheckConstraint("public_assistance IN ('none','receiving','applied','planned')", name="public_assistance"),
-        Index("ix_persons_name_grams", "name_grams", postgresql_using="gin"),
+        # btree_gin: one index for "this center's people having these bigrams" (see the
+        # s3arch000004 migration and persons.services.name_matches).
+        Index("ix_persons_center_name_grams", "center_id", "name_grams", postgresql_using="gin"),
     )
 
     family_name: Mapped[str] = mapped_column(String(50), nullable=False)

@@ -1,7 +1,8 @@
 """Person actions: create and update a person (audited); find people by name or kana."""
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ...platform.audit.services import record
 from ...platform.extensions import db
@@ -43,19 +44,26 @@ def update_person(person: Person, changes: dict) -> dict:
     return diff
 
 
-def name_matches(stmt: Select, term: str) -> Select:
-    """Restrict a statement over ``Person`` to names or kana containing ``term``.
+def matching_person_ids(term: str):
+    """A subquery of the current center's people whose name or kana contains ``term``.
 
-    Two characters or more: the bigrams must all be present (GIN index on PostgreSQL), then the
-    normalised text must contain the term (bigrams alone would also match 田山 for 山田).  One
-    character: a plain substring match.  Hiragana and katakana match alike.
+    Two characters or more on PostgreSQL: ``tenant_person_ids`` finds the people having every
+    bigram through the GIN index on ``(center_id, name_grams)`` and then checks the normalised
+    text (bigrams alone would also match 田山 for 山田).  Otherwise a substring match.
+    Hiragana, katakana and half-width kana match alike.
     """
     key = normalize(term)
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    condition = Person.name_search.like(f"%{escaped}%", escape="\\")
+    pattern = f"%{escaped}%"
     if len(key) >= 2 and db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(Person.name_grams.contains(bigrams(key)))
-    return stmt.where(condition)
+        grams = bindparam("grams", bigrams(key), type_=ARRAY(Text))
+        return select(func.tenant_person_ids(grams, bindparam("pattern", pattern)))
+    return select(Person.id).where(Person.name_search.like(pattern, escape="\\"))
+
+
+def name_matches(stmt: Select, term: str) -> Select:
+    """Restrict a statement over ``Person`` to names or kana containing ``term``."""
+    return stmt.where(Person.id.in_(matching_person_ids(term)))
 
 
 def find_people(term: str, limit: int = 20) -> list[Person]:
