@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # Modules that define benchmarks (imported on demand).  A later issue adds its module here.
-MODULES = ("bench.foundation", "bench.cases")
+MODULES = ("bench.foundation", "bench.cases", "bench.notifications")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import multiprocessing
 import os
 import random
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -115,7 +115,7 @@ class _Names:
     def search(self, fi: int, gi: int) -> tuple[str, str]:
         hit = self.cache.get((fi, gi))
         if hit is None:
-            (fam, fam_kana), ((giv, giv_kana), _sex) = SURNAMES[fi], GIVEN_NAMES[gi]
+            (fam, fam_kana), ((giv, giv_kana), _) = SURNAMES[fi], GIVEN_NAMES[gi]
             # exactly as teichaku.tenants.persons.services._refresh_search (kana normalise alike)
             parts = (fam + giv, fam_kana + giv_kana, fam, giv, fam_kana, giv_kana)
             grams = self.names.name_grams(*parts)
