@@ -28,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -191,7 +192,9 @@ def run() -> dict:
     per_center = max(2, min(3, _int("BENCH_NOTIF_STAFF", 3)))
     queue = f"teichaku-bench-{secrets.token_hex(5)}"
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with bench_database(settings, _no_seed, staff="tenant", reuse=False, analyze_after_seed=False) as bdb:
+    with tempfile.TemporaryDirectory(prefix="teichaku-bench-notif-") as tmp_name, \
+            bench_database(settings, _no_seed, staff="tenant", reuse=False, analyze_after_seed=False) as bdb:
+        tmp = Path(tmp_name)
         users = _create_recipients(bdb, per_center)
         env = _env(bdb, queue)
         procs = _start_workers(env, RESULTS_DIR)
@@ -199,10 +202,10 @@ def run() -> dict:
         try:
             _wait_workers(bdb.redis_url, queue, procs)
             # warm-up: each worker forks its first horses, connections and caches settle
-            warm = _drive(env, "steady", RESULTS_DIR / "notifications-warmup.json", rate=rate, seconds=2)
+            warm = _drive(env, "steady", tmp / "warmup.json", rate=rate, seconds=2)
             _wait_delivered(bdb.owner_dsn, warm["event_ids"], 30)
 
-            steady = _drive(env, "steady", RESULTS_DIR / "notifications-steady.json", rate=rate, seconds=seconds)
+            steady = _drive(env, "steady", tmp / "steady.json", rate=rate, seconds=seconds)
             all_delivered = _wait_delivered(bdb.owner_dsn, steady["event_ids"], 120)
             rows = _per_event(bdb.owner_dsn, steady["event_ids"])
             latencies = [(last - created).total_seconds() for created, last, _ in rows]
@@ -221,7 +224,7 @@ def run() -> dict:
                               "mean": round(statistics.fmean(latencies), 3)},
             }
 
-            capacity = _drive(env, "burst", RESULTS_DIR / "notifications-burst.json", events=burst)
+            capacity = _drive(env, "burst", tmp / "burst.json", events=burst)
             cap_delivered = _wait_delivered(bdb.owner_dsn, capacity["event_ids"], 600)
             rows = _per_event(bdb.owner_dsn, capacity["event_ids"])
             committed = datetime.fromisoformat(capacity["committed_at"])

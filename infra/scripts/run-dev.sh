@@ -19,7 +19,7 @@ trap cleanup EXIT INT TERM
 
 if $BIN/python -c "import redis,sys; sys.exit(0 if redis.Redis.from_url('$REDIS_URL', socket_connect_timeout=0.5).ping() else 1)" 2>/dev/null; then
   $BIN/rq worker -u "$REDIS_URL" -w teichaku.workers.worker.TeichakuWorker \
-      --serializer json "${RQ_QUEUE:-teichaku}" & pids+=($!)
+      --serializer json --with-scheduler "${RQ_QUEUE:-teichaku}" & pids+=($!)
   $BIN/rq cron -u "$REDIS_URL" --serializer json teichaku.workers.cron & pids+=($!)
   echo "worker and scheduler started (Redis at $REDIS_URL)"
 else

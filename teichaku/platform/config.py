@@ -65,7 +65,21 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
         "DOCUMENT_MAX_MB": _int("DOCUMENT_MAX_MB", 10),  # one uploaded document (records of a case)
         "REMINDER_DAYS": os.environ.get("REMINDER_DAYS", "3,1"),
+        # 広域調整: days a receiving center has to answer, and how close a release date must be
+        # before an unaccepted request is flagged (crosstenant/transfers: reminders, oversight).
+        "TRANSFER_ANSWER_DAYS": _int("TRANSFER_ANSWER_DAYS", 3),
+        "TRANSFER_RELEASE_WARNING_DAYS": _int("TRANSFER_RELEASE_WARNING_DAYS", 14),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
+        # Notifications (crosstenant/notifications): e-mail through SMTP when SMTP_HOST is set.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "no-reply@teichaku.invalid"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "OUTBOX_SWEEP_AFTER_SECONDS": _int("OUTBOX_SWEEP_AFTER_SECONDS", 30),
+        "OUTBOX_SWEEP_WINDOW_SECONDS": _int("OUTBOX_SWEEP_WINDOW_SECONDS", 300),
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
+        # Test hook only: seconds a delivery waits before committing (ignored in production).
+        "DELIVERY_TEST_DELAY": 0.0 if production else float(os.environ.get("TEICHAKU_TEST_DELIVERY_DELAY") or 0),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # flask-smorest / OpenAPI

@@ -23,6 +23,9 @@ POLICIES = {
     "accounts": f"center_id = {TENANT} OR {ACCOUNTS}",
     # audit chains: own center's chain (the platform chain when no center is set)
     "audit": f"center_id = coalesce({TENANT}, {PLATFORM_CHAIN}) OR {ACCOUNTS} OR {CROSS_TENANT}",
+    # notification inboxes: the recipient's center (NULL for association users, matched when no
+    # tenant is set), or the delivery job (cross-tenant) and account lookups
+    "inbox": f"center_id IS NOT DISTINCT FROM {TENANT} OR {CROSS_TENANT} OR {ACCOUNTS}",
 }
 
 

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from rq import cron
 
-from .jobs import purge_expired_sessions, raise_deadline_reminders
+from ..crosstenant.notifications.delivery import sweep_outbox
+from .jobs import purge_expired_sessions, raise_deadline_reminders, send_transfer_reminders
 from .queue import QUEUE_NAME
 
 # One list of periodic jobs.
 cron.register(purge_expired_sessions, QUEUE_NAME, cron="17 * * * *")
 cron.register(raise_deadline_reminders, QUEUE_NAME, cron="5 21 * * *")  # 06:05 Japan time (21:05 UTC)
+cron.register(send_transfer_reminders, QUEUE_NAME, cron="35 21 * * *")  # 06:35 Japan time: 広域調整 deadlines
+# The notification outbox: re-enqueue whatever was not delivered (see crosstenant/notifications).
+cron.register(sweep_outbox, QUEUE_NAME, cron="* * * * *", failure_ttl=24 * 3600)

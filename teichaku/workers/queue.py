@@ -35,11 +35,14 @@ def get_queue(app: Flask | None = None) -> Queue:
     return queue
 
 
-def enqueue(func, *args, job_id: str | None = None, retries: int = 5):
-    """Queue ``func(*args)``; args must be ids and plain values (JSON), never personal data."""
+def enqueue(func, *args, job_id: str | None = None, retries: int = 5, ttl: int | None = None):
+    """Queue ``func(*args)``; args must be ids and plain values (JSON), never personal data.
+
+    ``ttl``: seconds a job may wait in the queue before Redis drops it (for jobs whose work is
+    recorded elsewhere, such as the notification outbox, which re-enqueues what was dropped)."""
     app = current_app._get_current_object()
     return get_queue(app).enqueue(
-        func, *args, job_id=job_id,
+        func, *args, job_id=job_id, ttl=ttl,
         retry=Retry(max=retries, interval=[5, 15, 60, 300, 900]),
         failure_ttl=app.config["JOBS_FAILURE_TTL"],
         result_ttl=3600,

@@ -1,0 +1,47 @@
+"""``/api/v1/notifications``: the caller's inbox (any signed-in role), newest first."""
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from ...crosstenant.notifications import services
+from ...platform.extensions import db
+from ...platform.validation import StrictSchema
+from .common import PageArgs
+
+blp = Blueprint("api_notifications", __name__, url_prefix="/api/v1/notifications",
+                description="The caller's notifications of cross-tenant events")
+
+
+class NotificationOut(StrictSchema):
+    id = fields.UUID()
+    kind = fields.String()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+    transfer_id = fields.UUID(allow_none=True)
+
+
+class NotificationList(StrictSchema):
+    items = fields.List(fields.Nested(NotificationOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+@blp.route("", methods=["GET"], endpoint="list_notifications")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, NotificationList)
+def list_notifications(args):
+    """The caller's notifications, newest first (cursor pagination)."""
+    items, next_cursor = services.list_notifications(current_user, **args)
+    db.session.commit()
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/<notification_id>/read", methods=["POST"], endpoint="mark_read")
+@blp.response(200, NotificationOut)
+def mark_read(notification_id):
+    """Mark one of the caller's notifications read (anybody else's answers 404)."""
+    notification = services.mark_read(current_user, notification_id) or abort(404)
+    db.session.commit()
+    return notification

@@ -1,0 +1,195 @@
+"""``/api/v1/transfers``: wide-area coordination (広域調整) between centers.
+
+The two centers see their own side of a transfer (``id`` is their own row's id); the
+association sees every sent request as metadata only (``id`` is the sending row's id) and may
+remind and reassign.  Illegal state changes and a second open request are 409 ``invalid_state``.
+"""
+from __future__ import annotations
+
+from flask import Response, abort
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from ...crosstenant.transfers import services
+from ...crosstenant.transfers.schemas import (
+    DeclineIn, FormatArgs, MessageIn, MessageList, MessageOut, ProvisionList, ReassignIn, ReportArgs, ReportOut,
+    TransferCreate, TransferList, TransferListArgs, TransferOut,
+)
+from ...platform.centers import center_by_code
+from ...platform.extensions import db
+from ...platform.permissions import can
+from ...tenants.cases.services import read_case
+from .common import PageArgs
+
+blp = Blueprint("api_transfers", __name__, url_prefix="/api/v1",
+                description="Transfers between centers (広域調整): each center its own side; the association metadata only")
+
+
+def _oversees() -> bool:
+    return can(current_user.role, "transfer.oversee")
+
+
+def _view(row, status: int = 200):
+    return services.center_view(row), status, {"ETag": f'"{row.version}"'}
+
+
+@blp.route("/transfers", methods=["GET"], endpoint="list_transfers")
+@blp.arguments(TransferListArgs, location="query")
+@blp.response(200, TransferList)
+def list_transfers(args):
+    """The caller's transfers, newest first: a center's own rows (both sides), or, for the
+    association, every sent request as metadata (``overdue=true``: only those past a deadline)."""
+    if _oversees():
+        items, next_cursor = services.oversight_list(limit=args["limit"], cursor=args["cursor"], status=args["status"],
+                                                     overdue_only=args["overdue"])
+    else:
+        rows, next_cursor = services.list_transfers(limit=args["limit"], cursor=args["cursor"], side=args["side"],
+                                                    status=args["status"])
+        items = [services.center_view(r) for r in rows]
+    db.session.commit()
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/transfers", methods=["POST"], endpoint="create_transfer")
+@blp.arguments(TransferCreate)
+@blp.response(201, TransferOut)
+def create_transfer(body):
+    """Ask another center to take a case on: ``requested`` (or ``awaiting_approval`` where the
+    center head must approve).  The minimum identity and only the chosen package items travel."""
+    case = read_case(body["case_id"]) or abort(404)
+    row = services.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
+                                    body.get("package"), current_user)
+    db.session.commit()
+    return _view(row, 201)
+
+
+@blp.route("/transfers/report", methods=["GET"], endpoint="compliance_report")
+@blp.arguments(ReportArgs, location="query")
+@blp.response(200, ReportOut)
+def compliance_report(args):
+    """The association's yearly figures per center: answered within the deadline, median days to
+    answer, requests open past the release date (``format=csv``: UTF-8 with BOM, CRLF)."""
+    report = services.compliance_report(args["fiscal_year"])
+    db.session.commit()
+    if args["format"] == "csv":
+        return Response(services.compliance_report_csv(report), mimetype="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="transfers-FY{args["fiscal_year"]}.csv"'})
+    return report
+
+
+@blp.route("/transfers/provisions", methods=["GET"], endpoint="provision_records")
+@blp.arguments(FormatArgs, location="query")
+@blp.response(200, ProvisionList)
+def provision_records(args):
+    """The center's records of provision to a third party (APPI 第三者提供記録), newest first;
+    ``format=csv`` exports them all (the export is audited)."""
+    if args["format"] == "csv":
+        content = services.export_provision_records()
+        db.session.commit()
+        return Response(content, mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
+    items, next_cursor = services.provision_records(limit=args["limit"], cursor=args["cursor"])
+    db.session.commit()
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/transfers/<transfer_id>", methods=["GET"], endpoint="get_transfer")
+@blp.response(200, TransferOut)
+def get_transfer(transfer_id):
+    """One transfer: the caller's own side, or the association's metadata (the read is audited)."""
+    if _oversees():
+        meta = services.oversight_detail(transfer_id)
+        db.session.commit()
+        return meta
+    row = services.read_transfer(transfer_id)
+    db.session.commit()
+    return _view(row)
+
+
+def _act(transfer_id, action):
+    row = services.get_transfer_or_404(transfer_id)
+    row = action(row)
+    db.session.commit()
+    return _view(row)
+
+
+@blp.route("/transfers/<transfer_id>/accept", methods=["POST"], endpoint="accept_transfer")
+@blp.response(200, TransferOut)
+def accept_transfer(transfer_id):
+    """The receiving center accepts: its own person and case are made from the identity received,
+    the chosen items are copied into it; answers ``status: accepted`` and ``receiving_case_id``."""
+    return _act(transfer_id, lambda row: services.accept_transfer(row, current_user))
+
+
+@blp.route("/transfers/<transfer_id>/decline", methods=["POST"], endpoint="decline_transfer")
+@blp.arguments(DeclineIn)
+@blp.response(200, TransferOut)
+def decline_transfer(body, transfer_id):
+    """The receiving center declines with a reason code (and a comment)."""
+    return _act(transfer_id, lambda row: services.decline_transfer(row, body["reason"], body.get("comment"), current_user))
+
+
+@blp.route("/transfers/<transfer_id>/withdraw", methods=["POST"], endpoint="withdraw_transfer")
+@blp.response(200, TransferOut)
+def withdraw_transfer(transfer_id):
+    """The requesting center withdraws a request not yet answered."""
+    return _act(transfer_id, lambda row: services.withdraw_transfer(row, current_user))
+
+
+@blp.route("/transfers/<transfer_id>/approve", methods=["POST"], endpoint="approve_transfer")
+@blp.response(200, TransferOut)
+def approve_transfer(transfer_id):
+    """The center head approves a request awaiting approval: it is sent now."""
+    return _act(transfer_id, lambda row: services.approve_transfer(row, current_user))
+
+
+@blp.route("/transfers/<transfer_id>/complete", methods=["POST"], endpoint="complete_transfer")
+@blp.response(200, TransferOut)
+def complete_transfer(transfer_id):
+    """The receiving center closes its side once the coordination is done."""
+    return _act(transfer_id, lambda row: services.complete_transfer(row, current_user))
+
+
+@blp.route("/transfers/<transfer_id>/messages", methods=["GET"], endpoint="list_messages")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, MessageList)
+def list_messages(args, transfer_id):
+    """The thread between the two centers, newest first (each center reads its own copy)."""
+    row = services.get_transfer_or_404(transfer_id)
+    items, next_cursor = services.list_messages(row, limit=args["limit"], cursor=args["cursor"])
+    db.session.commit()
+    return {"items": [services.message_view(m) for m in items], "next_cursor": next_cursor}
+
+
+@blp.route("/transfers/<transfer_id>/messages", methods=["POST"], endpoint="post_message")
+@blp.arguments(MessageIn)
+@blp.response(201, MessageOut)
+def post_message(body, transfer_id):
+    """A message to the other center (it is notified)."""
+    row = services.get_transfer_or_404(transfer_id)
+    message = services.post_message(row, body["body"], current_user)
+    db.session.commit()
+    return services.message_view(message), 201
+
+
+@blp.route("/transfers/<transfer_id>/reassign", methods=["POST"], endpoint="reassign_transfer")
+@blp.arguments(ReassignIn)
+@blp.response(200, TransferOut)
+def reassign_transfer(body, transfer_id):
+    """The association moves an unanswered or declined request to another center."""
+    services.reassign_transfer(transfer_id, center_by_code(body["to_center"]), current_user)
+    db.session.commit()
+    meta = services.oversight_detail(transfer_id)
+    db.session.commit()
+    return meta
+
+
+@blp.route("/transfers/<transfer_id>/remind", methods=["POST"], endpoint="remind_transfer")
+@blp.response(200, TransferOut)
+def remind_transfer(transfer_id):
+    """The association reminds the receiving center of a request still unanswered."""
+    services.remind_transfer(transfer_id, current_user)
+    db.session.commit()
+    meta = services.oversight_detail(transfer_id)
+    db.session.commit()
+    return meta

@@ -1,0 +1,406 @@
+"""広域調整 (transfers) pages: start a request from the case page, the incoming and outgoing
+lists, a transfer's page with its thread and actions, the A4 支援業務協力依頼書, the center
+admin's provision records, and the association's overview (metadata only) with reminders,
+reassignment and the yearly compliance report.
+
+Views are thin: load (another center's transfer answers like a missing one) → service →
+commit → redirect; a refused action re-renders the page with its message (409 / 422).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ...crosstenant.transfers import lifecycle, services
+from ...platform.centers import center_by_code, list_centers
+from ...platform.errors import DomainError, InvalidState, ValidationFailed
+from ...platform.extensions import db
+from ...platform.i18n import today_jst
+from ...platform.permissions import can
+from ...platform.tenancy import account_lookup
+from ...tenants.cases.services import read_case
+from .forms import EmptyForm
+from .records import JaDateField
+
+bp = Blueprint("transfers", __name__, url_prefix="/transfers")
+
+REQUIRED = _l("必須項目です。")
+CONSENT_CHOICES = [("written", _l("書面による同意")), ("oral_with_witness", _l("立会人のいる口頭の同意"))]
+DECLINE_CHOICES = [("no_capacity", _l("受入れの余力がない")), ("out_of_area", _l("対象地域外")),
+                   ("no_resources", _l("受入先・社会資源が見つからない")), ("person_declined", _l("本人が希望しなくなった")),
+                   ("other", _l("その他"))]
+assert [c for c, _label in CONSENT_CHOICES] == list(lifecycle.CONSENT_METHODS)
+assert [c for c, _label in DECLINE_CHOICES] == list(lifecycle.DECLINE_REASONS)
+
+
+@bp.record_once
+def _globals(state) -> None:
+    state.app.jinja_env.globals["TL"] = lifecycle  # the transfer label tables, for templates and macros
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TransferForm(FlaskForm):
+    to_center = SelectField(_l("依頼先のセンター"), validators=[DataRequired(REQUIRED)])
+    consent_obtained_on = JaDateField(_l("本人の同意を得た日"), validators=[InputRequired(_l("日付を入力してください。"))])
+    consent_method = SelectField(_l("同意の方法"), choices=CONSENT_CHOICES)
+    consent_witness = StringField(_l("立会人（口頭の同意では必須）"), validators=[Optional(), Length(max=100)])
+    consent_scope = TextAreaField(_l("同意の範囲"), validators=[Optional(), Length(max=2000)])
+    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    package = MultiCheckboxField(_l("一緒に送る資料（本人の同意の範囲で選んでください）"), choices=[])
+
+
+class DeclineForm(FlaskForm):
+    reason = SelectField(_l("お断りの理由"), choices=DECLINE_CHOICES)
+    comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=2000)])
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+
+
+class ReassignForm(FlaskForm):
+    to_center = SelectField(_l("新しい依頼先"), validators=[DataRequired(REQUIRED)])
+
+
+def _center_choices(exclude=()) -> list[tuple[str, str]]:
+    return [(c.code, f"{c.name}（{c.prefecture_name}）") for c in list_centers() if c.active and c.id not in exclude]
+
+
+def _field_errors(form, exc: DomainError) -> None:
+    for name, messages in exc.details.get("fields", {}).items():
+        target = getattr(form, name.split(".")[-1], None) or getattr(form, name.replace(".", "_"), None)
+        if target is not None:
+            target.errors = list(target.errors) + list(messages)
+    flash(exc.message, "error")
+
+
+def _rollback() -> None:
+    """Undo a refused action, then reload the signed-in account: the rollback expires it, and the
+    association's account (no center) is visible again only through the account lookup."""
+    db.session.rollback()
+    with account_lookup():
+        db.session.refresh(current_user._get_current_object())
+
+
+def _status_of(exc: DomainError) -> int:
+    return exc.status if exc.status in (403, 409, 422) else 422
+
+
+# --- lists ------------------------------------------------------------------------------------------
+
+@bp.get("")
+def index():
+    """The center's incoming and outgoing requests."""
+    rows, _cursor = services.list_transfers(limit=200)
+    cases = services.own_cases(rows)
+    centers = {c.id: c for c in list_centers()}
+    db.session.commit()
+    return render_template("transfers/index.html", outgoing=[r for r in rows if r.side == "sending"],
+                           incoming=[r for r in rows if r.side == "receiving"], cases=cases, centers=centers,
+                           today=today_jst())
+
+
+@bp.app_template_global("transfer_section")
+def transfer_section(case) -> dict:
+    """The case page's 広域調整 section: the case's requests and the request it came from."""
+    rows = services.transfers_of_case(case)
+    return {"rows": rows, "centers": {c.id: c for c in list_centers()}}
+
+
+# --- starting a request ------------------------------------------------------------------------------
+
+def _suggested(case) -> str | None:
+    """The receiving center suggested from the destination prefecture (the first of Hokkaido's two)."""
+    if not case.destination_prefecture_code:
+        return None
+    for center in list_centers():
+        if center.prefecture_code == case.destination_prefecture_code and center.active and center.id != case.center_id:
+            return center.code
+    return None
+
+
+@bp.route("/new/<case_id>", methods=["GET", "POST"])
+def new(case_id):
+    """Start a request from a case: receiving center, the person's consent, a message, and the
+    package items to send (nothing is checked by default)."""
+    case = read_case(case_id) or abort(404)
+    choices = services.package_choices(case)
+    by_value = {f"{c['kind']}:{c['id']}": c for c in choices}
+    form = TransferForm()
+    form.to_center.choices = [("", _("選んでください"))] + _center_choices(exclude=(case.center_id,))
+    form.package.choices = [(value, c["label"]) for value, c in by_value.items()]
+    suggested = _suggested(case)
+    context = {"case": case, "form": form, "suggested": suggested, "choices": choices}
+    if request.method == "GET":
+        form.to_center.data = suggested or ""
+        form.package.data = []
+        db.session.commit()
+        return render_template("transfers/new.html", **context)
+    if not form.validate_on_submit():
+        db.session.commit()
+        return render_template("transfers/new.html", **context), 422
+    package = [{"kind": by_value[v]["kind"], "id": by_value[v]["id"]} for v in form.package.data or []]
+    consent = {"obtained_on": form.consent_obtained_on.data, "method": form.consent_method.data,
+               "witness": form.consent_witness.data, "scope": form.consent_scope.data}
+    try:
+        row = services.request_transfer(case, center_by_code(form.to_center.data), consent, form.message.data,
+                                        package, current_user)
+    except (ValidationFailed, InvalidState) as exc:
+        _rollback()
+        _field_errors(form, exc)
+        case = read_case(case_id)
+        db.session.commit()
+        return render_template("transfers/new.html", **{**context, "case": case}), _status_of(exc)
+    db.session.commit()
+    if row.status == "awaiting_approval":
+        flash(_("依頼を作成しました。センター長の承認後に相手のセンターへ送られます。"), "info")
+    else:
+        flash(_("依頼を送りました。"), "info")
+    return redirect(url_for("transfers.detail", transfer_id=row.id))
+
+
+# --- a transfer's page --------------------------------------------------------------------------------
+
+def _person_of(row, case) -> dict | None:
+    """The person as this side knows them: its own case's person, or the identity received."""
+    if case is not None:
+        p = case.person
+        return {"family_name": p.family_name, "given_name": p.given_name, "family_name_kana": p.family_name_kana,
+                "given_name_kana": p.given_name_kana, "birth_date": p.birth_date, "sex": p.sex,
+                "support_needs": p.support_needs}
+    if row.person_snapshot:
+        snap = dict(row.person_snapshot)
+        snap["birth_date"] = date.fromisoformat(snap["birth_date"])
+        return snap
+    return None
+
+
+def _detail_context(row) -> dict:
+    case = services._own_case(row)
+    messages, _cursor = services.list_messages(row, oldest_first=True)
+    centers = {c.id: c for c in list_centers()}
+    actions = [a for a in lifecycle.actions_for(row.side, row.status)
+               if a != "approve" or can(current_user.role, "transfer.approve")]
+    return {"row": row, "case": case, "person": _person_of(row, case), "messages": messages, "centers": centers,
+            "own": centers[row.center_id], "other": centers[row.counterpart_center_id], "actions": actions,
+            "can_message": row.status not in ("awaiting_approval", "reassigned"),
+            "decline_form": DeclineForm(formdata=None), "message_form": MessageForm(formdata=None),
+            "action_form": EmptyForm(formdata=None), "today": today_jst()}
+
+
+def _oversight_context(transfer_id) -> dict:
+    meta = services.oversight_detail(transfer_id)
+    form = ReassignForm(formdata=None)
+    form.to_center.choices = [("", _("選んでください"))] + [
+        (code, label) for code, label in _center_choices() if code not in (meta["from_center"], meta["to_center"])]
+    return {"meta": meta, "reassign_form": form, "action_form": EmptyForm(formdata=None)}
+
+
+@bp.get("/<transfer_id>")
+def detail(transfer_id):
+    """A center's own side with the thread and the actions open to it; for the association, the
+    transfer's metadata (no personal data) with reminder and reassignment."""
+    if can(current_user.role, "transfer.oversee"):
+        context = _oversight_context(transfer_id)
+        db.session.commit()
+        return render_template("transfers/oversight_detail.html", **context)
+    row = services.read_transfer(transfer_id)
+    context = _detail_context(row)
+    db.session.commit()
+    return render_template("transfers/detail.html", **context)
+
+
+@bp.get("/<transfer_id>/letter")
+def letter(transfer_id):
+    """The 支援業務協力依頼書 as an A4 sheet (for the file, or to send alongside)."""
+    row = services.read_transfer(transfer_id)
+    case = services._own_case(row)
+    centers = {c.id: c for c in list_centers()}
+    sender, receiver = ((centers[row.center_id], centers[row.counterpart_center_id]) if row.side == "sending"
+                        else (centers[row.counterpart_center_id], centers[row.center_id]))
+    db.session.commit()
+    return render_template("transfers/letter.html", row=row, case=case, person=_person_of(row, case),
+                           sender=sender, receiver=receiver)
+
+
+def _act(transfer_id, action, *, form=None):
+    """Run an action on the center's own row; a refusal re-renders the page with its message."""
+    row = services.get_transfer_or_404(transfer_id)
+    try:
+        if form is not None and not form.validate_on_submit():
+            raise ValidationFailed(_("入力内容に誤りがあります。"),
+                                   fields={k: [str(m) for m in v] for k, v in form.errors.items()})
+        message = action(row)
+        db.session.commit()
+    except DomainError as exc:
+        _rollback()
+        flash(exc.message, "error")
+        for messages in exc.details.get("fields", {}).values():
+            for text in messages:
+                flash(text, "error")
+        row = services.read_transfer(transfer_id)
+        context = _detail_context(row)
+        db.session.commit()
+        return render_template("transfers/detail.html", **context), _status_of(exc)
+    flash(message, "info")
+    return redirect(url_for("transfers.detail", transfer_id=row.id))
+
+
+@bp.post("/<transfer_id>/accept")
+def accept(transfer_id):
+    def action(row):
+        services.accept_transfer(row, current_user)
+        return _("受け入れました。このセンターのケースを作成しました。")
+    return _act(transfer_id, action, form=EmptyForm())
+
+
+@bp.post("/<transfer_id>/decline")
+def decline(transfer_id):
+    form = DeclineForm()
+
+    def action(row):
+        services.decline_transfer(row, form.reason.data, form.comment.data, current_user)
+        return _("お断りの回答を送りました。")
+    return _act(transfer_id, action, form=form)
+
+
+@bp.post("/<transfer_id>/withdraw")
+def withdraw(transfer_id):
+    def action(row):
+        services.withdraw_transfer(row, current_user)
+        return _("依頼を取り下げました。")
+    return _act(transfer_id, action, form=EmptyForm())
+
+
+@bp.post("/<transfer_id>/approve")
+def approve(transfer_id):
+    def action(row):
+        services.approve_transfer(row, current_user)
+        return _("承認し、相手のセンターへ送りました。")
+    return _act(transfer_id, action, form=EmptyForm())
+
+
+@bp.post("/<transfer_id>/complete")
+def complete(transfer_id):
+    def action(row):
+        services.complete_transfer(row, current_user)
+        return _("広域調整を完了しました。")
+    return _act(transfer_id, action, form=EmptyForm())
+
+
+@bp.post("/<transfer_id>/messages")
+def message(transfer_id):
+    form = MessageForm()
+
+    def action(row):
+        services.post_message(row, form.body.data, current_user)
+        return _("メッセージを送りました。")
+    return _act(transfer_id, action, form=form)
+
+
+# --- the association ----------------------------------------------------------------------------------
+
+@bp.get("/oversight")
+def oversight():
+    """Every sent request as metadata: from, to, status, dates, days waiting, release deadline."""
+    status = request.args.get("status") or None
+    if status not in (None, *lifecycle.STATUSES):
+        status = None
+    overdue_only = request.args.get("overdue") == "1"
+    items, _cursor = services.oversight_list(limit=200, status=status, overdue_only=overdue_only)
+    db.session.commit()
+    return render_template("transfers/oversight.html", items=items, status=status, overdue_only=overdue_only,
+                           action_form=EmptyForm(formdata=None))
+
+
+def _oversee(transfer_id, action, *, form=None):
+    try:
+        if form is not None and not form.validate_on_submit():
+            raise ValidationFailed(_("新しい依頼先を選んでください。"),
+                                   fields={k: [str(m) for m in v] for k, v in form.errors.items()})
+        message = action()
+        db.session.commit()
+    except (InvalidState, ValidationFailed) as exc:
+        _rollback()
+        flash(exc.message, "error")
+        context = _oversight_context(transfer_id)
+        db.session.commit()
+        return render_template("transfers/oversight_detail.html", **context), _status_of(exc)
+    flash(message, "info")
+    return redirect(url_for("transfers.detail", transfer_id=transfer_id))
+
+
+@bp.post("/<transfer_id>/remind")
+def remind(transfer_id):
+    def action():
+        services.remind_transfer(transfer_id, current_user)
+        return _("受入側のセンターに回答を催促しました。")
+    return _oversee(transfer_id, action, form=EmptyForm())
+
+
+@bp.post("/<transfer_id>/reassign")
+def reassign(transfer_id):
+    form = ReassignForm()
+    form.to_center.choices = [(c, c) for c, _label in _center_choices()]
+
+    def action():
+        services.reassign_transfer(transfer_id, center_by_code(form.to_center.data), current_user)
+        return _("依頼先を変更しました。")
+    return _oversee(transfer_id, action, form=form)
+
+
+def _fiscal_year() -> int:
+    try:
+        year = int(request.args.get("fiscal_year", ""))
+    except ValueError:
+        year = services.fiscal_year_of(today_jst())
+    return min(max(year, 2009), 2100)
+
+
+@bp.get("/report")
+def report():
+    """The yearly compliance report per center (answered within the deadline, median days to
+    answer, requests open past the release date)."""
+    year = _fiscal_year()
+    data = services.compliance_report(year)
+    db.session.commit()
+    return render_template("transfers/report.html", report=data, years=range(services.fiscal_year_of(today_jst()), 2011, -1))
+
+
+@bp.get("/report.csv")
+def report_export():
+    year = _fiscal_year()
+    content = services.compliance_report_csv(services.compliance_report(year))
+    db.session.commit()
+    return Response(content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="transfers-FY{year}.csv"'})
+
+
+# --- provision records (the center admin) -------------------------------------------------------------
+
+@bp.get("/provisions")
+def provisions():
+    """The center's records of provision to a third party (第三者提供記録)."""
+    items, next_cursor = services.provision_records(limit=200, cursor=request.args.get("cursor") or None)
+    db.session.commit()
+    return render_template("transfers/provisions.html", items=items, next_cursor=next_cursor)
+
+
+@bp.get("/provisions.csv")
+def provisions_export():
+    content = services.export_provision_records()
+    db.session.commit()
+    return Response(content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})

@@ -1,0 +1,219 @@
+"""Notifications: emitting events into the outbox, the inbox, the e-mail preference, and the
+platform admin's view of failed deliveries.
+
+``emit`` is the one interface the cross-tenant services (transfers, ...) call: it writes an
+outbox row in the caller's open transaction and never commits or talks to Redis.  Session hooks
+collect the ids of new outbox rows at flush and enqueue their delivery after the commit; a
+rollback forgets them.  If Redis does not answer at that moment the failure is logged (ids only)
+and the sweep (``delivery.sweep_outbox``) delivers the event later.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ...platform.audit.services import record
+from ...platform.extensions import db
+from ...platform.logs import get_logger
+from ...platform.models import utcnow
+from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.tenancy import account_lookup
+from ...workers.queue import enqueue
+from .models import KINDS, Notification, OutboxEvent
+
+log = get_logger("teichaku.notifications")
+
+_PENDING = "outbox_new_event_ids"  # session.info key: outbox rows flushed in this transaction
+_RETRY = "outbox_retry_event_ids"  # session.info key: events the platform admin retries
+JOB_TTL = 24 * 3600  # a delivery job waits at most a day in Redis; the sweep re-enqueues anyway
+
+
+# --- emitting ------------------------------------------------------------------------------------
+
+def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bool = False,
+         transfer_id: uuid.UUID | None = None) -> OutboxEvent:
+    """Record a cross-tenant event for delivery, in the caller's open transaction (no commit).
+
+    Recipients are resolved at delivery: every active ``staff`` and ``center_admin`` of
+    ``to_center_id``, and/or every active ``association`` user when ``to_association``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind: {kind!r}")
+    if to_center_id is None and not to_association:
+        raise ValueError("a notification event needs recipients: to_center_id and/or to_association")
+    outbox_event = OutboxEvent(
+        id=uuid.uuid4(), kind=kind, to_center_id=to_center_id, to_association=bool(to_association),
+        transfer_id=transfer_id, created_at=utcnow(), attempts=0, email_pending=False,
+    )
+    db.session.add(outbox_event)
+    db.session.flush()
+    return outbox_event
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_new_events(session, _flush_context) -> None:
+    ids = [obj.id for obj in session.new if isinstance(obj, OutboxEvent)]
+    if ids:
+        session.info.setdefault(_PENDING, []).extend(ids)
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_after_commit(session) -> None:
+    ids = session.info.pop(_PENDING, None)
+    retries = session.info.pop(_RETRY, None)
+    if (ids or retries) and has_app_context():
+        enqueue_deliveries(ids or [], retry=False)
+        enqueue_deliveries(retries or [], retry=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction (a savepoint keeps the list:
+        session.info.pop(_PENDING, None)     # a job for a row rolled back finds nothing and stops)
+        session.info.pop(_RETRY, None)
+
+
+def enqueue_deliveries(event_ids, *, retry: bool = False) -> int:
+    """Enqueue ``deliver_event`` for each id; a Redis failure is logged and left to the sweep.
+
+    The job id of an event's first job is ``outbox-<event id>`` (a worker that delivers the event
+    first takes that job off the queue); a retry gets an id of its own."""
+    if not event_ids:
+        return 0
+    from .delivery import commit_job_id, deliver_event
+
+    app = current_app._get_current_object()
+    queued = 0
+    # A fresh app context: its own session (the committing one may not run SQL now) and no
+    # tenant or signed-in user, exactly as in a worker, when jobs run in-process.
+    with app.app_context():
+        g._login_user = None
+        for event_id in event_ids:
+            job_id = f"{commit_job_id(event_id)}-retry-{uuid.uuid4().hex[:8]}" if retry else commit_job_id(event_id)
+            try:
+                enqueue(deliver_event, str(event_id), job_id=job_id, ttl=JOB_TTL)
+                queued += 1
+            except Exception as exc:  # noqa: BLE001 - Redis down: the sweep delivers it later
+                log.warning("outbox_enqueue_failed", event_id=str(event_id), error=type(exc).__name__)
+    return queued
+
+
+# --- the inbox -------------------------------------------------------------------------------------
+
+def list_notifications(user, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Notification], str | None]:
+    """The user's notifications, newest first, and the cursor of the next page."""
+    stmt = (select(Notification).where(Notification.recipient_user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1))
+    if cursor:
+        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
+        stmt = stmt.where(or_(Notification.created_at < created,
+                              and_(Notification.created_at == created, Notification.id < ident)))
+    rows = list(db.session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.recipient_user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def get_own_notification(user, notification_id) -> Notification | None:
+    """One of the user's notifications; None for anybody else's, as for a missing one."""
+    try:
+        notification_id = uuid.UUID(str(notification_id))
+    except (ValueError, TypeError):
+        return None
+    return db.session.scalar(select(Notification).where(
+        Notification.id == notification_id, Notification.recipient_user_id == user.id))
+
+
+def mark_read(user, notification_id) -> Notification | None:
+    """Mark one of the user's notifications read (the first reading time is kept)."""
+    notification = get_own_notification(user, notification_id)
+    if notification is None:
+        return None
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.flush()
+    return notification
+
+
+def mark_all_read(user) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.recipient_user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def set_email_preference(user, enabled: bool) -> None:
+    """The user's own choice: e-mail for each new notification (when SMTP is configured)."""
+    enabled = bool(enabled)
+    if user.email_notifications == enabled:
+        return
+    with account_lookup():  # association and ministry accounts have no center: open the account row
+        user.email_notifications = enabled
+        user.version += 1
+        db.session.flush()
+    record("user.email_notifications", object_type="user", object_id=user.id, details={"enabled": enabled})
+
+
+# --- the platform admin's view -------------------------------------------------------------------
+
+def _problem_filter(now):
+    cutoff = now - _sweep_after()
+    return or_(
+        OutboxEvent.failed_at.is_not(None),
+        and_(OutboxEvent.delivered_at.is_(None), OutboxEvent.created_at <= cutoff),
+        and_(OutboxEvent.email_pending.is_(True), OutboxEvent.delivered_at <= cutoff),
+    )
+
+
+def _sweep_after():
+    from datetime import timedelta
+
+    return timedelta(seconds=current_app.config["OUTBOX_SWEEP_AFTER_SECONDS"])
+
+
+def problem_deliveries(limit: int = 200) -> list[OutboxEvent]:
+    """Failed events, and events still undelivered (or with e-mail pending) past the sweep's age.
+
+    Ids, kinds, counts, codes and times only: an outbox row holds no personal data."""
+    stmt = (select(OutboxEvent).where(_problem_filter(utcnow()))
+            .order_by(OutboxEvent.created_at.desc(), OutboxEvent.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def delivery_counts() -> dict[str, int]:
+    now = utcnow()
+    failed = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.failed_at.is_not(None)))
+    waiting = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.failed_at.is_(None), _problem_filter(now)))
+    return {"failed": failed or 0, "waiting": waiting or 0}
+
+
+def retry_delivery(event_id) -> OutboxEvent | None:
+    """Give a failed or stuck event a fresh set of attempts; its delivery is enqueued after the
+    commit.  None when the id names no such event (a delivered one included)."""
+    try:
+        event_id = uuid.UUID(str(event_id))
+    except (ValueError, TypeError):
+        return None
+    outbox_event = db.session.scalar(
+        select(OutboxEvent).where(OutboxEvent.id == event_id, _problem_filter(utcnow())).with_for_update())
+    if outbox_event is None:
+        return None
+    record("outbox.retry", object_type="outbox_event", object_id=outbox_event.id,
+           details={"attempts": outbox_event.attempts, "last_error": outbox_event.last_error,
+                    "failed": outbox_event.failed_at is not None})
+    outbox_event.failed_at = None
+    outbox_event.attempts = 0
+    outbox_event.next_attempt_at = None
+    db.session.flush()
+    db.session.info.setdefault(_RETRY, []).append(outbox_event.id)  # enqueued after the commit
+    return outbox_event

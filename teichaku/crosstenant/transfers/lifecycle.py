@@ -1,0 +1,124 @@
+"""Transfer statuses, the actions that move them and the values a transfer's fields may take:
+the one place they live.
+
+A transfer (広域調整) keeps one row per side: the sending center's row and the receiving
+center's row, joined by ``group_id``.  Every status change goes through ``services``, which asks
+``next_status(action, side, status)`` here; the database CHECK constraints list the same values.
+"""
+from __future__ import annotations
+
+from ...platform.errors import InvalidState
+
+
+def N_(text: str) -> str:
+    """Marks a label for translation (extracted by pybabel ``-k N_``); shown through ``_()``."""
+    return text
+
+
+SIDES = ("sending", "receiving")
+
+STATUS_LABELS = {
+    "awaiting_approval": N_("センター長の承認待ち"),
+    "requested": N_("依頼中（回答待ち）"),
+    "accepted": N_("受入決定"),
+    "declined": N_("お断り"),
+    "withdrawn": N_("取下げ"),
+    "completed": N_("完了"),
+    "reassigned": N_("他センターへ振替"),
+}
+STATUSES = tuple(STATUS_LABELS)
+# A request still waiting for someone: at most one per case and receiving center (partial unique index).
+OPEN_STATUSES = ("awaiting_approval", "requested")
+FINAL_STATUSES = ("withdrawn", "completed", "reassigned")
+
+# action -> side -> (statuses it may start from, the status it leads to).
+# A side missing under an action cannot take it (the receiving row does not exist before the
+# request is sent, so it is never approved).  ``reassign`` is the association's: the old
+# receiving row becomes ``reassigned`` and the sending row is ``requested`` again, of a new center.
+ACTIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "approve": {"sending": (("awaiting_approval",), "requested")},
+    "withdraw": {"sending": (("awaiting_approval", "requested"), "withdrawn"),
+                 "receiving": (("requested",), "withdrawn")},
+    "accept": {"sending": (("requested",), "accepted"), "receiving": (("requested",), "accepted")},
+    "decline": {"sending": (("requested",), "declined"), "receiving": (("requested",), "declined")},
+    "complete": {"sending": (("accepted",), "completed"), "receiving": (("accepted",), "completed")},
+    "reassign": {"sending": (("requested", "declined"), "requested"),
+                 "receiving": (("requested", "declined"), "reassigned")},
+}
+
+# Which side's center may take each action (the association takes ``reassign`` and ``remind``).
+ACTOR_SIDE = {"approve": "sending", "withdraw": "sending", "accept": "receiving", "decline": "receiving",
+              "complete": "receiving"}
+
+ACTION_LABELS = {
+    "approve": N_("承認"), "withdraw": N_("取下げ"), "accept": N_("受入"), "decline": N_("お断り"),
+    "complete": N_("完了"), "reassign": N_("振替"),
+}
+
+# status -> statuses it may move to, per side (derived from ACTIONS; shown in the docs and tests).
+TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    side: {status: tuple(dict.fromkeys(to for sides in ACTIONS.values() if side in sides
+                                       for froms, to in [sides[side]] if status in froms and to != status))
+           for status in STATUSES}
+    for side in SIDES
+}
+
+DECLINE_REASONS = {
+    "no_capacity": N_("受入れの余力がない"),
+    "out_of_area": N_("対象地域外"),
+    "no_resources": N_("受入先・社会資源が見つからない"),
+    "person_declined": N_("本人が希望しなくなった"),
+    "other": N_("その他"),
+}
+
+CONSENT_METHODS = {
+    "written": N_("書面による同意"),
+    "oral_with_witness": N_("立会人のいる口頭の同意"),
+}
+
+# What a request may carry besides the minimum identity (nothing is chosen by default).
+PACKAGE_KINDS = {
+    "face_sheet": N_("フェイスシート・アセスメント"),
+    "plan": N_("福祉サービス等調整計画"),
+    "record": N_("面談記録・支援経過"),
+    "document": N_("書類"),
+}
+# The minimum identity the receiving center always gets (and the association never sees).
+IDENTITY_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex",
+                   "support_needs")
+IDENTITY_LABEL = N_("本人確認のための最小限の情報（氏名・ふりがな・生年月日・性別・支援の必要性）と釈放予定日")
+
+# Why a provision to another center was lawful (APPI: the person's consent), per provision record.
+PROVISION_BASES = {
+    "consent": N_("本人の同意"),
+    "consent_reassigned": N_("本人の同意（全国協議会による受入先の振替）"),
+}
+
+# Deadlines (config overrides: TRANSFER_ANSWER_DAYS, TRANSFER_RELEASE_WARNING_DAYS).
+ANSWER_DAYS = 3
+RELEASE_WARNING_DAYS = 14
+PROVISION_RETENTION_YEARS = 3  # APPI: records of provision to a third party are kept at least 3 years
+
+
+def allowed(action: str, side: str, status: str) -> bool:
+    rule = ACTIONS.get(action, {}).get(side)
+    return bool(rule) and status in rule[0]
+
+
+def next_status(action: str, side: str, status: str) -> str:
+    """The status a row of ``side`` moves to under ``action``; ``InvalidState`` when not allowed."""
+    if not allowed(action, side, status):
+        raise InvalidState(
+            f"「{STATUS_LABELS.get(status, status)}」の依頼には「{ACTION_LABELS.get(action, action)}」の操作はできません。",
+            details={"status": status, "action": action})
+    return ACTIONS[action][side][1]
+
+
+def actions_for(side: str, status: str) -> tuple[str, ...]:
+    """The actions the center on ``side`` may take now (for pages and the API's detail)."""
+    return tuple(a for a, s in ACTOR_SIDE.items() if s == side and allowed(a, side, status))
+
+
+def sql_in(values) -> str:
+    """A literal IN list for CHECK constraints (values are code constants, never input)."""
+    return "(" + ",".join(f"'{v}'" for v in values) + ")"

@@ -1,0 +1,166 @@
+"""広域調整: a transfer keeps one row per side.
+
+The sending center's row (``side = 'sending'``) and the receiving center's row
+(``side = 'receiving'``) share ``group_id``; each lives in its own center (``center_id``), so the
+global filter and row-level security show each center only its own side.  ``services`` touches
+the counterpart's row only inside ``tenancy.cross_tenant(...)``.
+
+The receiving row carries the minimum identity the receiving center needs to decide
+(``person_snapshot``) and the release date; it gets its own ``case_id`` when it accepts.  The
+sending row keeps the sending center's ``case_id`` and the package it chose.  The association
+reads metadata only (see ``services.transfer_metadata``).
+
+``provision_records`` is the APPI record of each provision of personal data to a third party
+(第三者提供記録), kept in the sending center and never changed or deleted by the application.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON, CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, Uuid, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ...platform.extensions import db
+from ...platform.models import AwareDateTime, TenantOwned, Timestamped, utcnow
+from ...tenants.cases.models import Case  # noqa: F401  (mapper registration: the foreign keys point at cases)
+from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, OPEN_STATUSES, PROVISION_BASES, SIDES, STATUSES, sql_in
+
+OPEN_REQUEST_WHERE = f"side = 'sending' AND status IN {sql_in(OPEN_STATUSES)}"
+
+
+class Transfer(TenantOwned, Timestamped, db.Model):
+    """One side of a transfer (広域調整の依頼)."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        ForeignKeyConstraint(["center_id", "case_id"], ["cases.center_id", "cases.id"],
+                             name="fk_transfers_center_id_case_id_cases"),
+        CheckConstraint(f"side IN {sql_in(SIDES)}", name="side"),
+        CheckConstraint(f"status IN {sql_in(STATUSES)}", name="status"),
+        CheckConstraint(f"consent_method IN {sql_in(CONSENT_METHODS)}", name="consent_method"),
+        CheckConstraint("consent_method <> 'oral_with_witness' OR coalesce(consent_witness, '') <> ''",
+                        name="oral_consent_has_witness"),
+        CheckConstraint(f"decline_reason IS NULL OR decline_reason IN {sql_in(DECLINE_REASONS)}", name="decline_reason"),
+        CheckConstraint("status <> 'declined' OR (decline_reason IS NOT NULL AND declined_at IS NOT NULL)",
+                        name="declined_has_reason"),
+        CheckConstraint("status NOT IN ('accepted','completed') OR accepted_at IS NOT NULL", name="accepted_has_time"),
+        CheckConstraint("side = 'receiving' OR case_id IS NOT NULL", name="sending_has_case"),
+        CheckConstraint("side = 'sending' OR status NOT IN ('accepted','completed') OR case_id IS NOT NULL",
+                        name="accepted_receiving_has_case"),
+        CheckConstraint("side = 'receiving' OR status <> 'reassigned'", name="only_receiving_reassigned"),
+        CheckConstraint("center_id <> counterpart_center_id", name="two_centers"),
+        # One open request (awaiting approval or requested) per case and receiving center.
+        Index("uq_transfers_open_request", "center_id", "case_id", "counterpart_center_id", unique=True,
+              postgresql_where=text(OPEN_REQUEST_WHERE), sqlite_where=text(OPEN_REQUEST_WHERE)),
+        Index("ix_transfers_center_created", "center_id", "created_at", "id"),
+        Index("ix_transfers_center_case", "center_id", "case_id"),
+        Index("ix_transfers_group", "group_id", "side"),
+    )
+
+    side: Mapped[str] = mapped_column(String(10), nullable=False)
+    group_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    counterpart_center_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("centers.id"), nullable=False)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # own side's case (receiving: on acceptance)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    # The person's consent to the provision (APPI): when, how, who witnessed, to what extent.
+    consent_obtained_on: Mapped[date] = mapped_column(Date, nullable=False)
+    consent_method: Mapped[str] = mapped_column(String(20), nullable=False)
+    consent_witness: Mapped[str | None] = mapped_column(String(100))
+    consent_scope: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Sending: [{"kind", "id", "label", ("revision")}]; receiving: [{"kind", "label", ("copied_id")}]
+    package: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    # Receiving side only: the minimum identity (lifecycle.IDENTITY_FIELDS) and the release date.
+    person_snapshot: Mapped[dict | None] = mapped_column(JSON)
+    release_date: Mapped[date | None] = mapped_column(Date)
+    decline_reason: Mapped[str | None] = mapped_column(String(20))
+    decline_comment: Mapped[str | None] = mapped_column(Text)
+    # Who did what when (actors are user ids; the association's for a reassignment).
+    requested_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    approved_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime)  # when the receiving center got it
+    accepted_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    accepted_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    declined_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    declined_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    completed_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    completed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reassigned_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    reassigned_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reassign_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Deadlines: reminders sent to the receiving center, and the association's flag.
+    reminded_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    reminder_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    flagged_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def answered_at(self) -> datetime | None:
+        return self.accepted_at or self.declined_at
+
+
+class TransferMessage(TenantOwned, db.Model):
+    """One message of a transfer's thread, one copy per side (``pair_id`` joins the two copies)."""
+
+    __tablename__ = "transfer_messages"
+    __table_args__ = (
+        ForeignKeyConstraint(["center_id", "transfer_id"], ["transfers.center_id", "transfers.id"],
+                             name="fk_transfer_messages_center_id_transfer_id_transfers"),
+        CheckConstraint("length(body) > 0", name="body"),
+        Index("ix_transfer_messages_center_transfer", "center_id", "transfer_id", "created_at"),
+    )
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    group_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    pair_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    author_center_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("centers.id"), nullable=False)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    author_name: Mapped[str] = mapped_column(String(100), default="", nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+
+
+class ProvisionRecord(TenantOwned, db.Model):
+    """第三者提供記録 (APPI art. 29): one provision of a person's data to another center.
+
+    Kept in the sending center; written when the request is actually sent (not while it awaits
+    the head's approval); never changed or deleted by the application (kept at least 3 years).
+    """
+
+    __tablename__ = "provision_records"
+    __table_args__ = (
+        ForeignKeyConstraint(["center_id", "person_id"], ["persons.center_id", "persons.id"],
+                             name="fk_provision_records_center_id_person_id_persons"),
+        ForeignKeyConstraint(["center_id", "case_id"], ["cases.center_id", "cases.id"],
+                             name="fk_provision_records_center_id_case_id_cases"),
+        ForeignKeyConstraint(["center_id", "transfer_id"], ["transfers.center_id", "transfers.id"],
+                             name="fk_provision_records_center_id_transfer_id_transfers"),
+        CheckConstraint(f"consent_method IN {sql_in(CONSENT_METHODS)}", name="consent_method"),
+        CheckConstraint(f"basis IN {sql_in(PROVISION_BASES)}", name="basis"),
+        CheckConstraint("retain_until >= provided_on", name="retention"),
+        Index("ix_provision_records_center_provided", "center_id", "provided_on", "created_at"),
+    )
+
+    provided_on: Mapped[date] = mapped_column(Date, nullable=False)
+    recipient_center_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("centers.id"), nullable=False)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    items: Mapped[list] = mapped_column(JSON, nullable=False)  # [{"kind", "label"}]; identity always first
+    consent_obtained_on: Mapped[date] = mapped_column(Date, nullable=False)
+    consent_method: Mapped[str] = mapped_column(String(20), nullable=False)
+    consent_witness: Mapped[str | None] = mapped_column(String(100))
+    consent_scope: Mapped[str | None] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(String(32), nullable=False)  # lifecycle.PROVISION_BASES
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    retain_until: Mapped[date] = mapped_column(Date, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)

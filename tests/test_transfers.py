@@ -1,0 +1,731 @@
+"""広域調整 (transfers): one row per side, each center sees its own; acceptance makes the receiving
+center's own case with only the chosen items; the association sees metadata only; a second open
+request, an illegal change and a race each leave one consistent outcome; approval, provision
+records, reminders, reassignment, the thread and the pages."""
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from teichaku.platform.centers import center_by_code
+from teichaku.platform.extensions import db
+from teichaku.platform.i18n import today_jst, wareki
+from teichaku.platform.tenancy import set_tenant
+from tests import factories
+from tests.conftest import APP_ROLE, BACKEND
+
+# A's person: distinctive values, so that a scan for them cannot match anything else.
+PERSON = {"family_name": "甲斐田", "given_name": "秘三郎", "family_name_kana": "かいだ", "given_name_kana": "ひさぶろう",
+          "birth_date": "1951-07-19", "sex": "male", "support_needs": ["elderly", "intellectual"]}
+SECRETS = ("甲斐田", "秘三郎", "かいだ", "カイダ", "ひさぶろう", "1951-07-19", "1951年7月19日", wareki(date(1951, 7, 19)),
+           "依頼秘文", "立会秘人")
+CONSENT = {"obtained_on": "2026-01-05", "method": "oral_with_witness", "witness": "立会秘人", "scope": "大阪府内での調整"}
+
+
+@pytest.fixture()
+def api(app, world):
+    clients = {}
+
+    def as_user(key):
+        if key not in clients:
+            token = factories.api_token(app.test_client(), world.users[key])
+            client = app.test_client()
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            clients[key] = client
+        return clients[key]
+    return as_user
+
+
+def _ok(response, status=200):
+    assert response.status_code == status, (response.status_code, response.get_json())
+    return response.get_json()
+
+
+def _a_case(app, **overrides) -> dict:
+    """A coordination case of center A (tokyo) with an assessment, an interview record, a progress
+    note, a plan in two revisions and a document."""
+    from teichaku.tenants.records import services as records
+
+    data = {"person": factories.person_payload(**{**PERSON, "birth_date": date(1951, 7, 19)}),
+            "release_date": today_jst() + timedelta(days=60), "destination_prefecture_code": "27"}
+    data.update(overrides)
+    case = factories.make_case(app, "tokyo", **data)
+    with app.app_context():
+        set_tenant(center_by_code("tokyo").id)
+        loaded = records.load_case(case["id"])
+        assessment = records.create_record(loaded, {"kind": "assessment", "recorded_on": date(2026, 1, 6),
+                                                    "sections": {"life_history": "甲の生活歴", "wishes": "大阪で暮らしたい"}})
+        interview = records.create_record(loaded, {"kind": "interview", "recorded_on": date(2026, 1, 7), "place": "面会室",
+                                                   "participants": "本人", "content": "甲の面談内容"})
+        progress = records.create_record(loaded, {"kind": "progress", "recorded_on": date(2026, 1, 8),
+                                                  "content": "甲の送らない支援経過"})
+        plan, _rev = records.create_plan(loaded, {"content": {"wishes": "甲の希望 第1版", "goals": "", "items": [], "notes": ""}})
+        records.revise_plan(loaded, plan, {"wishes": "甲の希望 第2版", "goals": "GH入居", "items": [], "notes": ""}, base_revision=1)
+        document = records.upload_document(loaded, stream=io.BytesIO(b"%PDF-1.4\n% a\n%%EOF\n"), filename="甲書類.pdf",
+                                           kind="other")
+        db.session.commit()
+        case.update(assessment_id=str(assessment.id), interview_id=str(interview.id), progress_id=str(progress.id),
+                    plan_id=str(plan.id), document_id=str(document.id))
+    return case
+
+
+def _request(client, case, to="osaka", **overrides):
+    body = {"case_id": str(case["id"]), "to_center": to, "consent": CONSENT, "message": "依頼秘文：大阪での生活を希望。"}
+    body.update(overrides)
+    return client.post("/api/v1/transfers", json=body)
+
+
+def _incoming_id(client, status="requested") -> str:
+    items = _ok(client.get("/api/v1/transfers?side=receiving"))["items"]
+    return [i for i in items if i["status"] == status][0]["id"]
+
+
+def _outbox(owner_engine, kind) -> list[dict]:
+    with owner_engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text("select * from outbox_events where kind = :k order by created_at"),
+                                              {"k": kind}).mappings()]
+
+
+def _center_id(app, code):
+    with app.app_context():
+        return center_by_code(code).id
+
+
+def _set_approval(owner_engine, code, on=True):
+    with owner_engine.begin() as conn:
+        conn.execute(text("update centers set requires_transfer_approval = :on where code = :c"), {"on": on, "c": code})
+
+
+# --- the flow --------------------------------------------------------------------------------------
+
+def test_accepting_a_request_creates_the_receivers_own_linked_case_with_only_the_chosen_items(app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    case = _a_case(app)
+    sent = _ok(_request(a, case, package=[{"kind": "record", "id": case["interview_id"]},
+                                         {"kind": "plan", "id": case["plan_id"]}]), 201)
+    assert sent["status"] == "requested" and sent["case_id"] == str(case["id"]) and "receiving_case_id" not in sent
+
+    incoming = _ok(b.get(f"/api/v1/transfers/{_incoming_id(b)}"))
+    assert incoming["person"]["family_name"] == "甲斐田" and incoming["case_id"] is None
+    assert [p["kind"] for p in incoming["package"]] == ["record", "plan"]  # as chosen
+    assert all("id" not in p for p in incoming["package"])  # the sender's record ids stay with the sender
+
+    accepted = _ok(b.post(f"/api/v1/transfers/{incoming['id']}/accept"))
+    assert accepted["status"] == "accepted" and accepted["receiving_case_id"] == accepted["case_id"]
+    b_case = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}"))
+    assert b_case["person"]["family_name"] == "甲斐田" and b_case["person"]["birth_date"] == "1951-07-19"
+    assert b_case["case_type"] == "coordination" and b_case["destination_prefecture_code"] == "27"
+    assert "東京都地域生活定着支援センター" in b_case["request_source"]
+
+    records = _ok(b.get(f"/api/v1/cases/{b_case['id']}/records"))["items"]
+    contents = [r.get("content") or "" for r in records]
+    assert any("甲の面談内容" in c for c in contents)                       # chosen: copied
+    assert not any("甲の送らない支援経過" in c for c in contents)            # not chosen: stays with A
+    assert not any(r["kind"] == "assessment" for r in records)
+    assert any("広域調整により東京都地域生活定着支援センター" in c for c in contents)  # provenance noted
+    plans = _ok(b.get(f"/api/v1/cases/{b_case['id']}/plans"))["items"]
+    assert len(plans) == 1 and "第2版の写し" in plans[0]["title"]
+    assert _ok(b.get(f"/api/v1/cases/{b_case['id']}/documents"))["items"] == []
+
+    # A keeps its own record; it never sees B's case id.
+    mine = _ok(a.get(f"/api/v1/transfers/{sent['id']}"))
+    assert mine["status"] == "accepted" and "receiving_case_id" not in mine and mine["case_id"] == str(case["id"])
+    assert accepted["receiving_case_id"] not in a.get(f"/api/v1/transfers/{sent['id']}").get_data(as_text=True)
+    assert _ok(a.get(f"/api/v1/cases/{case['id']}"))["status"] == "request_received"
+    assert len(_ok(a.get(f"/api/v1/cases/{case['id']}/records"))["items"]) == 3
+
+
+def test_a_document_in_the_package_is_copied_with_its_bytes(app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    case = _a_case(app)
+    _ok(_request(a, case, package=[{"kind": "document", "id": case["document_id"]},
+                                   {"kind": "face_sheet", "id": case["assessment_id"]}]), 201)
+    accepted = _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    docs = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}/documents"))["items"]
+    assert [d["filename"] for d in docs] == ["甲書類.pdf"]
+    content = b.get(f"/api/v1/cases/{accepted['receiving_case_id']}/documents/{docs[0]['id']}/content")
+    assert content.status_code == 200 and content.data.startswith(b"%PDF-1.4")
+    records = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}/records?kind=assessment"))["items"]
+    assert records[0]["sections"]["life_history"] == "甲の生活歴"
+
+
+def test_decline_notifies_the_requester_with_the_reason(app, world, api, owner_engine):
+    from teichaku.crosstenant.notifications.delivery import deliver
+
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    declined = _ok(b.post(f"/api/v1/transfers/{incoming}/decline", json={"reason": "no_capacity", "comment": "満床です"}))
+    assert declined["status"] == "declined"
+    mine = _ok(a.get(f"/api/v1/transfers/{sent['id']}"))
+    assert (mine["status"], mine["decline_reason"], mine["decline_comment"]) == ("declined", "no_capacity", "満床です")
+    events = _outbox(owner_engine, "transfer_declined")
+    assert [(str(e["to_center_id"]), str(e["transfer_id"])) for e in events] == [(str(_center_id(app, "tokyo")), sent["id"])]
+    with app.app_context():
+        assert deliver(events[0]["id"]) == "delivered"
+    inbox = _ok(a.get("/api/v1/notifications"))["items"]
+    assert any(n["kind"] == "transfer_declined" and n["transfer_id"] == sent["id"] for n in inbox)
+    assert b.post(f"/api/v1/transfers/{incoming}/accept").status_code == 409
+
+
+def test_a_bad_decline_reason_is_422_and_changes_nothing(app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    response = b.post(f"/api/v1/transfers/{incoming}/decline", json={"reason": "busy"})
+    assert response.status_code == 422 and "reason" in response.get_json()["error"]["details"]["fields"]
+    assert _ok(b.get(f"/api/v1/transfers/{incoming}"))["status"] == "requested"
+
+
+def test_a_request_notifies_the_receiving_center(app, world, api, owner_engine):
+    _ok(_request(api("a_staff"), _a_case(app)), 201)
+    b_row = _incoming_id(api("b_staff"))
+    events = [e for e in _outbox(owner_engine, "transfer_requested") if str(e["transfer_id"]) == b_row]
+    assert [str(e["to_center_id"]) for e in events] == [str(_center_id(app, "osaka"))]
+
+
+# --- who sees what ---------------------------------------------------------------------------------
+
+def test_a_third_center_sees_nothing_of_a_transfer(app, make_app, world, api):
+    a, b, c = api("a_staff"), api("b_staff"), api("c_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    mine_before = _ok(c.get("/api/v1/transfers"))["items"]
+    assert all(i["from_center"] != "tokyo" for i in mine_before)
+    for transfer_id in (sent["id"], incoming):
+        for method, url in (("GET", f"/api/v1/transfers/{transfer_id}"), ("POST", f"/api/v1/transfers/{transfer_id}/accept"),
+                            ("GET", f"/api/v1/transfers/{transfer_id}/messages"),
+                            ("POST", f"/api/v1/transfers/{transfer_id}/withdraw")):
+            response = c.open(url, method=method)
+            assert response.status_code == 404, (method, url)
+            assert "甲斐田" not in response.get_data(as_text=True)
+    client = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["c_staff"])
+    assert client.get(f"/transfers/{incoming}").status_code == 404
+    assert client.get(f"/transfers/{incoming}/letter").status_code == 404
+    assert "甲斐田" not in client.get("/transfers").get_data(as_text=True)
+
+
+def test_each_center_sees_only_its_own_side(app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    assert b.get(f"/api/v1/transfers/{sent['id']}").status_code == 404       # A's row id means nothing to B
+    incoming = _incoming_id(b)
+    assert a.get(f"/api/v1/transfers/{incoming}").status_code == 404         # and B's nothing to A
+    assert {i["side"] for i in _ok(a.get("/api/v1/transfers"))["items"]} == {"sending"}
+
+
+def test_the_association_sees_no_personal_field_in_any_page_or_api_answer(make_app, world, api, owner_engine):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    case = _a_case(app)
+    sent = _ok(_request(a, case, package=[{"kind": "record", "id": case["interview_id"]}]), 201)
+    second = _ok(_request(a, _a_case(app), to="kyoto"), 201)
+    answers = []
+
+    def scan(response, status=200):
+        assert response.status_code == status, (response.request.path, response.status_code)
+        body = response.get_data(as_text=True)
+        answers.append(body)
+        for secret in (*SECRETS, case["case_number"], str(case["id"]), str(case["person_id"])):
+            assert secret not in body, (response.request.path, secret)
+        return response
+
+    listed = scan(assoc.get("/api/v1/transfers")).get_json()["items"]
+    assert {i["id"] for i in listed} >= {sent["id"], second["id"]}
+    assert {"person", "message", "package", "case_id", "consent"} & set().union(*listed) == set()
+    meta = scan(assoc.get(f"/api/v1/transfers/{sent['id']}")).get_json()
+    assert meta["from_center"] == "tokyo" and meta["to_center"] == "osaka" and meta["status"] == "requested"
+    assert {"days_waiting", "release_date", "overdue"} <= set(meta)
+    scan(assoc.post(f"/api/v1/transfers/{sent['id']}/remind"))
+    incoming = _incoming_id(b)
+    accepted = _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+    meta = scan(assoc.get(f"/api/v1/transfers/{sent['id']}")).get_json()
+    assert meta["receiving_case_id"] == accepted["receiving_case_id"]
+    scan(assoc.get("/api/v1/transfers?overdue=true"))
+    scan(assoc.get(f"/api/v1/transfers/report?fiscal_year={today_jst().year if today_jst().month >= 4 else today_jst().year - 1}"))
+    scan(assoc.post(f"/api/v1/transfers/{second['id']}/reassign", json={"to_center": "hyogo"}))
+    assert assoc.get(f"/api/v1/transfers/{sent['id']}/messages").status_code == 403
+    assert assoc.post(f"/api/v1/transfers/{sent['id']}/accept").status_code == 403
+
+    page = app.test_client()
+    factories.sign_in(page, world.users["association"])
+    scan(page.get("/transfers/oversight"))
+    scan(page.get("/transfers/oversight?overdue=1"))
+    scan(page.get(f"/transfers/{sent['id']}"))
+    scan(page.get(f"/transfers/{second['id']}"))
+    scan(page.get("/transfers/report"))
+    scan(page.get("/transfers/report.csv"))
+    scan(page.post(f"/transfers/{second['id']}/remind"), 302)
+    scan(page.get("/dashboard"))
+    assert page.get(f"/transfers/{sent['id']}/letter").status_code == 403
+    assert any("東京都地域生活定着支援センター" in body for body in answers)
+
+
+# --- refusals ----------------------------------------------------------------------------------------
+
+def test_a_second_open_request_for_the_same_case_and_center_is_409(app, world, api, owner_engine):
+    a = api("a_staff")
+    case = _a_case(app)
+    first = _ok(_request(a, case), 201)
+    again = _request(a, case)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
+    _ok(_request(a, case, to="kyoto"), 201)  # another center is another request
+    _ok(a.post(f"/api/v1/transfers/{first['id']}/withdraw"))
+    _ok(_request(a, case), 201)  # once withdrawn, the same center may be asked again
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("select count(*) from transfers where side = 'sending' and status = 'requested'"
+                                 " and case_id = :c"), {"c": case["id"]}).scalar() == 2
+
+
+def test_the_database_refuses_a_second_open_request_too(app, world, owner_engine):
+    """The partial unique index holds even if the service's check is bypassed."""
+    from teichaku.crosstenant.transfers.models import Transfer
+
+    case = _a_case(app)
+    with app.app_context():
+        set_tenant(center_by_code("tokyo").id)
+        for _ in range(2):
+            db.session.add(Transfer(side="sending", group_id=__import__("uuid").uuid4(),
+                                    counterpart_center_id=center_by_code("osaka").id, case_id=case["id"],
+                                    status="requested", consent_obtained_on=date(2026, 1, 5), consent_method="written",
+                                    message="x", package=[], reassign_count=0, reminder_count=0))
+        with pytest.raises(Exception, match="(?i)unique"):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_only_the_receiving_center_answers_and_only_a_requested_transfer(app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    refused = a.post(f"/api/v1/transfers/{sent['id']}/accept")
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
+    incoming = _incoming_id(b)
+    assert b.post(f"/api/v1/transfers/{incoming}/withdraw").status_code == 403
+    _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+    for url, body in ((f"/api/v1/transfers/{incoming}/accept", None), (f"/api/v1/transfers/{incoming}/decline", {"reason": "other"})):
+        response = b.post(url, json=body) if body else b.post(url)
+        assert response.status_code == 409 and response.get_json()["error"]["code"] == "invalid_state"
+    assert a.post(f"/api/v1/transfers/{sent['id']}/withdraw").status_code == 409
+    _ok(b.post(f"/api/v1/transfers/{incoming}/complete"))
+    assert _ok(a.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "completed"
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"to_center": "nowhere"}, "to_center"),
+    ({"to_center": "tokyo"}, "to_center"),
+    ({"consent": {"obtained_on": "2026-01-05", "method": "oral_with_witness"}}, "consent.witness"),
+    ({"consent": {"obtained_on": "2999-01-05", "method": "written"}}, "consent.obtained_on"),
+    ({"consent": {"obtained_on": "2026-01-05", "method": "email"}}, "consent.method"),
+    ({"package": [{"kind": "secret", "id": "6f1b1c55-9f4a-4ac4-9a55-1d0b3c2a0f00"}]}, "package.0.kind"),
+    ({"message": ""}, "message"),
+    ({"status": "accepted"}, "status"),
+])
+def test_bad_request_bodies_are_422_and_send_nothing(app, world, api, owner_engine, body, field):
+    response = _request(api("a_staff"), _a_case(app), **body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["details"]["fields"]
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("select count(*) from transfers where center_id = :c"),
+                            {"c": _center_id(app, "tokyo")}).scalar() == 0
+
+
+def test_a_package_item_of_another_case_answers_404(app, world, api):
+    other = _a_case(app)
+    response = _request(api("a_staff"), _a_case(app), package=[{"kind": "record", "id": other["interview_id"]}])
+    assert response.status_code == 404
+    b_record = str(world.objects["records_b"]["interview_id"])
+    assert _request(api("a_staff"), _a_case(app), package=[{"kind": "record", "id": b_record}]).status_code == 404
+
+
+# --- the race ------------------------------------------------------------------------------------------
+
+def _race(app, api, case, first, second, *, slow, monkeypatch):
+    """Start ``first`` (made slow while it holds the rows' locks), then ``second`` during it."""
+    from teichaku.crosstenant.transfers import services
+
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, case), 201)
+    incoming = _incoming_id(b)
+    calls = {"withdraw": lambda: a.post(f"/api/v1/transfers/{sent['id']}/withdraw"),
+             "accept": lambda: b.post(f"/api/v1/transfers/{incoming}/accept")}
+    original = getattr(services, slow)
+
+    def slowly(*args, **kwargs):
+        result = original(*args, **kwargs)
+        time.sleep(0.5)
+        return result
+    monkeypatch.setattr(services, slow, slowly)
+    results = {}
+
+    def run(name):
+        results[name] = calls[name]()
+    t1 = threading.Thread(target=run, args=(first,))
+    t1.start()
+    time.sleep(0.2)
+    t2 = threading.Thread(target=run, args=(second,))
+    t2.start()
+    t1.join(30)
+    t2.join(30)
+    monkeypatch.setattr(services, slow, original)
+    return sent, incoming, results
+
+
+def _statuses(owner_engine, group_of_sending_id):
+    with owner_engine.connect() as conn:
+        return conn.execute(text("select side, status from transfers where group_id = (select group_id from transfers"
+                                 " where id = :i) order by side"), {"i": group_of_sending_id}).all()
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
+def test_an_acceptance_and_a_withdrawal_arriving_together_leave_exactly_one_outcome(app, world, api, owner_engine, monkeypatch):
+    # The acceptance holds the locks (slow while reading the package); the withdrawal waits and is refused.
+    sent, _incoming, results = _race(app, api, _a_case(app), "accept", "withdraw", slow="_read_package", monkeypatch=monkeypatch)
+    assert (results["accept"].status_code, results["withdraw"].status_code) == (200, 409)
+    assert [s for _side, s in _statuses(owner_engine, sent["id"])] == ["accepted", "accepted"]
+
+    # The withdrawal holds the locks (slow while notifying); the acceptance waits, is refused, makes no case.
+    with owner_engine.connect() as conn:
+        before = conn.execute(text("select count(*) from cases where center_id = :c"), {"c": _center_id(app, "osaka")}).scalar()
+    sent, _incoming, results = _race(app, api, _a_case(app), "withdraw", "accept", slow="_notify", monkeypatch=monkeypatch)
+    assert (results["withdraw"].status_code, results["accept"].status_code) == (200, 409)
+    assert [s for _side, s in _statuses(owner_engine, sent["id"])] == ["withdrawn", "withdrawn"]
+    with owner_engine.connect() as conn:
+        after = conn.execute(text("select count(*) from cases where center_id = :c"), {"c": _center_id(app, "osaka")}).scalar()
+    assert after == before
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
+def test_simultaneous_acceptances_and_withdrawals_never_disagree(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    for _ in range(4):
+        sent = _ok(_request(a, _a_case(app)), 201)
+        incoming = _incoming_id(b)
+        barrier, results = threading.Barrier(2), {}
+
+        def run(name, call):
+            barrier.wait()
+            results[name] = call().status_code
+        threads = [threading.Thread(target=run, args=("withdraw", lambda: a.post(f"/api/v1/transfers/{sent['id']}/withdraw"))),
+                   threading.Thread(target=run, args=("accept", lambda: b.post(f"/api/v1/transfers/{incoming}/accept")))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(results.values()) == [200, 409], results
+        statuses = {s for _side, s in _statuses(owner_engine, sent["id"])}
+        winner = "accepted" if results["accept"] == 200 else "withdrawn"
+        assert statuses == {winner}
+
+
+# --- approval, provision records ----------------------------------------------------------------------
+
+def test_a_center_requiring_approval_sends_only_after_its_head_approves(app, world, api, owner_engine):
+    _set_approval(owner_engine, "tokyo")
+    try:
+        a, admin, b = api("a_staff"), api("a_admin"), api("b_staff")
+        sent = _ok(_request(a, _a_case(app)), 201)
+        assert sent["status"] == "awaiting_approval" and sent["sent_at"] is None
+        assert [i for i in _ok(b.get("/api/v1/transfers"))["items"] if i["from_center"] == "tokyo"] == []
+        assert _ok(admin.get("/api/v1/transfers/provisions"))["items"] == []
+        assert [str(e["to_center_id"]) for e in _outbox(owner_engine, "transfer_approval_needed")] == [str(_center_id(app, "tokyo"))]
+        assert a.post(f"/api/v1/transfers/{sent['id']}/approve").status_code == 403
+        assert a.post(f"/api/v1/transfers/{sent['id']}/messages", json={"body": "まだ"}).status_code == 409
+        approved = _ok(admin.post(f"/api/v1/transfers/{sent['id']}/approve"))
+        assert approved["status"] == "requested" and approved["approved_at"] and approved["sent_at"]
+        assert _incoming_id(b)
+        assert len(_ok(admin.get("/api/v1/transfers/provisions"))["items"]) == 1
+        assert admin.post(f"/api/v1/transfers/{sent['id']}/approve").status_code == 409
+    finally:
+        _set_approval(owner_engine, "tokyo", False)
+
+
+def test_a_request_awaiting_approval_may_be_withdrawn_without_reaching_anyone(app, world, api, owner_engine):
+    _set_approval(owner_engine, "tokyo")
+    try:
+        a = api("a_staff")
+        sent = _ok(_request(a, _a_case(app)), 201)
+        assert _ok(a.post(f"/api/v1/transfers/{sent['id']}/withdraw"))["status"] == "withdrawn"
+        with owner_engine.connect() as conn:
+            assert conn.execute(text("select count(*) from transfers where side = 'receiving' and center_id = :c"),
+                                {"c": _center_id(app, "osaka")}).scalar() == 0
+        assert _outbox(owner_engine, "transfer_withdrawn") == []
+    finally:
+        _set_approval(owner_engine, "tokyo", False)
+
+
+def test_the_provision_record_is_written_when_sent_and_exportable(app, make_app, world, api, owner_engine):
+    a, admin = api("a_staff"), api("a_admin")
+    case = _a_case(app)
+    _ok(_request(a, case, package=[{"kind": "plan", "id": case["plan_id"]}]), 201)
+    items = _ok(admin.get("/api/v1/transfers/provisions"))["items"]
+    assert len(items) == 1
+    record = items[0]
+    assert (record["recipient_center"], record["person_id"], record["consent_method"], record["basis"]) == (
+        "osaka", str(case["person_id"]), "oral_with_witness", "consent")
+    assert [i["kind"] for i in record["items"]] == ["identity", "plan"]
+    assert record["retain_until"] >= (today_jst() + timedelta(days=3 * 365 - 1)).isoformat()
+    csv = admin.get("/api/v1/transfers/provisions?format=csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.data.startswith("\ufeff".encode()) and b"\r\n" in csv.data
+    text_ = csv.data.decode("utf-8-sig")
+    assert text_.splitlines()[0].startswith("provided_on,recipient_center") and "甲斐田" in text_ and "立会秘人" in text_
+    assert a.get("/api/v1/transfers/provisions").status_code == 403
+    page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["a_admin"])
+    assert "第三者提供記録" in page.get("/transfers/provisions").get_data(as_text=True)
+    assert page.get("/transfers/provisions.csv").data.startswith("\ufeff".encode())
+    with owner_engine.connect() as conn:
+        actions = set(conn.execute(text("select action from audit_entries where action like 'transfer.%'")).scalars())
+    assert {"transfer.request", "transfer.provide", "transfer.provision_records_export"} <= actions
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="grants and row-level security are PostgreSQL's")
+def test_provision_records_cannot_be_changed_or_deleted_and_each_center_sees_only_its_rows(app, world, api, database, owner_engine):
+    _ok(_request(api("a_staff"), _a_case(app)), 201)
+    engine = create_engine(database["owner_url"].replace("teichaku_owner@", f"{APP_ROLE}@"))
+    try:
+        tokyo, osaka = _center_id(app, "tokyo"), _center_id(app, "osaka")
+        with engine.connect() as conn:
+            for statement in ("update provision_records set basis = 'consent'", "delete from provision_records",
+                              "delete from transfers", "update transfer_messages set body = 'x'"):
+                trans = conn.begin()
+                with pytest.raises(Exception, match="permission denied"):
+                    conn.execute(text(statement))
+                trans.rollback()
+            with conn.begin():
+                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+                assert set(conn.execute(text("select side from transfers")).scalars()) == {"sending"}
+                assert conn.execute(text("select count(*) from provision_records")).scalar() == 1
+            with conn.begin():
+                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(osaka)})
+                rows = conn.execute(text("select center_id, side from transfers")).all()
+                assert rows and all(c == osaka for c, _side in rows)
+                assert conn.execute(text("select count(*) from provision_records where center_id <> :c"),
+                                    {"c": str(osaka)}).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+# --- reminders, oversight, reassignment ------------------------------------------------------------------
+
+def _age(owner_engine, sending_id, days):
+    with owner_engine.begin() as conn:
+        conn.execute(text("update transfers set sent_at = sent_at - make_interval(days => :d),"
+                          " requested_at = requested_at - make_interval(days => :d), created_at = created_at - make_interval(days => :d)"
+                          " where group_id = (select group_id from transfers where id = :i)"), {"d": days, "i": sending_id})
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the ageing helper speaks PostgreSQL")
+def test_the_reminders_job_reminds_unanswered_requests_once_a_day_and_flags_them(app, world, api, owner_engine):
+    from teichaku.crosstenant.transfers.services import send_reminders
+
+    a, assoc = api("a_staff"), api("association")
+    old = _ok(_request(a, _a_case(app)), 201)
+    fresh = _ok(_request(a, _a_case(app), to="kyoto"), 201)
+    soon = _ok(_request(a, _a_case(app, release_date=today_jst() + timedelta(days=10)), to="hyogo"), 201)
+    _age(owner_engine, old["id"], 4)
+    world_b = str(world.objects["transfers_b"]["receiving_id"])  # B -> C in the world: release in 3 days
+    with app.app_context():
+        assert send_reminders() == 3  # old (4 days), soon (release in 10 days), the world's (release in 3 days)
+        db.session.commit()
+    with app.app_context():
+        assert send_reminders() == 0  # once a day
+        db.session.commit()
+    reminded = {str(e["to_center_id"]) for e in _outbox(owner_engine, "transfer_reminder")}
+    assert reminded == {str(_center_id(app, c)) for c in ("osaka", "hyogo", "fukuoka")}
+    flagged = _outbox(owner_engine, "transfer_overdue")
+    assert len(flagged) == 3 and all(e["to_association"] for e in flagged)
+    overdue = {i["id"] for i in _ok(assoc.get("/api/v1/transfers?overdue=true"))["items"]}
+    assert {old["id"], soon["id"]} <= overdue and fresh["id"] not in overdue
+    meta = _ok(assoc.get(f"/api/v1/transfers/{old['id']}"))
+    assert meta["overdue"] and meta["flagged_at"] and meta["reminder_count"] == 1 and meta["days_waiting"] == 4
+    assert world_b
+
+
+def test_the_reminders_job_runs_as_a_job(app, world):
+    from teichaku.workers.jobs import send_transfer_reminders
+
+    with app.app_context():
+        assert send_transfer_reminders() == 1  # the world's B -> C request: release within 14 days
+
+
+def test_the_association_reassigns_a_declined_request_to_another_center(app, world, api, owner_engine):
+    a, b, c, assoc, admin = api("a_staff"), api("b_staff"), api("c_staff"), api("association"), api("a_admin")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(b.post(f"/api/v1/transfers/{incoming}/decline", json={"reason": "out_of_area"}))
+    assert assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "tokyo"}).status_code == 422
+    assert assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "osaka"}).status_code == 422
+    meta = _ok(assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "fukuoka"}))
+    assert (meta["status"], meta["to_center"], meta["reassign_count"]) == ("requested", "fukuoka", 1)
+    assert [h["to_center"] for h in meta["history"]] == ["osaka", "fukuoka"]
+    assert _ok(b.get(f"/api/v1/transfers/{incoming}"))["status"] == "reassigned"
+    assert b.post(f"/api/v1/transfers/{incoming}/accept").status_code == 409
+    mine = _ok(a.get(f"/api/v1/transfers/{sent['id']}"))
+    assert (mine["status"], mine["to_center"], mine["decline_reason"]) == ("requested", "fukuoka", None)
+    c_row = [i for i in _ok(c.get("/api/v1/transfers?side=receiving"))["items"] if i["from_center"] == "tokyo"][0]
+    assert c_row["person"]["family_name"] == "甲斐田"
+    provisions = _ok(admin.get("/api/v1/transfers/provisions"))["items"]
+    assert sorted((p["recipient_center"], p["basis"]) for p in provisions) == [("fukuoka", "consent_reassigned"), ("osaka", "consent")]
+    reassigned = _outbox(owner_engine, "transfer_reassigned")
+    assert {str(e["to_center_id"]) for e in reassigned} == {str(_center_id(app, "tokyo")), str(_center_id(app, "osaka"))}
+    assert _ok(c.post(f"/api/v1/transfers/{c_row['id']}/accept"))["status"] == "accepted"
+    assert _ok(a.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "accepted"
+    assert assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "kyoto"}).status_code == 409
+
+
+def test_the_association_reminds_an_unanswered_request_and_not_an_answered_one(app, world, api, owner_engine):
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    assert _ok(assoc.post(f"/api/v1/transfers/{sent['id']}/remind"))["reminder_count"] == 1
+    assert [str(e["to_center_id"]) for e in _outbox(owner_engine, "transfer_reminder")] == [str(_center_id(app, "osaka"))]
+    _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    assert assoc.post(f"/api/v1/transfers/{sent['id']}/remind").status_code == 409
+    assert api("a_admin").post(f"/api/v1/transfers/{sent['id']}/remind").status_code == 403
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the ageing helper speaks PostgreSQL")
+def test_the_compliance_report_counts_answers_within_the_deadline_per_center(app, world, api, owner_engine):
+    a, b, c, assoc = api("a_staff"), api("b_staff"), api("c_staff"), api("association")
+    quick = _ok(_request(a, _a_case(app)), 201)
+    slow = _ok(_request(a, _a_case(app), to="fukuoka"), 201)
+    _age(owner_engine, slow["id"], 5)
+    _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    c_row = [i for i in _ok(c.get("/api/v1/transfers?side=receiving"))["items"] if i["from_center"] == "tokyo"][0]
+    _ok(c.post(f"/api/v1/transfers/{c_row['id']}/decline", json={"reason": "no_resources"}))
+    today = today_jst()
+    year = today.year if today.month >= 4 else today.year - 1
+    report = _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))
+    rows = {r["center"]: r for r in report["rows"]}
+    assert (rows["osaka"]["received"], rows["osaka"]["answered_within_deadline"], rows["osaka"]["median_days_to_answer"]) == (1, 1, 0)
+    if (today - timedelta(days=5)) >= date(year, 4, 1):
+        # fukuoka: the world's request (unanswered) and the slow one, answered after 5 days
+        assert (rows["fukuoka"]["received"], rows["fukuoka"]["answered"], rows["fukuoka"]["answered_within_deadline"],
+                rows["fukuoka"]["median_days_to_answer"], rows["fukuoka"]["unanswered"]) == (2, 1, 0, 5, 1)
+    assert rows["tokyo"]["sent"] >= 1 and report["total"]["received"] >= 2
+    csv = assoc.get(f"/api/v1/transfers/report?fiscal_year={year}&format=csv")
+    assert csv.data.decode("utf-8-sig").splitlines()[0].startswith("center,center_name,received")
+    assert quick["id"]
+
+
+# --- the thread -----------------------------------------------------------------------------------------
+
+def test_each_center_keeps_its_own_copy_of_the_thread_and_the_other_is_notified(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(a.post(f"/api/v1/transfers/{sent['id']}/messages", json={"body": "資料を追って送ります"}), 201)
+    _ok(b.post(f"/api/v1/transfers/{incoming}/messages", json={"body": "確認しました"}), 201)
+    mine = _ok(a.get(f"/api/v1/transfers/{sent['id']}/messages"))["items"]
+    theirs = _ok(b.get(f"/api/v1/transfers/{incoming}/messages"))["items"]
+    assert [m["body"] for m in mine] == [m["body"] for m in theirs] == ["確認しました", "資料を追って送ります"]
+    assert [m["mine"] for m in mine] == [False, True] and [m["mine"] for m in theirs] == [True, False]
+    assert [m["author_center"] for m in mine] == ["osaka", "tokyo"]
+    events = _outbox(owner_engine, "transfer_message")
+    assert [(str(e["to_center_id"]), str(e["transfer_id"])) for e in events] == [
+        (str(_center_id(app, "osaka")), incoming), (str(_center_id(app, "tokyo")), sent["id"])]
+    assert a.post(f"/api/v1/transfers/{sent['id']}/messages", json={"body": ""}).status_code == 422
+
+
+# --- the lifecycle is one table ---------------------------------------------------------------------------
+
+def test_statuses_and_transitions_live_in_one_table():
+    from teichaku.crosstenant.transfers import lifecycle
+    from teichaku.crosstenant.transfers.models import Transfer
+
+    assert lifecycle.TRANSITIONS["sending"]["requested"] == ("withdrawn", "accepted", "declined")
+    assert lifecycle.TRANSITIONS["receiving"]["declined"] == ("reassigned",)
+    assert lifecycle.TRANSITIONS["sending"]["declined"] == ("requested",)  # the association's reassignment
+    assert all(lifecycle.TRANSITIONS[side][s] == () for side in lifecycle.SIDES for s in lifecycle.FINAL_STATUSES)
+    status_check = next(c for c in Transfer.__table__.constraints if getattr(c, "name", "") and str(c.name).endswith("status"))
+    assert all(f"'{s}'" in str(status_check.sqltext) for s in lifecycle.STATUSES)
+
+
+# --- pages ----------------------------------------------------------------------------------------------
+
+def _page_client(app, user):
+    client = app.test_client()
+    assert factories.sign_in(client, user).status_code == 302
+    return client
+
+
+def test_the_pages_take_a_request_from_the_case_page_to_acceptance(make_app, world, owner_engine):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    case = _a_case(app)
+    a, b = _page_client(app, world.users["a_staff"]), _page_client(app, world.users["b_staff"])
+    case_page = a.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert f"/transfers/new/{case['id']}" in case_page
+    form = a.get(f"/transfers/new/{case['id']}").get_data(as_text=True)
+    assert re.search(r'<option selected value="osaka">|<option value="osaka" selected', form)  # from the destination prefecture
+    assert 'type="checkbox"' in form and "checked" not in form.split('class="package"')[1].split("</fieldset>")[0]
+    refused = a.post(f"/transfers/new/{case['id']}", data={"to_center": "osaka", "consent_obtained_on": "2026-01-05",
+                                                          "consent_method": "oral_with_witness", "message": "依頼秘文"})
+    assert refused.status_code == 422 and "立会人" in refused.get_data(as_text=True)
+    sent = a.post(f"/transfers/new/{case['id']}", data={
+        "to_center": "osaka", "consent_obtained_on": "2026-01-05", "consent_method": "written", "message": "依頼秘文",
+        "package": [f"record:{case['interview_id']}"]})
+    assert sent.status_code == 302
+    detail = a.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "依頼中（回答待ち）" in detail and "面談記録（2026-01-07）" in detail
+    again = a.post(f"/transfers/new/{case['id']}", data={"to_center": "osaka", "consent_obtained_on": "2026-01-05",
+                                                        "consent_method": "written", "message": "二度目"})
+    assert again.status_code == 409
+
+    incoming_list = b.get("/transfers").get_data(as_text=True)
+    assert "甲斐田" in incoming_list and "受け取った依頼" in incoming_list
+    with owner_engine.connect() as conn:
+        incoming = conn.execute(text("select id from transfers where side = 'receiving' and center_id = :c and status = 'requested'"
+                                     " and person_snapshot is not null order by created_at desc limit 1"),
+                                {"c": _center_id(app, "osaka")}).scalar()
+    page = b.get(f"/transfers/{incoming}").get_data(as_text=True)
+    assert "受け入れる" in page and "お断りする" in page and "甲斐田" in page
+    letter = b.get(f"/transfers/{incoming}/letter").get_data(as_text=True)
+    assert "支援業務協力依頼書" in letter and "甲斐田" in letter and "東京都地域生活定着支援センター" in letter
+    assert b.post(f"/transfers/{incoming}/messages", data={"body": "面談の日程を相談させてください"}).status_code == 302
+    assert "面談の日程を相談させてください" in a.get(sent.headers["Location"]).get_data(as_text=True)
+    accepted = b.post(f"/transfers/{incoming}/accept")
+    assert accepted.status_code == 302
+    page = b.get(f"/transfers/{incoming}").get_data(as_text=True)
+    assert "受入決定" in page and "このセンターのケース" in page
+    assert b.post(f"/transfers/{incoming}/decline", data={"reason": "other"}).status_code == 409
+
+
+def test_the_print_view_is_an_a4_request_letter(make_app, world):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    case = _a_case(app)
+    a = _page_client(app, world.users["a_staff"])
+    sent = a.post(f"/transfers/new/{case['id']}", data={"to_center": "osaka", "consent_obtained_on": "2026-01-05",
+                                                       "consent_method": "written", "message": "依頼秘文"})
+    letter = a.get(sent.headers["Location"] + "/letter")
+    body = letter.get_data(as_text=True)
+    assert letter.status_code == 200 and "支援業務協力依頼書" in body and "大阪府地域生活定着支援センター" in body
+    assert "甲斐田" in body and "transfers.css" in body and "<script" not in body and "style=" not in body
+
+
+def test_the_navigation_leads_each_role_to_its_transfer_pages(make_app, world):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    staff = _page_client(app, world.users["a_staff"]).get("/dashboard").get_data(as_text=True)
+    assert 'href="/transfers"' in staff
+    association = _page_client(app, world.users["association"]).get("/dashboard").get_data(as_text=True)
+    assert 'href="/transfers/oversight"' in association and 'href="/transfers"' not in association
+    ministry = _page_client(app, world.users["ministry"]).get("/dashboard").get_data(as_text=True)
+    assert "/transfers" not in ministry
+
+
+def test_the_association_pages_remind_and_reassign_and_refuse_a_bad_choice(make_app, world, api):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    sent = _ok(_request(api("a_staff"), _a_case(app)), 201)
+    page = _page_client(app, world.users["association"])
+    refused = page.post(f"/transfers/{sent['id']}/reassign", data={"to_center": "osaka"})
+    assert refused.status_code == 422 and "現在の依頼先と同じセンターです。" in refused.get_data(as_text=True)
+    assert page.post(f"/transfers/{sent['id']}/remind").status_code == 302
+    moved = page.post(f"/transfers/{sent['id']}/reassign", data={"to_center": "hyogo"})
+    assert moved.status_code == 302
+    detail = page.get(moved.headers["Location"]).get_data(as_text=True)
+    assert "兵庫県地域生活定着支援センター" in detail and "依頼先の履歴" in detail and "甲斐田" not in detail
+    assert page.post(f"/transfers/{__import__('uuid').uuid4()}/remind").status_code == 404
