@@ -431,6 +431,8 @@ def test_a_center_requiring_approval_sends_only_after_its_head_approves(app, wor
         a, admin, b = api("a_staff"), api("a_admin"), api("b_staff")
         sent = _ok(_request(a, _a_case(app)), 201)
         assert sent["status"] == "awaiting_approval" and sent["sent_at"] is None
+        assert "approve" not in sent["allowed_actions"]  # staff are not offered the head's action
+        assert "approve" in _ok(admin.get(f"/api/v1/transfers/{sent['id']}"))["allowed_actions"]
         assert [i for i in _ok(b.get("/api/v1/transfers"))["items"] if i["from_center"] == "tokyo"] == []
         assert _ok(admin.get("/api/v1/transfers/provisions"))["items"] == []
         assert [str(e["to_center_id"]) for e in _outbox(owner_engine, "transfer_approval_needed")] == [str(_center_id(app, "tokyo"))]

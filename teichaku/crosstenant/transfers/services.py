@@ -637,6 +637,17 @@ def own_cases(rows) -> dict:
     return {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))}
 
 
+def _actions_for_caller(row: Transfer) -> list[str]:
+    """The side's possible actions that the caller's role may take (approval is the head's)."""
+    from flask_login import current_user
+
+    from ...platform.permissions import can
+
+    role = getattr(current_user, "role", None)
+    return [a for a in lc.actions_for(row.side, row.status)
+            if can(role, "transfer.approve" if a == "approve" else "transfer.write")]
+
+
 def center_view(row: Transfer) -> dict:
     """A center's own side as the API shows it: ``case_id`` is the own side's case only;
     ``receiving_case_id`` and the person's minimum identity only on the receiving side."""
@@ -654,7 +665,7 @@ def center_view(row: Transfer) -> dict:
         "created_at": row.created_at, "updated_at": row.updated_at, "requested_at": row.requested_at,
         "approved_at": row.approved_at, "sent_at": row.sent_at, "accepted_at": row.accepted_at,
         "declined_at": row.declined_at, "withdrawn_at": row.withdrawn_at, "completed_at": row.completed_at,
-        "reassigned_at": row.reassigned_at, "allowed_actions": list(lc.actions_for(row.side, row.status)),
+        "reassigned_at": row.reassigned_at, "allowed_actions": _actions_for_caller(row),
     }
     if row.side == "receiving":
         view["receiving_case_id"] = row.case_id
