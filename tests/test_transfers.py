@@ -731,3 +731,66 @@ def test_the_association_pages_remind_and_reassign_and_refuse_a_bad_choice(make_
     detail = page.get(moved.headers["Location"]).get_data(as_text=True)
     assert "兵庫県地域生活定着支援センター" in detail and "依頼先の履歴" in detail and "甲斐田" not in detail
     assert page.post(f"/transfers/{__import__('uuid').uuid4()}/remind").status_code == 404
+
+
+# --- updates shared after acceptance ----------------------------------------------------------------------
+
+def test_a_shared_update_after_acceptance_reaches_the_receiving_case_and_notifies_b(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    accepted = _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+
+    shared = _ok(a.post(f"/api/v1/transfers/{sent['id']}/updates", json={"body": "服薬の変更: 朝のみに"}), 201)
+    assert shared["kind"] == "shared_update" and shared["mine"] is True
+
+    # Both sides keep their own copy of it in the thread, marked as a shared update.
+    mine = _ok(a.get(f"/api/v1/transfers/{sent['id']}/messages"))["items"]
+    theirs = _ok(b.get(f"/api/v1/transfers/{incoming}/messages"))["items"]
+    assert [(m["body"], m["kind"]) for m in mine] == [(m["body"], m["kind"]) for m in theirs] == [
+        ("服薬の変更: 朝のみに", "shared_update")]
+    assert [m["author_center"] for m in theirs] == ["tokyo"] and theirs[0]["mine"] is False
+
+    # It is a progress note in B's receiving case, noted with where it came from.
+    records = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}/records"))["items"]
+    notes = [r["content"] for r in records if r["kind"] == "progress" and "服薬の変更: 朝のみに" in (r.get("content") or "")]
+    assert len(notes) == 1 and "東京都地域生活定着支援センターから共有された更新" in notes[0]
+    # A's own case is unchanged by it.
+    assert len(_ok(a.get(f"/api/v1/transfers/{sent['id']}"))) and not any(
+        "服薬の変更" in (r.get("content") or "") for r in _ok(a.get(f"/api/v1/cases/{sent['case_id']}/records"))["items"])
+
+    events = _outbox(owner_engine, "transfer_update_shared")
+    assert [(str(e["to_center_id"]), str(e["transfer_id"])) for e in events] == [(str(_center_id(app, "osaka")), incoming)]
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("select count(*) from audit_entries where action = 'transfer.share_update'")).scalar() == 1
+
+    # Only the sending side shares updates; an empty body is 422.
+    assert b.post(f"/api/v1/transfers/{incoming}/updates", json={"body": "逆向き"}).status_code == 409
+    assert a.post(f"/api/v1/transfers/{sent['id']}/updates", json={"body": ""}).status_code == 422
+
+
+def test_a_shared_update_before_acceptance_is_409_and_changes_nothing(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    response = a.post(f"/api/v1/transfers/{sent['id']}/updates", json={"body": "まだ早い更新"})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "invalid_state"
+    assert _ok(a.get(f"/api/v1/transfers/{sent['id']}/messages"))["items"] == []
+    assert _ok(b.get(f"/api/v1/transfers/{_incoming_id(b)}/messages"))["items"] == []
+    assert _outbox(owner_engine, "transfer_update_shared") == []
+
+
+def test_the_transfer_page_offers_the_sending_side_a_shared_update_form_once_accepted(app, make_app, world, api):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["a_staff"])
+    assert "更新を共有する" not in page.get(f"/transfers/{sent['id']}").get_data(as_text=True)
+    assert page.post(f"/transfers/{sent['id']}/updates", data={"body": "早すぎる更新"}).status_code == 409
+    incoming = _incoming_id(b)
+    _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+    assert "更新を共有する" in page.get(f"/transfers/{sent['id']}").get_data(as_text=True)
+    assert page.post(f"/transfers/{sent['id']}/updates", data={"body": ""}).status_code == 422
+    assert page.post(f"/transfers/{sent['id']}/updates", data={"body": "ページからの更新"}).status_code == 302
+    assert "ページからの更新" in page.get(f"/transfers/{sent['id']}").get_data(as_text=True)
+    theirs = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["b_staff"])
+    html = theirs.get(f"/transfers/{incoming}").get_data(as_text=True)
+    assert "ページからの更新" in html and "更新を共有する" not in html

@@ -55,6 +55,7 @@ API_BODIES = {
     "api_transfers.approve_transfer": None,
     "api_transfers.complete_transfer": None,
     "api_transfers.post_message": {"body": "掃引"},
+    "api_transfers.share_update": {"body": "掃引"},
     # the current receiving center: refused (422), so that even an allowed caller changes nothing
     "api_transfers.reassign_transfer": {"to_center": "fukuoka"},
     "api_transfers.remind_transfer": None,
@@ -68,6 +69,7 @@ PAGE_BODIES = {
     "transfers.approve": {},
     "transfers.complete": {},
     "transfers.message": {"body": "掃引"},
+    "transfers.share_update": {"body": "掃引"},
     "transfers.remind": {},
     "transfers.reassign": {"to_center": "fukuoka"},
 }

@@ -172,6 +172,18 @@ def post_message(body, transfer_id):
     return services.message_view(message), 201
 
 
+@blp.route("/transfers/<transfer_id>/updates", methods=["POST"], endpoint="share_update")
+@blp.arguments(MessageIn)
+@blp.response(201, MessageOut)
+def share_update(body, transfer_id):
+    """After acceptance, the sending center shares an update: it reaches the receiving center's
+    thread and case (as a progress note), and the receiving center is notified."""
+    row = services.get_transfer_or_404(transfer_id)
+    message = services.share_update(row, body["body"], current_user)
+    db.session.commit()
+    return services.message_view(message), 201
+
+
 @blp.route("/transfers/<transfer_id>/reassign", methods=["POST"], endpoint="reassign_transfer")
 @blp.arguments(ReassignIn)
 @blp.response(200, TransferOut)

@@ -70,6 +70,10 @@ class MessageForm(FlaskForm):
     body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=4000)])
 
 
+class SharedUpdateForm(FlaskForm):
+    body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+
+
 class ReassignForm(FlaskForm):
     to_center = SelectField(_l("新しい依頼先"), validators=[DataRequired(REQUIRED)])
 
@@ -197,6 +201,8 @@ def _detail_context(row) -> dict:
             "own": centers[row.center_id], "other": centers[row.counterpart_center_id], "actions": actions,
             "can_message": row.status not in ("awaiting_approval", "reassigned"),
             "decline_form": DeclineForm(formdata=None), "message_form": MessageForm(formdata=None),
+            "update_form": SharedUpdateForm(formdata=None),
+            "can_share_update": row.side == "sending" and row.status == "accepted",
             "action_form": EmptyForm(formdata=None), "today": today_jst()}
 
 
@@ -307,6 +313,16 @@ def message(transfer_id):
     def action(row):
         services.post_message(row, form.body.data, current_user)
         return _("メッセージを送りました。")
+    return _act(transfer_id, action, form=form)
+
+
+@bp.post("/<transfer_id>/updates")
+def share_update(transfer_id):
+    form = SharedUpdateForm()
+
+    def action(row):
+        services.share_update(row, form.body.data, current_user)
+        return _("更新を相手のセンターと共有しました。")
     return _act(transfer_id, action, form=form)
 
 

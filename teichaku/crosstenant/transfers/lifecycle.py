@@ -94,6 +94,9 @@ PROVISION_BASES = {
     "consent_reassigned": N_("本人の同意（全国協議会による受入先の振替）"),
 }
 
+# What a message of the thread is: a message, or an update the sending center shares after acceptance.
+MESSAGE_KINDS = ("message", "shared_update")
+
 # Deadlines (config overrides: TRANSFER_ANSWER_DAYS, TRANSFER_RELEASE_WARNING_DAYS).
 ANSWER_DAYS = 3
 RELEASE_WARNING_DAYS = 14

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ...platform.extensions import db
 from ...platform.models import AwareDateTime, TenantOwned, Timestamped, utcnow
 from ...tenants.cases.models import Case  # noqa: F401  (mapper registration: the foreign keys point at cases)
-from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, OPEN_STATUSES, PROVISION_BASES, SIDES, STATUSES, sql_in
+from .lifecycle import (
+    CONSENT_METHODS, DECLINE_REASONS, MESSAGE_KINDS, OPEN_STATUSES, PROVISION_BASES, SIDES, STATUSES, sql_in,
+)
 
 OPEN_REQUEST_WHERE = f"side = 'sending' AND status IN {sql_in(OPEN_STATUSES)}"
 
@@ -116,6 +118,7 @@ class TransferMessage(TenantOwned, db.Model):
         ForeignKeyConstraint(["center_id", "transfer_id"], ["transfers.center_id", "transfers.id"],
                              name="fk_transfer_messages_center_id_transfer_id_transfers"),
         CheckConstraint("length(body) > 0", name="body"),
+        CheckConstraint(f"kind IN {sql_in(MESSAGE_KINDS)}", name="kind"),
         Index("ix_transfer_messages_center_transfer", "center_id", "transfer_id", "created_at"),
     )
 
@@ -126,6 +129,9 @@ class TransferMessage(TenantOwned, db.Model):
     author_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     author_name: Mapped[str] = mapped_column(String(100), default="", nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
+    # 'message', or 'shared_update': an update the sending center shared after acceptance (it is
+    # also copied into the receiving case as a progress note).
+    kind: Mapped[str] = mapped_column(String(20), default="message", server_default="message", nullable=False)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
 
 

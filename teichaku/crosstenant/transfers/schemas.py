@@ -168,6 +168,7 @@ class MessageOut(StrictSchema):
     author_name = fields.String()
     mine = fields.Boolean()
     body = fields.String()
+    kind = fields.String(metadata={"description": "message, or shared_update (an update shared after acceptance)"})
     created_at = fields.DateTime()
 
 

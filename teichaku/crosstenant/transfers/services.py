@@ -583,6 +583,42 @@ def post_message(row: Transfer, body: str, actor) -> TransferMessage:
     return mine
 
 
+def share_update(row: Transfer, body: str, actor) -> TransferMessage:
+    """After acceptance, an update the sending center shares: written on both sides of the thread
+    (``kind = 'shared_update'``), copied as a progress note into the receiving center's case
+    (noted with where it came from), and the receiving center is notified."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed("共有する内容を入力してください。", fields={"body": ["必須項目です。"]})
+    if row.side != "sending":
+        raise InvalidState("共有する更新は依頼したセンターが送るものです。", details={"side": row.side})
+    if row.status != "accepted":
+        raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": row.status})
+    from_center = _own_center()
+    with cross_tenant("transfers.share_update"):
+        sending, receiving = _lock_group(row.group_id)
+        if sending.id != row.id or sending.status != "accepted" or receiving is None \
+                or receiving.status != "accepted" or receiving.case_id is None:
+            raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": sending.status})
+        pair_id, now, mine = uuid.uuid4(), utcnow(), None
+        for target in (sending, receiving):
+            message = TransferMessage(center_id=target.center_id, transfer_id=target.id, group_id=row.group_id,
+                                      pair_id=pair_id, author_center_id=sending.center_id, author_id=_actor_id(actor),
+                                      author_name=_actor_name(actor), body=body, kind="shared_update", created_at=now)
+            db.session.add(message)
+            mine = mine or message
+        note = CaseRecord(center_id=receiving.center_id, case_id=receiving.case_id, kind="progress",
+                          recorded_on=today_jst(),
+                          content=f"広域調整により{from_center.name}から共有された更新（{jst_date(now).isoformat()}）:\n{body}")
+        db.session.add(note)
+        db.session.flush()
+        _notify("transfer_update_shared", to_center_id=receiving.center_id, transfer_id=receiving.id)
+    case = _own_case(row)
+    _audit("transfer.share_update", row, person_id=case.person_id if case else None,
+           details={"length": len(body), "pair_id": str(pair_id)})
+    return mine
+
+
 def list_messages(row: Transfer, *, limit: int = 50, cursor: str | None = None, oldest_first: bool = False):
     """The current center's copy of the thread (newest first for the API, oldest first for pages)."""
     stmt = select(TransferMessage).where(TransferMessage.transfer_id == row.id)
@@ -1006,4 +1042,4 @@ def message_view(message: TransferMessage) -> dict:
     author = center_of(message.author_center_id)
     return {"id": message.id, "author_center": author.code, "author_center_name": author.name,
             "author_name": message.author_name, "mine": message.author_center_id == message.center_id,
-            "body": message.body, "created_at": message.created_at}
+            "body": message.body, "kind": message.kind, "created_at": message.created_at}
