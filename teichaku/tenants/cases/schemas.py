@@ -59,19 +59,6 @@ class CertificateOut(StrictSchema):
     grade = fields.String()
 
 
-class PersonOut(StrictSchema):
-    id = fields.UUID()
-    family_name = fields.String()
-    given_name = fields.String()
-    family_name_kana = fields.String()
-    given_name_kana = fields.String()
-    birth_date = fields.Date()
-    sex = fields.String()
-    support_needs = fields.List(fields.String())
-    certificates = fields.List(fields.Nested(CertificateOut))
-    public_assistance = fields.String()
-
-
 class CaseFields(StrictSchema):
     """The case fields a create or a PATCH may set."""
 
@@ -122,48 +109,6 @@ class NeedPatch(StrictSchema):
     note = fields.String(validate=validate.Length(max=2000))
 
 
-class CaseOut(StrictSchema):
-    id = fields.UUID()
-    case_number = fields.String()
-    case_type = fields.String()
-    status = fields.String()
-    version = fields.Integer()
-    person = fields.Nested(PersonOut)
-    parent_case_id = fields.UUID(allow_none=True)
-    release_date = fields.Date(allow_none=True)
-    released_on = fields.Date(allow_none=True)
-    destination_prefecture_code = fields.String(allow_none=True)
-    destination_municipality_name = fields.String(allow_none=True)
-    destination_municipality_code = fields.String(allow_none=True)
-    requested_on = fields.Date()
-    request_source = fields.String(allow_none=True)
-    probation_office = fields.String(allow_none=True)
-    facility_name = fields.String(allow_none=True)
-    facility_type = fields.String(allow_none=True)
-    follow_up_on = fields.Date(allow_none=True)
-    assigned_user_id = fields.UUID(allow_none=True)
-    requester_type = fields.String(allow_none=True)
-    topic = fields.String(allow_none=True)
-    suspect_stage = fields.String(allow_none=True)
-    outcome_at_release = fields.String(allow_none=True)
-    eligibility = fields.Dict()
-    eligibility_override_reason = fields.String(allow_none=True)
-    closed_on = fields.Date(allow_none=True)
-    closing_reason = fields.String(allow_none=True)
-    closing_note = fields.String(allow_none=True)
-    outcome_placement = fields.String(allow_none=True)
-    outcome_municipality_name = fields.String(allow_none=True)
-    outcome_municipality_code = fields.String(allow_none=True)
-    placement_resource_id = fields.UUID(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class CaseDetailOut(CaseOut):
-    needs = fields.List(fields.Nested(NeedOut))
-    allowed_transitions = fields.List(fields.String())
-
-
 class PersonSummary(StrictSchema):
     id = fields.UUID()
     family_name = fields.String()
@@ -191,6 +136,43 @@ class CaseSummary(StrictSchema):
     follow_up_on = fields.Date(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class PersonOut(PersonSummary):
+    certificates = fields.List(fields.Nested(CertificateOut))
+    public_assistance = fields.String()
+
+
+class CaseOut(CaseSummary):
+    """Every field of a case (``CaseSummary`` plus the rest)."""
+
+    person = fields.Nested(PersonOut)
+    parent_case_id = fields.UUID(allow_none=True)
+    released_on = fields.Date(allow_none=True)
+    destination_municipality_name = fields.String(allow_none=True)
+    destination_municipality_code = fields.String(allow_none=True)
+    request_source = fields.String(allow_none=True)
+    probation_office = fields.String(allow_none=True)
+    facility_name = fields.String(allow_none=True)
+    facility_type = fields.String(allow_none=True)
+    requester_type = fields.String(allow_none=True)
+    topic = fields.String(allow_none=True)
+    suspect_stage = fields.String(allow_none=True)
+    outcome_at_release = fields.String(allow_none=True)
+    eligibility = fields.Dict()
+    eligibility_override_reason = fields.String(allow_none=True)
+    closed_on = fields.Date(allow_none=True)
+    closing_reason = fields.String(allow_none=True)
+    closing_note = fields.String(allow_none=True)
+    outcome_placement = fields.String(allow_none=True)
+    outcome_municipality_name = fields.String(allow_none=True)
+    outcome_municipality_code = fields.String(allow_none=True)
+    placement_resource_id = fields.UUID(allow_none=True)
+
+
+class CaseDetailOut(CaseOut):
+    needs = fields.List(fields.Nested(NeedOut))
+    allowed_transitions = fields.List(fields.String())
 
 
 class CaseList(StrictSchema):
