@@ -26,6 +26,7 @@ test: install
 	@for v in $(RUNTIME_VARS); do unset $$v; done; \
 	infra/scripts/ensure-services.sh && \
 	infra/scripts/ensure-chromium.sh && \
+	infra/scripts/ensure-infra-tools.sh && \
 	env $(foreach v,$(RUNTIME_VARS),-u $(v)) $(BIN)/python -m pytest && \
 	env $(foreach v,$(RUNTIME_VARS),-u $(v)) TEICHAKU_TEST_DB=sqlite $(BIN)/python -m pytest -m sweep
 

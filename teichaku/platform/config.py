@@ -41,6 +41,9 @@ def from_environment() -> dict:
         "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL") or None,
         "APP_DB_ROLE": os.environ.get("APP_DB_ROLE", "teichaku_app"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Redis Sentinel (docs/SCALING.md): "host:port,..."; Redis's address then comes from them.
+        "REDIS_SENTINELS": os.environ.get("REDIS_SENTINELS", ""),
+        "REDIS_SENTINEL_MASTER": os.environ.get("REDIS_SENTINEL_MASTER", "teichaku"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "teichaku"),
         "INSTANCE_PATH": str(instance),
         "UPLOAD_ROOT": os.environ.get("UPLOAD_ROOT", str(instance / "uploads")),
@@ -69,6 +72,8 @@ def from_environment() -> dict:
         # before an unaccepted request is flagged (crosstenant/transfers: reminders, oversight).
         "TRANSFER_ANSWER_DAYS": _int("TRANSFER_ANSWER_DAYS", 3),
         "TRANSFER_RELEASE_WARNING_DAYS": _int("TRANSFER_RELEASE_WARNING_DAYS", 14),
+        # 事例の共有: the ministry and the platform admin read the shared library only when on.
+        "EXCHANGE_READABLE_BY_MINISTRY": _bool("EXCHANGE_READABLE_BY_MINISTRY", False),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
         # Notifications (crosstenant/notifications): e-mail through SMTP when SMTP_HOST is set.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
