@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 # Modules that define benchmarks (imported on demand).  A later issue adds its module here.
-MODULES = ("bench.foundation", "bench.cases", "bench.notifications")
+MODULES = ("bench.foundation", "bench.cases", "bench.notifications", "bench.pii", "bench.aggregates",
+           "bench.exchange")
 
 
 @dataclass(frozen=True)

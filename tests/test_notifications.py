@@ -29,7 +29,7 @@ from tests.crossprocess import REPO_ROOT, VENV_BIN, free_port
 from tests.smtp_server import LocalSMTPServer
 
 QUEUE = os.environ["RQ_QUEUE"]
-CONTRACT_KEYS = {"id", "kind", "created_at", "read_at", "transfer_id"}
+CONTRACT_KEYS = {"case_study_id", "id", "kind", "created_at", "read_at", "transfer_id", "pull_id"}
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -628,7 +628,7 @@ def test_each_center_keeps_its_own_copy_of_the_thread_and_the_other_is_notified(
     assert [m["body"] for m in mine] == [m["body"] for m in theirs] == ["確認しました", "資料を追って送ります"]
     assert [m["mine"] for m in mine] == [False, True] and [m["mine"] for m in theirs] == [True, False]
     assert [m["author_center"] for m in mine] == ["osaka", "tokyo"]
-    events = _outbox(owner_engine, "transfer_message")
+    events = [e for e in _outbox(owner_engine, "transfer_message") if str(e["transfer_id"]) in (incoming, sent["id"])]
     assert [(str(e["to_center_id"]), str(e["transfer_id"])) for e in events] == [
         (str(_center_id(app, "osaka")), incoming), (str(_center_id(app, "tokyo")), sent["id"])]
     assert a.post(f"/api/v1/transfers/{sent['id']}/messages", json={"body": ""}).status_code == 422
@@ -794,3 +794,247 @@ def test_the_transfer_page_offers_the_sending_side_a_shared_update_form_once_acc
     theirs = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["b_staff"])
     html = theirs.get(f"/transfers/{incoming}").get_data(as_text=True)
     assert "ページからの更新" in html and "更新を共有する" not in html
+
+
+# --- linking the acceptance to a person the receiving center already knows ---------------------------------
+
+def _b_person(app, **identity) -> dict:
+    """A person of center B (osaka), with a case of B's own."""
+    return factories.make_case(app, "osaka", person=factories.person_payload(**identity))
+
+
+def _persons(owner_engine, code) -> int:
+    with owner_engine.connect() as conn:
+        return conn.execute(text("select count(*) from persons where center_id = (select id from centers where code = :c)"),
+                            {"c": code}).scalar()
+
+
+def _chain(owner_engine, code, action=None) -> list:
+    """A center's audit chain (or one action of it), oldest first."""
+    sql = ("select action, object_id, person_id, actor_id, details from audit_entries"
+           " where center_id = (select id from centers where code = :c)" + (" and action = :a" if action else "")
+           + " order by seq")
+    with owner_engine.connect() as conn:
+        return conn.execute(text(sql), {"c": code, "a": action}).all()
+
+
+KAIDA = {"family_name": "甲斐田", "given_name": "秘三郎", "birth_date": date(1951, 7, 19)}
+
+
+def test_the_receiving_center_may_link_the_acceptance_to_its_existing_person(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    known = _b_person(app, **KAIDA, family_name_kana="カイダ", given_name_kana="ヒサブロウ")
+    _ok(_request(a, _a_case(app)), 201)
+    before = _persons(owner_engine, "osaka")
+    accepted = _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept", json={"person_id": str(known["person_id"])}))
+    assert accepted["status"] == "accepted"
+    b_case = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}"))
+    assert b_case["person"]["id"] == str(known["person_id"]) and b_case["id"] != str(known["id"])
+    assert _persons(owner_engine, "osaka") == before  # nobody registered twice
+    (entry,) = _chain(owner_engine, "osaka", "transfer.accept")
+    assert entry.details["existing_person"] is True and str(entry.person_id) == str(known["person_id"])
+
+
+def test_without_a_choice_the_acceptance_registers_a_new_person_even_when_one_matches(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    known = _b_person(app, **KAIDA, family_name_kana="かいだ", given_name_kana="ひさぶろう")
+    _ok(_request(a, _a_case(app)), 201)
+    before = _persons(owner_engine, "osaka")
+    accepted = _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    assert _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}"))["person"]["id"] != str(known["person_id"])
+    assert _persons(owner_engine, "osaka") == before + 1
+
+
+def test_candidates_share_the_birth_date_and_the_name_or_kana_and_come_from_the_receiving_center_only(app, world, api, owner_engine):
+    from teichaku.crosstenant.transfers import services
+
+    by_kana = _b_person(app, family_name="海田", given_name="久三郎", family_name_kana="ｶｲﾀﾞ", given_name_kana="ﾋｻﾌﾞﾛｳ",
+                        birth_date=date(1951, 7, 19))                       # other kanji, the same kana (half-width)
+    by_name = _b_person(app, **KAIDA, family_name_kana="かいた", given_name_kana="ひさお")  # the same name, other kana
+    _b_person(app, **{**KAIDA, "birth_date": date(1951, 7, 20)}, family_name_kana="かいだ", given_name_kana="ひさぶろう")
+    _b_person(app, family_name="乙野", given_name="一郎", family_name_kana="おつの", given_name_kana="いちろう",
+              birth_date=date(1951, 7, 19))                                 # the same birth date only
+    factories.make_case(app, "fukuoka", person=factories.person_payload(**KAIDA, family_name_kana="かいだ",
+                                                                        given_name_kana="ひさぶろう"))  # another center's
+    _ok(_request(api("a_staff"), _a_case(app)), 201)                        # A's own person matches too: not B's
+    incoming = _incoming_id(api("b_staff"))
+    with app.app_context():
+        set_tenant(center_by_code("osaka").id)
+        found = services.person_candidates(services.get_transfer_or_404(incoming))
+        db.session.commit()
+    assert {p.id for p in found} == {by_kana["person_id"], by_name["person_id"]}
+    (read,) = _chain(owner_engine, "osaka", "transfer.person_candidates")
+    assert set(read.details["person_ids"]) == {str(by_kana["person_id"]), str(by_name["person_id"])}
+
+
+def test_linking_to_a_person_whose_identity_differs_is_422_and_changes_nothing(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    stranger = _b_person(app, **{**KAIDA, "birth_date": date(1960, 1, 1)}, family_name_kana="かいだ", given_name_kana="ひさぶろう")
+    _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    before = (_persons(owner_engine, "osaka"), len(_chain(owner_engine, "osaka", "case.create")))
+    refused = b.post(f"/api/v1/transfers/{incoming}/accept", json={"person_id": str(stranger["person_id"])})
+    assert refused.status_code == 422 and list(refused.get_json()["error"]["details"]["fields"]) == ["person_id"]
+    assert _ok(b.get(f"/api/v1/transfers/{incoming}"))["status"] == "requested"
+    assert (_persons(owner_engine, "osaka"), len(_chain(owner_engine, "osaka", "case.create"))) == before
+
+
+def test_linking_to_another_centers_person_answers_404_like_a_missing_one(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    case = _a_case(app)
+    _ok(_request(a, case), 201)
+    incoming = _incoming_id(b)
+    c_person = factories.make_case(app, "fukuoka", person=factories.person_payload(**KAIDA))["person_id"]
+    missing = b.post(f"/api/v1/transfers/{incoming}/accept", json={"person_id": str(__import__("uuid").uuid4())})
+    assert missing.status_code == 404
+    for person_id in (case["person_id"], c_person):
+        answer = b.post(f"/api/v1/transfers/{incoming}/accept", json={"person_id": str(person_id)})
+        assert answer.status_code == 404 and answer.get_json() == missing.get_json()
+    assert b.post(f"/api/v1/transfers/{incoming}/accept", json={"person_id": "nobody"}).status_code == 422
+    assert _ok(b.get(f"/api/v1/transfers/{incoming}"))["status"] == "requested"
+
+
+def test_the_accept_form_offers_the_matching_people_and_links_the_chosen_one(make_app, world, api, owner_engine):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    known = _b_person(app, **KAIDA, family_name_kana="かいだ", given_name_kana="ひさぶろう")
+    _ok(_request(api("a_staff"), _a_case(app)), 201)
+    incoming = _incoming_id(api("b_staff"))
+    page = _page_client(app, world.users["b_staff"])
+    html = page.get(f"/transfers/{incoming}").get_data(as_text=True)
+    assert re.search(r'<input type="radio" name="person_id" value="" checked>', html)
+    assert f'value="{known["person_id"]}"' in html and "新しい対象者として登録する" in html
+    assert page.post(f"/transfers/{incoming}/accept", data={"person_id": str(known["person_id"])}).status_code == 302
+    with owner_engine.connect() as conn:
+        linked = conn.execute(text("select c.person_id from transfers t join cases c on c.center_id = t.center_id"
+                                   " and c.id = t.case_id where t.id = :t"), {"t": incoming}).scalar()
+    assert str(linked) == str(known["person_id"])
+    assert "新しい対象者として登録する" not in page.get(f"/transfers/{incoming}").get_data(as_text=True)
+
+
+# --- data minimisation: a center that will not take the person on loses their identity -------------------
+
+def _stored_snapshot(owner_engine, transfer_id):
+    with owner_engine.connect() as conn:
+        return conn.execute(text("select person_snapshot is null as erased, snapshot_erased_at, release_date"
+                                 " from transfers where id = :i"), {"i": transfer_id}).one()
+
+
+def test_declining_erases_the_receiving_centers_copy_of_the_identity(make_app, world, api, owner_engine):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(b.post(f"/api/v1/transfers/{incoming}/decline", json={"reason": "no_capacity"}))
+    view = _ok(b.get(f"/api/v1/transfers/{incoming}"))
+    assert view["person"] is None and view["snapshot_erased_at"] and view["release_date"] == sent["release_date"]
+    assert view["decline_reason"] == "no_capacity"
+    stored = _stored_snapshot(owner_engine, incoming)
+    assert stored.erased and stored.snapshot_erased_at is not None and stored.release_date is not None  # SQL NULL
+    (erased,) = _chain(owner_engine, "osaka", "transfer.snapshot_erase")
+    assert erased.object_id == incoming and erased.details["reason"] == "declined"
+    assert str(erased.actor_id) == str(world.users["b_staff"]["id"])
+    assert _ok(a.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "declined"  # A's own side is A's
+
+    page = _page_client(app, world.users["b_staff"])
+    for url in (f"/transfers/{incoming}", "/transfers", f"/transfers/{incoming}/letter"):
+        html = page.get(url).get_data(as_text=True)
+        assert "甲斐田" not in html and "消去" in html, url
+    # The association's view and the yearly report still count the request.
+    assert _ok(assoc.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "declined"
+    today = today_jst()
+    year = today.year if today.month >= 4 else today.year - 1
+    rows = {r["center"]: r for r in _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
+    assert (rows["osaka"]["received"], rows["osaka"]["answered"]) == (1, 1)
+
+
+def test_withdrawing_erases_the_receiving_copy_audited_in_the_receiving_centers_chain(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(a.post(f"/api/v1/transfers/{sent['id']}/withdraw"))
+    view = _ok(b.get(f"/api/v1/transfers/{incoming}"))
+    assert (view["status"], view["person"]) == ("withdrawn", None) and view["snapshot_erased_at"]
+    assert _stored_snapshot(owner_engine, incoming).erased
+    osaka = [e for e in _chain(owner_engine, "osaka") if e.action in ("cross_tenant.act_as", "transfer.snapshot_erase")]
+    assert [(e.action, e.object_id) for e in osaka] == [("cross_tenant.act_as", "transfers.withdraw"),
+                                                        ("transfer.snapshot_erase", incoming)]
+    assert osaka[1].details["reason"] == "withdrawn" and str(osaka[1].actor_id) == str(world.users["a_staff"]["id"])
+    assert osaka[0].details["acting_center_id"] == str(_center_id(app, "tokyo"))
+    assert _chain(owner_engine, "tokyo", "transfer.snapshot_erase") == []
+
+
+def test_withdrawing_before_approval_writes_nothing_in_the_receiving_centers_chain(app, world, api, owner_engine):
+    _set_approval(owner_engine, "tokyo")
+    try:
+        a = api("a_staff")
+        sent = _ok(_request(a, _a_case(app)), 201)
+        _ok(a.post(f"/api/v1/transfers/{sent['id']}/withdraw"))
+        assert _chain(owner_engine, "osaka", "cross_tenant.act_as") == []
+    finally:
+        _set_approval(owner_engine, "tokyo", False)
+
+
+def test_reassigning_erases_the_old_receiving_copy_and_the_new_center_gets_the_identity(app, world, api, owner_engine):
+    a, b, c, assoc = api("a_staff"), api("b_staff"), api("c_staff"), api("association")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "fukuoka"}))
+    old = _ok(b.get(f"/api/v1/transfers/{incoming}"))
+    assert (old["status"], old["person"]) == ("reassigned", None) and old["snapshot_erased_at"]
+    (erased,) = _chain(owner_engine, "osaka", "transfer.snapshot_erase")
+    assert erased.details["reason"] == "reassigned" and str(erased.actor_id) == str(world.users["association"]["id"])
+    c_row = [i for i in _ok(c.get("/api/v1/transfers?side=receiving"))["items"] if i["from_center"] == "tokyo"][0]
+    assert c_row["person"]["family_name"] == "甲斐田" and c_row["snapshot_erased_at"] is None
+
+    # A center that declined has already lost the identity: moving the request on erases nothing twice.
+    _ok(c.post(f"/api/v1/transfers/{c_row['id']}/decline", json={"reason": "out_of_area"}))
+    _ok(assoc.post(f"/api/v1/transfers/{sent['id']}/reassign", json={"to_center": "hyogo"}))
+    assert [e.details["reason"] for e in _chain(owner_engine, "fukuoka", "transfer.snapshot_erase")] == ["declined"]
+    assert _ok(b.get(f"/api/v1/transfers/{incoming}"))["snapshot_erased_at"] == old["snapshot_erased_at"]
+
+
+def test_an_accepted_request_keeps_the_identity_received(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+    view = _ok(b.get(f"/api/v1/transfers/{incoming}"))
+    assert view["person"]["family_name"] == "甲斐田" and view["snapshot_erased_at"] is None
+    assert _chain(owner_engine, "osaka", "transfer.snapshot_erase") == []
+
+
+# --- shared updates follow the receiving center's own rules ----------------------------------------------
+
+def _audit_verify(*args):
+    import os
+    import subprocess
+
+    from tests.crossprocess import REPO_ROOT, VENV_BIN
+
+    return subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "audit", "verify", *args], cwd=REPO_ROOT,
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+
+
+def test_a_shared_update_is_a_record_create_in_the_receiving_centers_chain_and_both_chains_verify(app, world, api, owner_engine):
+    a, b = api("a_staff"), api("b_staff")
+    sent = _ok(_request(a, _a_case(app)), 201)
+    incoming = _incoming_id(b)
+    accepted = _ok(b.post(f"/api/v1/transfers/{incoming}/accept"))
+    b_case = _ok(b.get(f"/api/v1/cases/{accepted['receiving_case_id']}"))
+    _ok(a.post(f"/api/v1/transfers/{sent['id']}/updates", json={"body": "通院先が変わりました"}), 201)
+
+    notes = [r for r in _ok(b.get(f"/api/v1/cases/{b_case['id']}/records?kind=progress"))["items"]
+             if "通院先が変わりました" in (r.get("content") or "")]
+    assert len(notes) == 1
+    created = [e for e in _chain(owner_engine, "osaka", "record.create") if e.object_id == notes[0]["id"]]
+    assert len(created) == 1
+    assert str(created[0].person_id) == b_case["person"]["id"]
+    assert str(created[0].actor_id) == str(world.users["a_staff"]["id"])
+    assert created[0].details["case_id"] == b_case["id"]
+    acting = _chain(owner_engine, "osaka", "cross_tenant.act_as")
+    assert [e.object_id for e in acting] == ["transfers.share_update"]
+    assert [e.object_id for e in _chain(owner_engine, "tokyo", "record.create")].count(notes[0]["id"]) == 0
+    assert len(_chain(owner_engine, "tokyo", "transfer.share_update")) == 1
+    for code in ("tokyo", "osaka"):
+        result = _audit_verify("--center", code)
+        assert result.returncode == 0 and "OK" in result.stdout, (code, result.stdout, result.stderr)

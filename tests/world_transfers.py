@@ -1,5 +1,6 @@
 """Transfers in the test world: center B (osaka) asks center C (fukuoka) to take its person 乙川
-on, sending B's interview record along, so that center A (tokyo) sees nothing of it; and what
+on, sending B's interview record along, and writes in the thread with a file attached (B's own
+copy of the file is B's object), so that center A (tokyo) sees nothing of it; and what
 the isolation sweep needs to reach ``transfers.*`` and ``api_transfers.*``.
 
 The association legitimately sees every sent transfer as metadata (never the person): for it,
@@ -9,6 +10,7 @@ issue 4: the sweep's wiring for per-role reference parameters).
 """
 from __future__ import annotations
 
+import io
 from datetime import date
 from types import SimpleNamespace
 
@@ -36,11 +38,19 @@ def extend_world(app, world) -> None:
         db.session.commit()
         receiving = services.counterpart(row)
         db.session.commit()
-        world.objects["transfers_b"] = {"sending_id": row.id, "receiving_id": receiving.id, "group_id": row.group_id}
+        # B writes in the thread with a file attached: B's own copy is B's object for the sweep.
+        message = services.post_message(row, "乙川の資料を添付します。", actor,
+                                        files=[(io.BytesIO(b"%PDF-1.4\n% sweep\n%%EOF\n"), "乙川資料.pdf")])
+        db.session.commit()
+        attachment_id = services.message_view(message)["attachments"][0]["id"]
+        db.session.commit()
+        world.objects["transfers_b"] = {"sending_id": row.id, "receiving_id": receiving.id, "group_id": row.group_id,
+                                        "attachment_id": attachment_id}
 
 
 TENANT_PARAMS = {
     "transfer_id": lambda w: str(w.objects["transfers_b"]["sending_id"]),
+    "attachment_id": lambda w: str(w.objects["transfers_b"]["attachment_id"]),  # B's own copy of a file
 }
 
 # For the association, B's transfer id is one it may use (metadata only): see the module docstring.
@@ -49,7 +59,7 @@ ASSOCIATION_REFERENCE_PARAMS = {"transfer_id"}
 CONSENT = {"obtained_on": "2025-06-01", "method": "written"}
 API_BODIES = {
     "api_transfers.create_transfer": {"case_id": "<case_id>", "to_center": "fukuoka", "consent": CONSENT, "message": "掃引"},
-    "api_transfers.accept_transfer": None,
+    "api_transfers.accept_transfer": {"person_id": "<person_id>"},
     "api_transfers.decline_transfer": {"reason": "no_capacity", "comment": "掃引"},
     "api_transfers.withdraw_transfer": None,
     "api_transfers.approve_transfer": None,
@@ -63,7 +73,7 @@ API_BODIES = {
 PAGE_BODIES = {
     "transfers.new": {"to_center": "fukuoka", "consent_obtained_on": "2025-06-01", "consent_method": "written",
                       "message": "掃引"},
-    "transfers.accept": {},
+    "transfers.accept": {"person_id": "<person_id>"},
     "transfers.decline": {"reason": "no_capacity", "comment": "掃引"},
     "transfers.withdraw": {},
     "transfers.approve": {},

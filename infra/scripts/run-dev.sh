@@ -11,6 +11,8 @@ $BIN/flask --app wsgi db upgrade
 $BIN/flask --app wsgi centers seed
 if [ "${TEICHAKU_ENV:-development}" != "production" ]; then
   $BIN/flask --app wsgi demo seed
+  # The case-study library starts with the source document's seven examples (idempotent).
+  $BIN/flask --app wsgi exchange load-examples --moderator association@demo.teichaku.jp
 fi
 
 pids=()

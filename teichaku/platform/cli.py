@@ -19,8 +19,14 @@ demo_cli = AppGroup("demo", help="デモ用データ（開発環境のみ）")
 
 
 def init_app(app: Flask) -> None:
-    for group in (centers_cli, users_cli, audit_cli, demo_cli):
+    from ..crosstenant.aggregates.cli import aggregates_cli
+    from ..crosstenant.exchange.cli import exchange_cli
+
+    for group in (centers_cli, users_cli, audit_cli, demo_cli, aggregates_cli, exchange_cli):
         app.cli.add_command(group)
+    from .handover.cli import register as register_handover
+
+    register_handover(centers_cli)  # centers keygen / export / import / handover
 
 
 @centers_cli.command("seed")

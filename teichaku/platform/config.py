@@ -74,6 +74,11 @@ def from_environment() -> dict:
         "TRANSFER_RELEASE_WARNING_DAYS": _int("TRANSFER_RELEASE_WARNING_DAYS", 14),
         # 事例の共有: the ministry and the platform admin read the shared library only when on.
         "EXCHANGE_READABLE_BY_MINISTRY": _bool("EXCHANGE_READABLE_BY_MINISTRY", False),
+        # Center handover: hours a new account's one-time set-password link stays valid.
+        "ACCOUNT_SETUP_HOURS": _int("ACCOUNT_SETUP_HOURS", 72),
+        # 全国集計: counts from 1 to this minus one are suppressed for everyone but the center's own
+        # admin and its prefecture's viewer (crosstenant/aggregates/reporting); at least 2.
+        "DISCLOSURE_THRESHOLD": _int("DISCLOSURE_THRESHOLD", 10),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
         # Notifications (crosstenant/notifications): e-mail through SMTP when SMTP_HOST is set.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
@@ -113,5 +118,7 @@ def check_production(config: dict) -> None:
         problems.append("debug is on")
     if not config.get("TWO_FACTOR_REQUIRED"):
         problems.append("two-factor authentication is off")
+    if int(config.get("DISCLOSURE_THRESHOLD", 10)) < 2:
+        problems.append("DISCLOSURE_THRESHOLD is below 2 (small counts would be published)")
     if problems:
         raise UnsafeConfiguration("refusing to start in production: " + "; ".join(problems))

@@ -46,11 +46,32 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "transfer.oversee": frozenset({Role.ASSOCIATION}),
     "transfer.track": PERSONAL_DATA_ROLES | {Role.ASSOCIATION},  # list/detail: own side, or metadata
     "transfer.provisions.read": frozenset({Role.CENTER_ADMIN}),
+    # 事例の共有 (case-study exchange): centers write and read; the association writes its own
+    # studies (in its workspace), publishes them and moderates; the ministry and the platform
+    # admin read only where EXCHANGE_READABLE_BY_MINISTRY is on (CONFIGURED_GRANTS).
+    "exchange.read": PERSONAL_DATA_ROLES | {Role.ASSOCIATION},
+    "exchange.write": PERSONAL_DATA_ROLES | {Role.ASSOCIATION},
+    "exchange.publish": frozenset({Role.CENTER_ADMIN, Role.ASSOCIATION}),
+    "exchange.moderate": frozenset({Role.ASSOCIATION}),
+    "exchange.feedback": PERSONAL_DATA_ROLES,  # questions to an author, 参考になった
+    # 全国集計 (national aggregates): counts and statistics only, never a record.  Every figure goes
+    # through crosstenant/aggregates/reporting (suppressed, or exact for the viewer's own centers).
+    "aggregates.read": frozenset({Role.MINISTRY, Role.ASSOCIATION, Role.CENTER_ADMIN, Role.PREFECTURE}),
+    "aggregates.national": frozenset({Role.MINISTRY, Role.ASSOCIATION}),
+    "aggregates.report": frozenset({Role.CENTER_ADMIN, Role.PREFECTURE}),  # own centers' 業務実績報告
+    "aggregates.submit": frozenset({Role.CENTER_ADMIN}),
+    "aggregates.confirm": frozenset({Role.PREFECTURE}),
+    "aggregates.reopen": frozenset({Role.CENTER_ADMIN, Role.MINISTRY}),
     "platform.centers.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.users.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.deliveries.manage": frozenset({Role.PLATFORM_ADMIN}),
 }
 PUBLIC = "public"
+
+# Capabilities a configuration setting extends to more roles (off unless the setting is on).
+CONFIGURED_GRANTS: dict[str, tuple[str, frozenset[Role]]] = {
+    "exchange.read": ("EXCHANGE_READABLE_BY_MINISTRY", frozenset({Role.MINISTRY, Role.PLATFORM_ADMIN})),
+}
 
 # Endpoint -> capability.  Blueprint endpoints are "<blueprint>.<view>".
 ENDPOINTS: dict[str, str] = {
@@ -64,6 +85,7 @@ ENDPOINTS: dict[str, str] = {
     "auth.totp_setup": "signed_in",
     "auth.totp_disable": "signed_in",
     "auth.set_locale": PUBLIC,
+    "account_setup.setup": PUBLIC,  # an invited account sets its password (one-time signed link)
     "pages.index": "signed_in",
     "pages.dashboard": "signed_in",
     # pages: center administration
@@ -76,6 +98,7 @@ ENDPOINTS: dict[str, str] = {
     "platform_admin.center_new": "platform.centers.manage",
     "platform_admin.center_edit": "platform.centers.manage",
     "platform_admin.center_first_admin": "platform.users.manage",
+    "platform_admin.center_handover": "platform.users.manage",  # 受託法人の変更: disables and invites accounts
     # pages: case work
     "cases.list": "case.read",
     "cases.new": "case.write",
@@ -192,6 +215,7 @@ ENDPOINTS: dict[str, str] = {
     "transfers.withdraw": "transfer.write",
     "transfers.complete": "transfer.write",
     "transfers.message": "transfer.write",
+    "transfers.attachment": "transfer.read",
     "transfers.share_update": "transfer.write",
     "transfers.approve": "transfer.approve",
     "transfers.oversight": "transfer.oversee",
@@ -211,11 +235,64 @@ ENDPOINTS: dict[str, str] = {
     "api_transfers.complete_transfer": "transfer.write",
     "api_transfers.list_messages": "transfer.read",
     "api_transfers.post_message": "transfer.write",
+    "api_transfers.get_attachment": "transfer.read",
     "api_transfers.share_update": "transfer.write",
     "api_transfers.reassign_transfer": "transfer.oversee",
     "api_transfers.remind_transfer": "transfer.oversee",
     "api_transfers.compliance_report": "transfer.oversee",
     "api_transfers.provision_records": "transfer.provisions.read",
+    # --- cross-tenant: pull requests, 開始依頼 (pages "transfer_pulls.*", API "api_transfer_pulls.*") ---
+    "transfer_pulls.index": "transfer.read",
+    "transfer_pulls.new": "transfer.write",
+    "transfer_pulls.detail": "transfer.read",
+    "transfer_pulls.refuse": "transfer.write",
+    "transfer_pulls.cancel": "transfer.write",
+    "transfer_pulls.confirm": "transfer.write",
+    "api_transfer_pulls.list_pulls": "transfer.read",
+    "api_transfer_pulls.create_pull": "transfer.write",
+    "api_transfer_pulls.get_pull": "transfer.read",
+    "api_transfer_pulls.refuse_pull": "transfer.write",
+    "api_transfer_pulls.cancel_pull": "transfer.write",
+    # --- cross-tenant: case-study exchange, 事例の共有 (pages "case_studies.*", API "api_case_studies.*") ---
+    "case_studies.index": "exchange.read",
+    "case_studies.new": "exchange.write",
+    "case_studies.detail": "exchange.read",
+    "case_studies.edit": "exchange.write",
+    "case_studies.replace_finding": "exchange.write",
+    "case_studies.dismiss_finding": "exchange.write",
+    "case_studies.publish": "exchange.publish",
+    "case_studies.correct": "exchange.write",
+    "case_studies.ask": "exchange.feedback",
+    "case_studies.answer": "exchange.write",
+    "case_studies.helpful": "exchange.feedback",
+    "case_studies.hide": "exchange.moderate",
+    "case_studies.unhide": "exchange.moderate",
+    "api_case_studies.list_case_studies": "exchange.read",
+    "api_case_studies.create_case_study": "exchange.write",
+    "api_case_studies.get_case_study": "exchange.read",
+    "api_case_studies.update_case_study": "exchange.write",
+    "api_case_studies.resolve_finding": "exchange.write",
+    "api_case_studies.publish_case_study": "exchange.publish",
+    "api_case_studies.correct_case_study": "exchange.write",
+    "api_case_studies.list_questions": "exchange.write",
+    "api_case_studies.ask_question": "exchange.feedback",
+    "api_case_studies.answer_question": "exchange.write",
+    "api_case_studies.mark_helpful": "exchange.feedback",
+    "api_case_studies.hide_case_study": "exchange.moderate",
+    "api_case_studies.unhide_case_study": "exchange.moderate",
+    # --- cross-tenant: national aggregates (pages "aggregates.*", API "api_aggregates.*") ---
+    "aggregates.index": "aggregates.read",
+    "aggregates.national": "aggregates.national",
+    "aggregates.center": "aggregates.submit",
+    "aggregates.prefecture": "aggregates.confirm",
+    "aggregates.report": "aggregates.report",
+    "aggregates.report_xlsx": "aggregates.report",
+    "aggregates.export": "aggregates.read",
+    "aggregates.submit": "aggregates.submit",
+    "aggregates.confirm": "aggregates.confirm",
+    "aggregates.reopen": "aggregates.reopen",
+    "api_aggregates.cases": "aggregates.read",
+    "api_aggregates.dashboard": "aggregates.national",
     # --- cross-tenant: notifications (pages "notifications.*", "deliveries.*"; API "api_notifications.*") ---
     "notifications.inbox": "signed_in",
     "notifications.read": "signed_in",
@@ -233,7 +310,19 @@ def can(role: str | None, capability: str) -> bool:
     if capability == PUBLIC:
         return True
     allowed = CAPABILITIES.get(capability)
-    return bool(role) and allowed is not None and Role(role) in allowed
+    if not role or allowed is None:
+        return False
+    return Role(role) in allowed or _granted_by_configuration(Role(role), capability)
+
+
+def _granted_by_configuration(role: Role, capability: str) -> bool:
+    """A grant of ``CONFIGURED_GRANTS`` whose setting is on in the running app (never outside one)."""
+    from flask import current_app, has_app_context
+
+    grant = CONFIGURED_GRANTS.get(capability)
+    if grant is None or role not in grant[1] or not has_app_context():
+        return False
+    return bool(current_app.config.get(grant[0], False))
 
 
 def capability_for(endpoint: str | None) -> str | None:

@@ -17,7 +17,9 @@ ACCOUNTS = "(select current_setting('app.accounts', true) = 'on')"
 PLATFORM_CHAIN = "'00000000-0000-0000-0000-000000000000'::uuid"
 
 POLICIES = {
-    # tenant-owned data: own center, or the audited cross-tenant services
+    # tenant-owned data: own center, or the audited cross-tenant services.  Also the aggregates'
+    # rollup tables (counts only): written in each center's scope, read across centers only by
+    # cross_tenant("aggregates.figures") (see crosstenant/aggregates/models.py)
     "tenant": f"center_id = {TENANT} OR {CROSS_TENANT}",
     # accounts: own center's accounts, or sign-in/session lookups
     "accounts": f"center_id = {TENANT} OR {ACCOUNTS}",
@@ -26,6 +28,14 @@ POLICIES = {
     # notification inboxes: the recipient's center (NULL for association users, matched when no
     # tenant is set), or the delivery job (cross-tenant) and account lookups
     "inbox": f"center_id IS NOT DISTINCT FROM {TENANT} OR {CROSS_TENANT} OR {ACCOUNTS}",
+    # the shared library of the case-study exchange (published, anonymised versions): every
+    # role reads it (the permission table decides who may); only an author scope (a tenant: a
+    # center, or the association's workspace) or a named cross-tenant service writes (CHECKS)
+    "library": "true",
+}
+# Policies whose WITH CHECK differs from their USING (the others use one expression for both).
+CHECKS = {
+    "library": f"{TENANT} IS NOT NULL OR {CROSS_TENANT}",
 }
 
 
@@ -39,10 +49,11 @@ def enable_rls(op, table: str, policy: str = "tenant") -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     expr = POLICIES[policy]
+    check = CHECKS.get(policy, expr)
     op.execute(f"ALTER TABLE {_q(table)} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {_q(table)} FORCE ROW LEVEL SECURITY")
     op.execute(f"DROP POLICY IF EXISTS {policy}_isolation ON {_q(table)}")
-    op.execute(f"CREATE POLICY {policy}_isolation ON {_q(table)} USING ({expr}) WITH CHECK ({expr})")
+    op.execute(f"CREATE POLICY {policy}_isolation ON {_q(table)} USING ({expr}) WITH CHECK ({check})")
 
 
 def ensure_app_role(op, role: str) -> None:

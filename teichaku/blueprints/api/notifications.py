@@ -21,6 +21,8 @@ class NotificationOut(StrictSchema):
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
     transfer_id = fields.UUID(allow_none=True)
+    pull_id = fields.UUID(allow_none=True, metadata={"description": "広域調整の開始依頼（受け取った側の ID）"})
+    case_study_id = fields.UUID(allow_none=True, metadata={"description": "事例の共有: 対象の事例の ID"})
 
 
 class NotificationList(StrictSchema):

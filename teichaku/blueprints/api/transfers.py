@@ -6,20 +6,24 @@ remind and reassign.  Illegal state changes and a second open request are 409 ``
 """
 from __future__ import annotations
 
-from flask import Response, abort
+from flask import Response, abort, request
 from flask_login import current_user
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
 
 from ...crosstenant.transfers import services
+from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
 from ...crosstenant.transfers.schemas import (
-    DeclineIn, FormatArgs, MessageIn, MessageList, MessageOut, ProvisionList, ReassignIn, ReportArgs, ReportOut,
+    AcceptIn, DeclineIn, FormatArgs, MessageIn, MessageList, MessageOut, ProvisionList, ReassignIn, ReportArgs, ReportOut,
     TransferCreate, TransferList, TransferListArgs, TransferOut,
 )
 from ...platform.centers import center_by_code
+from ...platform.errors import ValidationFailed
 from ...platform.extensions import db
 from ...platform.permissions import can
 from ...tenants.cases.services import read_case
 from .common import PageArgs
+from .records import attachment
 
 blp = Blueprint("api_transfers", __name__, url_prefix="/api/v1",
                 description="Transfers between centers (広域調整): each center its own side; the association metadata only")
@@ -55,10 +59,12 @@ def list_transfers(args):
 @blp.response(201, TransferOut)
 def create_transfer(body):
     """Ask another center to take a case on: ``requested`` (or ``awaiting_approval`` where the
-    center head must approve).  The minimum identity and only the chosen package items travel."""
+    center head must approve).  The minimum identity and only the chosen package items travel.
+    With ``pull_id``, the request answers that center's pull request (開始依頼), which becomes
+    ``confirmed``."""
     case = read_case(body["case_id"]) or abort(404)
     row = services.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
-                                    body.get("package"), current_user)
+                                    body.get("package"), current_user, pull_id=body.get("pull_id"))
     db.session.commit()
     return _view(row, 201)
 
@@ -114,11 +120,14 @@ def _act(transfer_id, action):
 
 
 @blp.route("/transfers/<transfer_id>/accept", methods=["POST"], endpoint="accept_transfer")
+@blp.arguments(AcceptIn)
 @blp.response(200, TransferOut)
-def accept_transfer(transfer_id):
-    """The receiving center accepts: its own person and case are made from the identity received,
-    the chosen items are copied into it; answers ``status: accepted`` and ``receiving_case_id``."""
-    return _act(transfer_id, lambda row: services.accept_transfer(row, current_user))
+def accept_transfer(body, transfer_id):
+    """The receiving center accepts: its case is made for the existing person ``person_id`` of
+    its own records (optional: one whose birth date and name or kana match the identity
+    received), or for a new person made from the identity received; the chosen items are copied
+    into it; answers ``status: accepted`` and ``receiving_case_id``."""
+    return _act(transfer_id, lambda row: services.accept_transfer(row, current_user, person_id=body.get("person_id")))
 
 
 @blp.route("/transfers/<transfer_id>/decline", methods=["POST"], endpoint="decline_transfer")
@@ -157,19 +166,77 @@ def list_messages(args, transfer_id):
     """The thread between the two centers, newest first (each center reads its own copy)."""
     row = services.get_transfer_or_404(transfer_id)
     items, next_cursor = services.list_messages(row, limit=args["limit"], cursor=args["cursor"])
+    files = services.message_attachments(items)
     db.session.commit()
-    return {"items": [services.message_view(m) for m in items], "next_cursor": next_cursor}
+    return {"items": [services.message_view(m, files[m.id]) for m in items], "next_cursor": next_cursor}
+
+
+MESSAGE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object", "required": ["body"], "additionalProperties": False,
+                                        "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000}}}},
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["body"],
+            "properties": {
+                "body": {"type": "string", "minLength": 1, "maxLength": 4000},
+                "files": {"type": "array", "maxItems": MAX_ATTACHMENTS, "items": {"type": "string", "format": "binary"},
+                          "description": "PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, checked by content; "
+                                         "each at most DOCUMENT_MAX_MB"},
+            },
+        }},
+    },
+}
+
+
+def _message_input() -> tuple[str, list]:
+    """The message's text and files: JSON ``{"body"}``, or ``multipart/form-data`` with ``body``
+    and ``files`` parts (at most ``MAX_ATTACHMENTS``).  Unknown fields are a 422."""
+    if request.mimetype != "multipart/form-data":
+        data = request.get_json(silent=not request.is_json)
+        return _load_message(data if data is not None else {}), []
+    errors = {name: ["不明な項目です。"] for name in request.files if name != "files"}
+    try:
+        text = _load_message(request.form.to_dict(flat=True))
+    except ValidationFailed as exc:
+        errors, text = {**exc.details["fields"], **errors}, ""
+    if errors:
+        raise ValidationFailed("入力内容に誤りがあります。", fields=errors)
+    return text, [(f.stream, f.filename) for f in request.files.getlist("files") if f.filename]
+
+
+def _load_message(data) -> str:
+    try:
+        return MessageIn().load(data)["body"]
+    except ValidationError as exc:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed("入力内容に誤りがあります。", fields=fields) from exc
 
 
 @blp.route("/transfers/<transfer_id>/messages", methods=["POST"], endpoint="post_message")
-@blp.arguments(MessageIn)
+@blp.doc(requestBody=MESSAGE_BODY)
 @blp.response(201, MessageOut)
-def post_message(body, transfer_id):
-    """A message to the other center (it is notified)."""
+def post_message(transfer_id):
+    """A message to the other center (it is notified), as JSON, or as ``multipart/form-data``
+    with files attached (``files``): each center gets its own copy of each file.  A file refused
+    by the size or type checks is a 422 (``files``) and nothing is written."""
     row = services.get_transfer_or_404(transfer_id)
-    message = services.post_message(row, body["body"], current_user)
+    text, files = _message_input()
+    message = services.post_message(row, text, current_user, files=files)
     db.session.commit()
     return services.message_view(message), 201
+
+
+@blp.route("/transfers/<transfer_id>/attachments/<attachment_id>", methods=["GET"], endpoint="get_attachment")
+@blp.doc(responses={"200": {"description": "The file (attachment; the download is audited)",
+                            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+def get_attachment(transfer_id, attachment_id):
+    """A file of the thread: this center's own copy only (another center's answers 404), as an
+    attachment (``nosniff``, ``no-store``); the download is audited."""
+    row = services.get_transfer_or_404(transfer_id)
+    copy, data = services.download_attachment(row, attachment_id)
+    db.session.commit()
+    return attachment(copy, data)
 
 
 @blp.route("/transfers/<transfer_id>/updates", methods=["POST"], endpoint="share_update")

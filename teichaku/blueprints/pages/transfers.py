@@ -15,11 +15,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...crosstenant.transfers import lifecycle, services
+from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
@@ -27,6 +29,7 @@ from ...platform.i18n import today_jst
 from ...platform.permissions import can
 from ...platform.tenancy import account_lookup
 from ...tenants.cases.services import read_case
+from ..api.records import attachment as send_attachment
 from .forms import EmptyForm
 from .records import JaDateField
 
@@ -68,6 +71,11 @@ class DeclineForm(FlaskForm):
 
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    files = MultipleFileField(_l("添付ファイル（任意・複数可）"))
+
+    def uploads(self) -> list[tuple]:
+        """The files chosen (a browser sends an empty part when none is)."""
+        return [(f.stream, f.filename) for f in self.files.data or [] if getattr(f, "filename", "")]
 
 
 class SharedUpdateForm(FlaskForm):
@@ -191,16 +199,19 @@ def _person_of(row, case) -> dict | None:
     return None
 
 
-def _detail_context(row) -> dict:
+def _detail_context(row, *, message_form: MessageForm | None = None) -> dict:
     case = services._own_case(row)
     messages, _cursor = services.list_messages(row, oldest_first=True)
     centers = {c.id: c for c in list_centers()}
     actions = [a for a in lifecycle.actions_for(row.side, row.status)
                if a != "approve" or can(current_user.role, "transfer.approve")]
+    candidates = services.person_candidates(row) if "accept" in actions and can(current_user.role, "transfer.write") else []
     return {"row": row, "case": case, "person": _person_of(row, case), "messages": messages, "centers": centers,
+            "attachments": services.message_attachments(messages), "max_attachments": MAX_ATTACHMENTS,
+            "candidates": candidates,
             "own": centers[row.center_id], "other": centers[row.counterpart_center_id], "actions": actions,
             "can_message": row.status not in ("awaiting_approval", "reassigned"),
-            "decline_form": DeclineForm(formdata=None), "message_form": MessageForm(formdata=None),
+            "decline_form": DeclineForm(formdata=None), "message_form": message_form or MessageForm(formdata=None),
             "update_form": SharedUpdateForm(formdata=None),
             "can_share_update": row.side == "sending" and row.status == "accepted",
             "action_form": EmptyForm(formdata=None), "today": today_jst()}
@@ -241,8 +252,9 @@ def letter(transfer_id):
                            sender=sender, receiver=receiver)
 
 
-def _act(transfer_id, action, *, form=None):
-    """Run an action on the center's own row; a refusal re-renders the page with its message."""
+def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
+    """Run an action on the center's own row; a refusal re-renders the page with its message
+    (``keep_message_form``: the thread's form comes back with the text and its field errors)."""
     row = services.get_transfer_or_404(transfer_id)
     try:
         if form is not None and not form.validate_on_submit():
@@ -252,22 +264,45 @@ def _act(transfer_id, action, *, form=None):
         db.session.commit()
     except DomainError as exc:
         _rollback()
-        flash(exc.message, "error")
-        for messages in exc.details.get("fields", {}).values():
-            for text in messages:
-                flash(text, "error")
+        if keep_message_form:
+            _form_errors(form, exc)
+        else:
+            _flash_errors(exc)
         row = services.read_transfer(transfer_id)
-        context = _detail_context(row)
+        context = _detail_context(row, message_form=form if keep_message_form else None)
         db.session.commit()
         return render_template("transfers/detail.html", **context), _status_of(exc)
     flash(message, "info")
     return redirect(url_for("transfers.detail", transfer_id=row.id))
 
 
+def _flash_errors(exc: DomainError) -> None:
+    flash(exc.message, "error")
+    for messages in exc.details.get("fields", {}).values():
+        for text in messages:
+            flash(text, "error")
+
+
+def _form_errors(form, exc: DomainError) -> None:
+    """The refusal's message, and its field errors on the form's fields (once each)."""
+    flash(exc.message, "error")
+    for name, messages in exc.details.get("fields", {}).items():
+        target = getattr(form, name.split(".")[-1], None)
+        if target is None:
+            continue
+        target.errors = list(target.errors) + [m for m in messages if m not in target.errors]
+
+
 @bp.post("/<transfer_id>/accept")
 def accept(transfer_id):
+    """Accept: for a new person (the default) or for one of the center's own people the page
+    offered as matching the identity received (``person_id``)."""
+    person_id = request.form.get("person_id") or None
+
     def action(row):
-        services.accept_transfer(row, current_user)
+        services.accept_transfer(row, current_user, person_id=person_id)
+        if person_id:
+            return _("受け入れました。このセンターの既存の対象者にケースを作成しました。")
         return _("受け入れました。このセンターのケースを作成しました。")
     return _act(transfer_id, action, form=EmptyForm())
 
@@ -308,12 +343,24 @@ def complete(transfer_id):
 
 @bp.post("/<transfer_id>/messages")
 def message(transfer_id):
+    """A message to the other center, with files attached if any (a refused file: 422, the text
+    kept, nothing sent)."""
     form = MessageForm()
 
     def action(row):
-        services.post_message(row, form.body.data, current_user)
+        services.post_message(row, form.body.data, current_user, files=form.uploads())
         return _("メッセージを送りました。")
-    return _act(transfer_id, action, form=form)
+    return _act(transfer_id, action, form=form, keep_message_form=True)
+
+
+@bp.get("/<transfer_id>/attachments/<attachment_id>")
+def attachment(transfer_id, attachment_id):
+    """A file of the thread: this center's own copy only (another center's answers 404); the
+    download is audited."""
+    row = services.get_transfer_or_404(transfer_id)
+    copy, data = services.download_attachment(row, attachment_id)
+    db.session.commit()
+    return send_attachment(copy, data)
 
 
 @bp.post("/<transfer_id>/updates")

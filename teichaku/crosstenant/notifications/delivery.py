@@ -221,7 +221,9 @@ def _insert_notifications(outbox_event: OutboxEvent) -> int:
     now = utcnow()
     rows = [{
         "id": uuid.uuid4(), "center_id": r.center_id, "recipient_user_id": r.id, "event_id": outbox_event.id,
-        "kind": outbox_event.kind, "transfer_id": outbox_event.transfer_id, "created_at": outbox_event.created_at,
+        "kind": outbox_event.kind, "transfer_id": outbox_event.transfer_id, "pull_id": outbox_event.pull_id,
+        "case_study_id": outbox_event.case_study_id,
+        "created_at": outbox_event.created_at,
         "delivered_at": now, "read_at": None, "email_status": "pending" if smtp_on and r.email_notifications else None,
         "email_sent_at": None,
     } for r in _recipients(outbox_event)]

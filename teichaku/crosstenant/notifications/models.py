@@ -1,7 +1,7 @@
 """The outbox of cross-tenant events and the inboxes they are delivered to.
 
 ``outbox_events`` is a platform table (no ``center_id``: it names the receiving center in
-``to_center_id``) and holds no personal data: a kind, where it goes, a transfer id, timestamps
+``to_center_id``) and holds no personal data: a kind, where it goes, a transfer or pull-request id, timestamps
 and the state of its delivery.  ``notifications`` has one row per event and recipient; its
 ``center_id`` is the recipient's center (NULL for association users) and row-level security
 (policy ``inbox``) keeps each center's rows to itself.
@@ -34,6 +34,13 @@ KIND_LABELS = {
     "transfer_update_shared": _l("広域調整で共有された情報が更新されました"),
     "transfer_completed": _l("広域調整が完了しました"),
     "transfer_overdue": _l("期限を過ぎた広域調整の依頼があります"),
+    "transfer_pull_confirmed": _l("広域調整の開始依頼に応じて、依頼が作成されました"),
+    "transfer_pull_refused": _l("広域調整の開始依頼が断られました"),
+    "transfer_pull_cancelled": _l("広域調整の開始依頼が取り消されました"),
+    # 事例の共有 (crosstenant/exchange): the inbox links to the study (``case_study_id``)
+    "case_study_question": _l("共有した事例に質問が届きました"),
+    "case_study_answer": _l("事例への質問に回答がありました"),
+    "case_study_hidden": _l("共有した事例が全国協議会により非表示になりました"),
 }
 KINDS = tuple(KIND_LABELS)
 
@@ -70,6 +77,8 @@ class OutboxEvent(db.Model):
     to_center_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("centers.id"))
     to_association: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a pull request (開始依頼): the recipient's own row
+    case_study_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a study of the shared library (事例の共有)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -106,6 +115,8 @@ class Notification(db.Model):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("outbox_events.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    case_study_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False)  # when the event happened
     delivered_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
     read_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

@@ -34,11 +34,14 @@ JOB_TTL = 24 * 3600  # a delivery job waits at most a day in Redis; the sweep re
 # --- emitting ------------------------------------------------------------------------------------
 
 def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bool = False,
-         transfer_id: uuid.UUID | None = None) -> OutboxEvent:
+         transfer_id: uuid.UUID | None = None, pull_id: uuid.UUID | None = None,
+         case_study_id: uuid.UUID | None = None) -> OutboxEvent:
     """Record a cross-tenant event for delivery, in the caller's open transaction (no commit).
 
     Recipients are resolved at delivery: every active ``staff`` and ``center_admin`` of
     ``to_center_id``, and/or every active ``association`` user when ``to_association``.
+    ``transfer_id`` / ``pull_id`` are the recipient's own handle on what happened (its row's id);
+    ``case_study_id`` names a study of the shared library (the same id for every reader).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind: {kind!r}")
@@ -46,7 +49,8 @@ def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bo
         raise ValueError("a notification event needs recipients: to_center_id and/or to_association")
     outbox_event = OutboxEvent(
         id=uuid.uuid4(), kind=kind, to_center_id=to_center_id, to_association=bool(to_association),
-        transfer_id=transfer_id, created_at=utcnow(), attempts=0, email_pending=False,
+        transfer_id=transfer_id, pull_id=pull_id, case_study_id=case_study_id, created_at=utcnow(), attempts=0,
+        email_pending=False,
     )
     db.session.add(outbox_event)
     db.session.flush()

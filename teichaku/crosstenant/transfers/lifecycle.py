@@ -122,6 +122,56 @@ def actions_for(side: str, status: str) -> tuple[str, ...]:
     return tuple(a for a, s in ACTOR_SIDE.items() if s == side and allowed(a, side, status))
 
 
+# --- the destination center's pull request (開始依頼) -------------------------------------------------
+# The center where the person will live (帰住予定地, the asking side) asks the facility's center
+# (施設所在地, the asked side) to start a transfer.  One row per side, joined by ``group_id``,
+# like a transfer; the asked center confirms by sending an ordinary transfer request.
+
+PULL_SIDES = ("asking", "asked")
+
+PULL_STATUS_LABELS = {
+    "open": N_("開始依頼中（回答待ち）"),
+    "confirmed": N_("広域調整の依頼を作成済み"),
+    "refused": N_("お断り"),
+    "cancelled": N_("取消し"),
+}
+PULL_STATUSES = tuple(PULL_STATUS_LABELS)
+PULL_OPEN_STATUSES = ("open",)  # at most one per asking case and asked center (partial unique index)
+
+# action -> side -> (statuses it may start from, the status it leads to); both rows move together.
+PULL_ACTIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "confirm": {"asking": (("open",), "confirmed"), "asked": (("open",), "confirmed")},
+    "refuse": {"asking": (("open",), "refused"), "asked": (("open",), "refused")},
+    "cancel": {"asking": (("open",), "cancelled"), "asked": (("open",), "cancelled")},
+}
+# Which side's center takes each action: the asked center confirms or refuses, the asker cancels.
+PULL_ACTOR_SIDE = {"confirm": "asked", "refuse": "asked", "cancel": "asking"}
+PULL_ACTION_LABELS = {"confirm": N_("広域調整の依頼を作成"), "refuse": N_("お断り"), "cancel": N_("取消し")}
+
+# What the asking center sends (and records as a provision): the minimum identity for the asked
+# center to find the person among its own cases, plus the facility and release date if known.
+PULL_IDENTITY_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex")
+PULL_IDENTITY_LABEL = N_("本人確認のための最小限の情報（氏名・ふりがな・生年月日・性別）と矯正施設名・釈放予定日（わかる場合）")
+PULL_MESSAGE_LABEL = N_("開始依頼のメッセージ")
+
+
+def pull_next_status(action: str, side: str, status: str) -> str:
+    """The status a pull row of ``side`` moves to under ``action``; ``InvalidState`` when not allowed."""
+    rule = PULL_ACTIONS.get(action, {}).get(side)
+    if not rule or status not in rule[0]:
+        raise InvalidState(
+            f"「{PULL_STATUS_LABELS.get(status, status)}」の開始依頼には"
+            f"「{PULL_ACTION_LABELS.get(action, action)}」の操作はできません。",
+            details={"status": status, "action": action})
+    return rule[1]
+
+
+def pull_actions_for(side: str, status: str) -> tuple[str, ...]:
+    """The actions the center on ``side`` may take on a pull now (for pages and the API)."""
+    return tuple(a for a, s in PULL_ACTOR_SIDE.items()
+                 if s == side and status in PULL_ACTIONS[a][side][0])
+
+
 def sql_in(values) -> str:
     """A literal IN list for CHECK constraints (values are code constants, never input)."""
     return "(" + ",".join(f"'{v}'" for v in values) + ")"

@@ -11,7 +11,9 @@ sending row keeps the sending center's ``case_id`` and the package it chose.  Th
 reads metadata only (see ``services.transfer_metadata``).
 
 ``provision_records`` is the APPI record of each provision of personal data to a third party
-(第三者提供記録), kept in the sending center and never changed or deleted by the application.
+(第三者提供記録), kept in the providing center and never changed or deleted by the application.
+
+``transfer_pulls`` is the destination center's pull request (開始依頼), also one row per side.
 """
 from __future__ import annotations
 
@@ -21,16 +23,19 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON, CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, Uuid, text,
 )
+from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...platform.extensions import db
 from ...platform.models import AwareDateTime, TenantOwned, Timestamped, utcnow
 from ...tenants.cases.models import Case  # noqa: F401  (mapper registration: the foreign keys point at cases)
 from .lifecycle import (
-    CONSENT_METHODS, DECLINE_REASONS, MESSAGE_KINDS, OPEN_STATUSES, PROVISION_BASES, SIDES, STATUSES, sql_in,
+    CONSENT_METHODS, DECLINE_REASONS, MESSAGE_KINDS, OPEN_STATUSES, PROVISION_BASES, PULL_OPEN_STATUSES, PULL_SIDES,
+    PULL_STATUSES, SIDES, STATUSES, sql_in,
 )
 
 OPEN_REQUEST_WHERE = f"side = 'sending' AND status IN {sql_in(OPEN_STATUSES)}"
+OPEN_PULL_WHERE = f"side = 'asking' AND status IN {sql_in(PULL_OPEN_STATUSES)}"
 
 
 class Transfer(TenantOwned, Timestamped, db.Model):
@@ -76,7 +81,11 @@ class Transfer(TenantOwned, Timestamped, db.Model):
     # Sending: [{"kind", "id", "label", ("revision")}]; receiving: [{"kind", "label", ("copied_id")}]
     package: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     # Receiving side only: the minimum identity (lifecycle.IDENTITY_FIELDS) and the release date.
-    person_snapshot: Mapped[dict | None] = mapped_column(JSON)
+    # (none_as_null: an erased identity is SQL NULL, not the JSON value null.)
+    person_snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # Receiving side: when the identity was erased because this center no longer needs it (the
+    # request was declined, withdrawn or reassigned away); the release date and metadata stay.
+    snapshot_erased_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     release_date: Mapped[date | None] = mapped_column(Date)
     decline_reason: Mapped[str | None] = mapped_column(String(20))
     decline_comment: Mapped[str | None] = mapped_column(Text)
@@ -135,11 +144,41 @@ class TransferMessage(TenantOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
 
 
+class TransferMessageAttachment(TenantOwned, db.Model):
+    """A file attached to a message of the thread (添付ファイル), one copy per side.
+
+    Each center owns its copy of the bytes (``<UPLOAD_ROOT>/<center_id>/<id>``, the case
+    documents' storage) and its row; ``pair_id`` joins the two copies.  Rows are only ever added.
+    """
+
+    __tablename__ = "transfer_message_attachments"
+    __table_args__ = (
+        ForeignKeyConstraint(["center_id", "message_id"], ["transfer_messages.center_id", "transfer_messages.id"],
+                             name="fk_transfer_msg_attachments_message"),
+        ForeignKeyConstraint(["center_id", "transfer_id"], ["transfers.center_id", "transfers.id"],
+                             name="fk_transfer_msg_attachments_transfer"),
+        CheckConstraint("size_bytes > 0", name="size"),
+        Index("ix_transfer_msg_attachments_message", "center_id", "message_id"),
+    )
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    message_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    pair_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)  # sanitized, shown only
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)  # detected from the bytes
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a user of the author center
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+
+
 class ProvisionRecord(TenantOwned, db.Model):
     """第三者提供記録 (APPI art. 29): one provision of a person's data to another center.
 
-    Kept in the sending center; written when the request is actually sent (not while it awaits
-    the head's approval); never changed or deleted by the application (kept at least 3 years).
+    A transfer's provision is kept in the sending center and written when the request is actually
+    sent (not while it awaits the head's approval); a pull request's (開始依頼: the identity the
+    destination center sends the facility's center) in the asking center, when the pull is sent.
+    Never changed or deleted by the application (kept at least 3 years).
     """
 
     __tablename__ = "provision_records"
@@ -150,6 +189,10 @@ class ProvisionRecord(TenantOwned, db.Model):
                              name="fk_provision_records_center_id_case_id_cases"),
         ForeignKeyConstraint(["center_id", "transfer_id"], ["transfers.center_id", "transfers.id"],
                              name="fk_provision_records_center_id_transfer_id_transfers"),
+        ForeignKeyConstraint(["center_id", "pull_id"], ["transfer_pulls.center_id", "transfer_pulls.id"],
+                             name="fk_provision_records_center_id_pull_id_transfer_pulls"),
+        # A provision belongs to exactly one transfer or one pull request.
+        CheckConstraint("(transfer_id IS NULL) <> (pull_id IS NULL)", name="one_source"),
         CheckConstraint(f"consent_method IN {sql_in(CONSENT_METHODS)}", name="consent_method"),
         CheckConstraint(f"basis IN {sql_in(PROVISION_BASES)}", name="basis"),
         CheckConstraint("retain_until >= provided_on", name="retention"),
@@ -160,7 +203,8 @@ class ProvisionRecord(TenantOwned, db.Model):
     recipient_center_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("centers.id"), nullable=False)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     case_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
-    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a transfer's provision (sending center)...
+    pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # ...or a pull request's (the asking center)
     items: Mapped[list] = mapped_column(JSON, nullable=False)  # [{"kind", "label"}]; identity always first
     consent_obtained_on: Mapped[date] = mapped_column(Date, nullable=False)
     consent_method: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -170,3 +214,71 @@ class ProvisionRecord(TenantOwned, db.Model):
     recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     retain_until: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+
+
+class TransferPull(TenantOwned, Timestamped, db.Model):
+    """One side of a pull request (広域調整の開始依頼).
+
+    The center where the person will live (帰住予定地, ``side = 'asking'``) asks the facility's
+    center (施設所在地, ``side = 'asked'``) to start a transfer.  The two rows share ``group_id``
+    and each lives in its own center, like a transfer's; ``pulls`` touches the other side only
+    inside ``tenancy.cross_tenant(...)``.  The asking row keeps the asking center's case; the asked
+    row carries the minimum identity the asked center needs to find the person
+    (``person_snapshot``: ``lifecycle.PULL_IDENTITY_FIELDS``) and, once confirmed, the asked
+    center's case the transfer was started from.  ``transfer_group_id`` names the transfer that
+    confirmed the pull (each center finds its own side of it).
+    """
+
+    __tablename__ = "transfer_pulls"
+    __table_args__ = (
+        ForeignKeyConstraint(["center_id", "case_id"], ["cases.center_id", "cases.id"],
+                             name="fk_transfer_pulls_center_id_case_id_cases"),
+        CheckConstraint(f"side IN {sql_in(PULL_SIDES)}", name="side"),
+        CheckConstraint(f"status IN {sql_in(PULL_STATUSES)}", name="status"),
+        CheckConstraint(f"consent_method IN {sql_in(CONSENT_METHODS)}", name="consent_method"),
+        CheckConstraint("consent_method <> 'oral_with_witness' OR coalesce(consent_witness, '') <> ''",
+                        name="oral_consent_has_witness"),
+        CheckConstraint("side = 'asked' OR case_id IS NOT NULL", name="asking_has_case"),
+        CheckConstraint("status <> 'confirmed' OR (transfer_group_id IS NOT NULL AND confirmed_at IS NOT NULL)",
+                        name="confirmed_has_transfer"),
+        CheckConstraint("status <> 'refused' OR (refused_at IS NOT NULL AND coalesce(refuse_comment, '') <> '')",
+                        name="refused_has_comment"),
+        CheckConstraint("status <> 'cancelled' OR cancelled_at IS NOT NULL", name="cancelled_has_time"),
+        CheckConstraint("center_id <> counterpart_center_id", name="two_centers"),
+        # One open pull per asking case and asked center.
+        Index("uq_transfer_pulls_open_request", "center_id", "case_id", "counterpart_center_id", unique=True,
+              postgresql_where=text(OPEN_PULL_WHERE), sqlite_where=text(OPEN_PULL_WHERE)),
+        Index("ix_transfer_pulls_center_created", "center_id", "created_at", "id"),
+        Index("ix_transfer_pulls_center_case", "center_id", "case_id"),
+        Index("ix_transfer_pulls_group", "group_id", "side"),
+    )
+
+    side: Mapped[str] = mapped_column(String(10), nullable=False)
+    group_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    counterpart_center_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("centers.id"), nullable=False)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # asking: its case; asked: the case confirmed from
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    # The person's consent to telling the asked center (APPI): when, how, who witnessed, scope.
+    consent_obtained_on: Mapped[date] = mapped_column(Date, nullable=False)
+    consent_method: Mapped[str] = mapped_column(String(20), nullable=False)
+    consent_witness: Mapped[str | None] = mapped_column(String(100))
+    consent_scope: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Asked side only: the minimum identity; both sides: the facility and release date, if known.
+    person_snapshot: Mapped[dict | None] = mapped_column(JSON)
+    facility_name: Mapped[str | None] = mapped_column(String(100))
+    release_date: Mapped[date | None] = mapped_column(Date)
+    refuse_comment: Mapped[str | None] = mapped_column(Text)
+    transfer_group_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Who did what when (user ids).
+    requested_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    confirmed_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    refused_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    refused_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    cancelled_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}

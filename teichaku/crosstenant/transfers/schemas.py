@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ...platform.validation import StrictSchema
-from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, PACKAGE_KINDS, SIDES, STATUSES
+from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, PACKAGE_KINDS, PULL_SIDES, PULL_STATUSES, SIDES, STATUSES
 
 CENTER_CODE = validate.Regexp(r"^[a-z][a-z0-9\-]{1,31}$", error="センターのコード（例: osaka）を指定してください。")
 
@@ -35,6 +35,8 @@ class TransferCreate(StrictSchema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "依頼の内容"})
     package = fields.List(fields.Nested(PackageItemIn), load_default=list, validate=validate.Length(max=100),
                           metadata={"description": "一緒に送る資料（既定では何も送らない）"})
+    pull_id = fields.UUID(load_default=None, metadata={
+        "description": "受け取った開始依頼に応じる場合、その開始依頼の ID（依頼先は開始依頼をしたセンター）"})
 
 
 class DeclineIn(StrictSchema):
@@ -45,6 +47,12 @@ class DeclineIn(StrictSchema):
 
 class MessageIn(StrictSchema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class AcceptIn(StrictSchema):
+    person_id = fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "受入れを結び付ける、このセンターの既存の対象者（受け取った本人情報と生年月日・氏名またはふりがなが一致する人）。"
+                       "省略すると、受け取った本人情報から新しい対象者を登録する"})
 
 
 class ReassignIn(StrictSchema):
@@ -127,6 +135,8 @@ class TransferOut(StrictSchema):
     case_id = fields.UUID(allow_none=True)
     receiving_case_id = fields.UUID(allow_none=True)
     person = fields.Nested(PersonSnapshotOut, allow_none=True)
+    snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "受入側: お断り・取下げ・振替により本人情報（person）を消去した日時"})
     release_date = fields.Date(allow_none=True)
     consent = fields.Nested(ConsentOut)
     message = fields.String()
@@ -161,6 +171,15 @@ class TransferList(StrictSchema):
     next_cursor = fields.String(allow_none=True)
 
 
+class AttachmentOut(StrictSchema):
+    """A file attached to a message (this center's own copy)."""
+
+    id = fields.UUID()
+    filename = fields.String()
+    size = fields.Integer(metadata={"description": "bytes"})
+    content_type = fields.String()
+
+
 class MessageOut(StrictSchema):
     id = fields.UUID()
     author_center = fields.String()
@@ -170,6 +189,8 @@ class MessageOut(StrictSchema):
     body = fields.String()
     kind = fields.String(metadata={"description": "message, or shared_update (an update shared after acceptance)"})
     created_at = fields.DateTime()
+    attachments = fields.List(fields.Nested(AttachmentOut), metadata={
+        "description": "添付ファイル（このセンターの写し）: GET /transfers/<id>/attachments/<attachment_id> で取得"})
 
 
 class MessageList(StrictSchema):
@@ -214,7 +235,8 @@ class ProvisionOut(StrictSchema):
     person_name = fields.String()
     case_id = fields.UUID()
     case_number = fields.String()
-    transfer_id = fields.UUID()
+    transfer_id = fields.UUID(allow_none=True, metadata={"description": "広域調整の依頼による提供"})
+    pull_id = fields.UUID(allow_none=True, metadata={"description": "開始依頼による提供"})
     items = fields.List(fields.Nested(ProvisionItemOut))
     consent_obtained_on = fields.Date()
     consent_method = fields.String()
@@ -227,4 +249,93 @@ class ProvisionOut(StrictSchema):
 
 class ProvisionList(StrictSchema):
     items = fields.List(fields.Nested(ProvisionOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+# --- the destination center's pull request (開始依頼) ------------------------------------------------
+
+class PullCreate(StrictSchema):
+    case_id = fields.UUID(required=True, metadata={"description": "このセンター（帰住予定地）のケース"})
+    to_center = fields.String(required=True, validate=CENTER_CODE,
+                              metadata={"description": "開始を依頼するセンター（矯正施設の所在地）のコード"})
+    consent = fields.Nested(ConsentIn, required=True, metadata={"description": "相手のセンターに伝えることへの本人の同意"})
+    message = fields.String(required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "依頼の内容"})
+
+
+class PullRefuseIn(StrictSchema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "お断りの理由（依頼したセンターに伝わります）"})
+
+
+class PullListArgs(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None)
+    side = fields.String(load_default=None, validate=validate.OneOf(PULL_SIDES))
+    status = fields.String(load_default=None, validate=validate.OneOf(PULL_STATUSES))
+
+
+class PullPersonOut(StrictSchema):
+    """The minimum identity the asked center gets to find the person."""
+
+    family_name = fields.String()
+    given_name = fields.String()
+    family_name_kana = fields.String()
+    given_name_kana = fields.String()
+    birth_date = fields.String()
+    sex = fields.String()
+
+
+class CandidateCaseOut(StrictSchema):
+    id = fields.UUID()
+    case_number = fields.String()
+    case_type = fields.String()
+    status = fields.String()
+    release_date = fields.Date(allow_none=True)
+
+
+class CandidateOut(StrictSchema):
+    """A person of the asked center who may be the one asked about, with their cases."""
+
+    person_id = fields.UUID()
+    name = fields.String()
+    name_kana = fields.String()
+    birth_date = fields.Date()
+    sex = fields.String()
+    reasons = fields.List(fields.String(), metadata={"description": "birth_date, name, kana"})
+    cases = fields.List(fields.Nested(CandidateCaseOut))
+
+
+class PullOut(StrictSchema):
+    """A pull request as a center sees its own side: ``case_id`` is the own side's case (the asked
+    side's once confirmed); ``person`` and ``candidates`` only on the asked side; ``transfer_id``
+    the own side of the transfer that confirmed it."""
+
+    id = fields.UUID()
+    side = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    from_center = fields.String()
+    from_center_name = fields.String()
+    to_center = fields.String()
+    to_center_name = fields.String()
+    case_id = fields.UUID(allow_none=True)
+    person = fields.Nested(PullPersonOut, allow_none=True)
+    facility_name = fields.String(allow_none=True)
+    release_date = fields.Date(allow_none=True)
+    consent = fields.Nested(ConsentOut)
+    message = fields.String()
+    refuse_comment = fields.String(allow_none=True)
+    transfer_id = fields.UUID(allow_none=True)
+    allowed_actions = fields.List(fields.String())
+    candidates = fields.List(fields.Nested(CandidateOut))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    requested_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    refused_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+class PullList(StrictSchema):
+    items = fields.List(fields.Nested(PullOut))
     next_cursor = fields.String(allow_none=True)

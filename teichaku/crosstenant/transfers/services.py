@@ -9,7 +9,11 @@ sending row, then the receiving row), re-reads them and asks ``lifecycle.next_st
 withdrawal and an acceptance arriving together leave exactly one outcome (the other gets
 ``InvalidState``).  Notifications are written to the outbox in the same transaction
 (``notifications.services.emit``).  Everything is audited in the acting center's chain (the
-platform chain for the association and jobs).  Nothing here commits: the view or job does.
+platform chain for the association and jobs), except what changes the other center's own records
+(a shared update's progress note, the erasure of its copy of the identity): that runs as that
+center (``_as_center``) and is audited in its chain, which is opened before any row is locked
+(``_open_chain``: the lock order).  Files of the thread are kept per side by ``attachments``.
+Nothing here commits: the view or job does.
 
 Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``NotYourSide`` (403) and
 ``werkzeug.exceptions.NotFound`` (a transfer, case or package item that is not the caller's).
@@ -20,7 +24,9 @@ import csv
 import io
 import statistics
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Iterator, Sequence
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
@@ -34,13 +40,15 @@ from ...platform.extensions import db
 from ...platform.i18n import JST, fiscal_year_label, today_jst
 from ...platform.models import utcnow
 from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
-from ...platform.tenancy import cross_tenant, current_center_id, get_owned
+from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
 from ...tenants.cases.lifecycle import FINAL_STATUSES as CASE_FINAL_STATUSES
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
+from ...tenants.persons.names import normalize as normalize_name
 from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from . import attachments as thread_files
 from . import lifecycle as lc
-from .models import ProvisionRecord, Transfer, TransferMessage
+from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment
 
 DUPLICATE_MESSAGE = "このケースについて同じセンターへの依頼が既に進行中です。"
 RECORD_LABELS = {"assessment": "フェイスシート・アセスメント", "interview": "面談記録", "progress": "支援経過"}
@@ -109,6 +117,61 @@ def _notify(kind: str, *, to_center_id=None, to_association: bool = False, trans
     from ..notifications.services import emit
 
     emit(kind, to_center_id=to_center_id, to_association=to_association, transfer_id=transfer_id)
+
+
+@contextmanager
+def _as_center(center_id: uuid.UUID, purpose: str) -> Iterator[None]:
+    """Run a block as another center (the counterpart of a transfer), inside ``cross_tenant``.
+
+    Why: a change to the other center's own records (a shared update's progress note in the
+    receiving case, the erasure of the receiving side's copy of the identity) must follow that
+    center's own rules, so it goes through the same services the center itself uses and its
+    audit entries land in *that* center's chain, not in the acting one's.  The block runs with
+    the tenant switched to ``center_id``; the previous tenant is restored whatever happens.
+    Callers open that center's chain first (``_open_chain``).  Only the named services of this
+    module use it, for one small write each.
+    """
+    acting = current_center_id()
+    with cross_tenant(purpose):
+        set_tenant(center_id)
+        try:
+            yield
+        finally:
+            set_tenant(acting)
+
+
+def _open_chain(center_id: uuid.UUID, purpose: str) -> None:
+    """Record in another center's own audit chain that this center (or the association) is
+    about to act on that center's side of a transfer (``cross_tenant.act_as``, with the purpose).
+
+    Called *before* the transfer's rows are locked.  Why: every request takes its own chain's
+    head lock with its first audit entry and only then locks transfer rows; writing into the
+    other center's chain after locking the rows would take the two locks in the opposite order
+    and deadlock with a request of that center working on the same transfer (a withdrawal
+    meeting an acceptance).  A rollback removes the entry with everything else."""
+    acting = current_center_id()
+    if center_id == acting:
+        return
+    with _as_center(center_id, purpose):
+        audit("cross_tenant.act_as", object_type="purpose", object_id=purpose,
+              details={"acting_center_id": str(acting) if acting else None})
+
+
+def _erase_snapshot(receiving: Transfer, reason: str) -> None:
+    """Data minimisation: a receiving center that will not take the person on (the request was
+    declined, withdrawn or reassigned away) no longer needs their identity, so its copy is
+    erased (``person_snapshot`` NULL, ``snapshot_erased_at`` set), audited in that center's own
+    chain (which a caller acting for another center opened first: ``_open_chain``).  The release
+    date and the metadata stay (the association's view and the compliance report count them).
+    Runs inside the caller's lock of the row; erasing twice does nothing."""
+    if receiving.side != "receiving" or receiving.person_snapshot is None:
+        return
+    receiving.person_snapshot = None
+    receiving.snapshot_erased_at = utcnow()
+    db.session.flush()
+    with _as_center(receiving.center_id, "transfers.erase_snapshot"):
+        audit("transfer.snapshot_erase", object_type="transfer", object_id=receiving.id,
+              details={"side": receiving.side, "status": receiving.status, "reason": reason})
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -349,15 +412,21 @@ def _check_receiver(to_center: Center | None, *, sending_center_id, field: str =
 
 
 def request_transfer(case: Case, to_center: Center | None, consent: dict, message: str, package: list[dict] | None,
-                     actor) -> Transfer:
+                     actor, *, pull_id=None) -> Transfer:
     """Ask another center to take the person on (広域調整の依頼).
 
     The request is sent at once (``requested``), or waits for the center head's approval
     (``awaiting_approval``) where the center requires it.  Only the chosen package items travel
     with the minimum identity; the provision is recorded when the request is actually sent.
+    With ``pull_id`` the request answers the receiving center's pull request (開始依頼): the pull
+    is locked first and must still be open, and becomes ``confirmed`` with the request
+    (``pulls.confirm_pull``); a pull that is not the caller's answers 404.
     """
+    from . import pulls
+
     own = _own_center()
     _check_receiver(to_center, sending_center_id=own.id)
+    pull = pulls.lock_for_confirmation(pull_id, to_center) if pull_id is not None else None
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては広域調整を依頼できません。")
     consent_fields = _clean_consent(consent or {})
@@ -380,6 +449,8 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
         _send(row, case, actor, basis="consent")
     else:
         _notify("transfer_approval_needed", to_center_id=own.id, transfer_id=row.id)
+    if pull is not None:
+        pulls.confirm_pull(pull, row, actor)
     return row
 
 
@@ -452,6 +523,8 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
     """The requesting center withdraws a request not yet answered."""
     _check_side(row, "withdraw")
     with cross_tenant("transfers.withdraw"):
+        if row.sent_at is not None:  # the receiving center has its row: its status and identity change
+            _open_chain(row.counterpart_center_id, "transfers.withdraw")
         sending, receiving = _lock_group(row.group_id)
         to_status = lc.next_status("withdraw", "sending", sending.status)
         if receiving is not None:
@@ -462,17 +535,63 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
                 side_row.status, side_row.withdrawn_at, side_row.withdrawn_by_id = to_status, now, _actor_id(actor)
         db.session.flush()
         if receiving is not None:
+            _erase_snapshot(receiving, "withdrawn")
             _notify("transfer_withdrawn", to_center_id=receiving.center_id, transfer_id=receiving.id)
     case = _own_case(sending)
     _audit("transfer.withdraw", sending, person_id=case.person_id if case else None)
     return sending
 
 
-def accept_transfer(row: Transfer, actor) -> Transfer:
-    """The receiving center takes the person on: its own person and coordination case are made
-    from the identity received, the chosen package items are copied into that case (noted with
-    where they came from), and the receiving row is linked to it.  The sending center keeps its
-    own record."""
+def _same_identity(person: Person, snapshot: dict) -> bool:
+    """The received identity names this person: the same birth date, and the same full name or
+    the same kana (compared normalised: hiragana, katakana, half-width and spaces alike)."""
+    if person.birth_date.isoformat() != snapshot.get("birth_date"):
+        return False
+    name = normalize_name(f"{snapshot.get('family_name', '')}{snapshot.get('given_name', '')}")
+    kana = normalize_name(f"{snapshot.get('family_name_kana', '')}{snapshot.get('given_name_kana', '')}")
+    return (bool(name) and name == normalize_name(person.family_name + person.given_name)) or \
+        (bool(kana) and kana == normalize_name(person.family_name_kana + person.given_name_kana))
+
+
+def person_candidates(row: Transfer) -> list[Person]:
+    """People of the receiving center's own records who may be the person received (既存の対象者
+    の候補), so that an acceptance links to them instead of registering the person twice.
+
+    Only the receiving side of a request still open has an identity to compare.  Showing them
+    reads the center's people, so the read is audited (with their ids) when any is found."""
+    snapshot = row.person_snapshot
+    if row.side != "receiving" or not snapshot or not snapshot.get("birth_date"):
+        return []
+    born = date.fromisoformat(snapshot["birth_date"])
+    people = db.session.scalars(select(Person).where(Person.center_id == row.center_id, Person.birth_date == born)
+                                .order_by(Person.family_name_kana, Person.given_name_kana, Person.id).limit(200))
+    found = [p for p in people if _same_identity(p, snapshot)]
+    if found:
+        _audit("transfer.person_candidates", row, details={"person_ids": [str(p.id) for p in found]})
+    return found
+
+
+def _chosen_person(row: Transfer, person_id: uuid.UUID | str | None) -> Person | None:
+    """The existing person an acceptance links to (None: register a new one).  Another center's
+    person or a missing one answers 404; one of this center whose identity differs from the one
+    received is refused (422 ``person_id``), so two people are never merged by mistake."""
+    if person_id is None:
+        return None
+    person = get_owned(Person, person_id)
+    if person is None:
+        raise NotFound()
+    if not _same_identity(person, row.person_snapshot or {}):
+        message = "受け取った本人情報（生年月日と氏名またはふりがな）と一致しない対象者です。"
+        raise ValidationFailed(message, fields={"person_id": [message]})
+    return person
+
+
+def accept_transfer(row: Transfer, actor, person_id: uuid.UUID | str | None = None) -> Transfer:
+    """The receiving center takes the person on: its coordination case is made for an existing
+    person of its own records (``person_id``, one of ``person_candidates``) or for a new person
+    made from the identity received (the default); the chosen package items are copied into that
+    case (noted with where they came from), and the receiving row is linked to it.  The sending
+    center keeps its own record."""
     from ...tenants.cases.services import create_case
 
     _check_side(row, "accept")
@@ -483,15 +602,14 @@ def accept_transfer(row: Transfer, actor) -> Transfer:
         lc.next_status("accept", "receiving", receiving.status)
         lc.next_status("accept", "sending", sending.status)
         items = _read_package(sending)
+    existing = _chosen_person(row, person_id)
     from_center = center_of(row.counterpart_center_id)
     own = _own_center()
     snapshot = row.person_snapshot or {}
     sent_on = jst_date(row.sent_at) or today_jst()
     requested_on = min(sent_on, row.release_date) if row.release_date else sent_on
-    person = {field: snapshot.get(field) for field in lc.IDENTITY_FIELDS}
-    person["birth_date"] = date.fromisoformat(snapshot["birth_date"])
     case = create_case({
-        "case_type": "coordination", "person": person, "release_date": row.release_date,
+        "case_type": "coordination", **_person_for_case(snapshot, existing), "release_date": row.release_date,
         "requested_on": requested_on, "destination_prefecture_code": own.prefecture_code,
         "request_source": f"広域調整（{from_center.name}）"[:100],
     }, created_by=actor)
@@ -506,8 +624,18 @@ def accept_transfer(row: Transfer, actor) -> Transfer:
         db.session.flush()
         _notify("transfer_accepted", to_center_id=sending.center_id, transfer_id=sending.id)
     _audit("transfer.accept", receiving, person_id=case.person_id,
-           details={"receiving_case_id": str(case.id), "copied": [c["kind"] for c in copies if c.get("copied_id")]})
+           details={"receiving_case_id": str(case.id), "copied": [c["kind"] for c in copies if c.get("copied_id")],
+                    "existing_person": existing is not None})
     return receiving
+
+
+def _person_for_case(snapshot: dict, existing: Person | None) -> dict:
+    """``create_case``'s person: the existing one chosen, or a new one from the identity received."""
+    if existing is not None:
+        return {"person_id": existing.id}
+    person = {field: snapshot.get(field) for field in lc.IDENTITY_FIELDS}
+    person["birth_date"] = date.fromisoformat(snapshot["birth_date"])
+    return {"person": person}
 
 
 def decline_transfer(row: Transfer, reason: str, comment: str | None, actor) -> Transfer:
@@ -527,6 +655,7 @@ def decline_transfer(row: Transfer, reason: str, comment: str | None, actor) -> 
             side_row.decline_reason, side_row.decline_comment = reason, comment
             side_row.declined_at, side_row.declined_by_id = now, _actor_id(actor)
         db.session.flush()
+        _erase_snapshot(receiving, "declined")
         _notify("transfer_declined", to_center_id=sending.center_id, transfer_id=sending.id)
     _audit("transfer.decline", receiving, details={"reason": reason})
     return receiving
@@ -553,40 +682,96 @@ def complete_transfer(row: Transfer, actor) -> Transfer:
 
 # --- the thread ----------------------------------------------------------------------------------
 
-def post_message(row: Transfer, body: str, actor) -> TransferMessage:
-    """A message to the other center; each side keeps its own copy of the thread."""
+def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.Upload] = ()) -> TransferMessage:
+    """A message to the other center, with files attached if any (``files``: streams and the
+    names given); each side keeps its own copy of the message and of every file.
+
+    A file refused by the size or type checks is a 422 (``files``) and nothing is written: no
+    message, no row, no file on disk."""
     body = (body or "").strip()
     if not body:
         raise ValidationFailed("メッセージを入力してください。", fields={"body": ["必須項目です。"]})
+    files = list(files or ())
+    thread_files.check_count(files)
     if row.status == "awaiting_approval":
         raise InvalidState("センター長の承認前のため、相手のセンターにはまだ届いていません。")
     if row.status == "reassigned":
         raise InvalidState("この依頼は他のセンターに振り替えられました。")
     with cross_tenant("transfers.message"):
-        if row.side == "sending":
-            other = _current_receiving(row.group_id)
-        else:
-            other = db.session.execute(select(Transfer).where(Transfer.group_id == row.group_id,
-                                                              Transfer.side == "sending")).scalar_one()
-        if other is None:
-            raise InvalidState("相手のセンターがまだ決まっていません。")
-        pair_id, now, mine = uuid.uuid4(), utcnow(), None
-        for target in (row, other):
-            message = TransferMessage(center_id=target.center_id, transfer_id=target.id, group_id=row.group_id,
-                                      pair_id=pair_id, author_center_id=row.center_id, author_id=_actor_id(actor),
-                                      author_name=_actor_name(actor), body=body, created_at=now)
-            db.session.add(message)
-            mine = mine or message
-        db.session.flush()
+        other = _thread_counterpart(row)
+        staged = thread_files.stage_copies(files, (row.center_id, other.center_id))
+        try:
+            copies = _write_message(row, other, body, actor)
+        except BaseException:
+            thread_files.discard(staged)
+            raise
+        stored = thread_files.store(staged, copies, _actor_id(actor))
         _notify("transfer_message", to_center_id=other.center_id, transfer_id=other.id)
-    _audit("transfer.message", row, details={"length": len(body)})
-    return mine
+    _audit("transfer.message", row, details={"length": len(body), "attachments": len(files)})
+    _audit_uploads(row, stored)
+    return copies[row.center_id]
+
+
+def _thread_counterpart(row: Transfer) -> Transfer:
+    """The other side's current row, which gets the other copy of a message (inside ``cross_tenant``)."""
+    if row.side == "sending":
+        other = _current_receiving(row.group_id)
+    else:
+        other = db.session.execute(select(Transfer).where(Transfer.group_id == row.group_id,
+                                                          Transfer.side == "sending")).scalar_one()
+    if other is None:
+        raise InvalidState("相手のセンターがまだ決まっていません。")
+    return other
+
+
+def _write_message(row: Transfer, other: Transfer, body: str, actor, *, kind: str = "message") -> dict:
+    """One copy of a message on each side (joined by ``pair_id``), by center id; flushed."""
+    pair_id, now, copies = uuid.uuid4(), utcnow(), {}
+    for target in (row, other):
+        message = TransferMessage(center_id=target.center_id, transfer_id=target.id, group_id=row.group_id,
+                                  pair_id=pair_id, author_center_id=row.center_id, author_id=_actor_id(actor),
+                                  author_name=_actor_name(actor), body=body, kind=kind, created_at=now)
+        db.session.add(message)
+        copies[target.center_id] = message
+    db.session.flush()
+    return copies
+
+
+def _audit_uploads(row: Transfer, stored: list[TransferMessageAttachment]) -> None:
+    """One ``transfer.attachment_upload`` entry per file, in the author's chain, naming both copies."""
+    own = [a for a in stored if a.center_id == row.center_id]
+    if not own:
+        return
+    case = _own_case(row)
+    other_copy = {a.pair_id: a.id for a in stored if a.center_id != row.center_id}
+    for attachment in own:
+        audit("transfer.attachment_upload", object_type="transfer_message_attachment", object_id=attachment.id,
+              person_id=case.person_id if case else None,
+              details={"transfer_id": str(row.id), "message_id": str(attachment.message_id),
+                       "filename": attachment.filename, "size_bytes": attachment.size_bytes,
+                       "sha256": attachment.sha256, "counterpart_copy_id": str(other_copy.get(attachment.pair_id))})
+
+
+def download_attachment(row: Transfer, attachment_id: uuid.UUID | str) -> tuple[TransferMessageAttachment, bytes]:
+    """The current center's own copy of a file of the thread, and its bytes; the download is
+    audited.  Another center's copy answers 404 like a missing one."""
+    attachment = thread_files.load(row, attachment_id)
+    data = thread_files.read_bytes(attachment)
+    case = _own_case(row)
+    audit("transfer.attachment_download", object_type="transfer_message_attachment", object_id=attachment.id,
+          person_id=case.person_id if case else None,
+          details={"transfer_id": str(row.id), "filename": attachment.filename, "sha256": attachment.sha256})
+    return attachment, data
 
 
 def share_update(row: Transfer, body: str, actor) -> TransferMessage:
     """After acceptance, an update the sending center shares: written on both sides of the thread
     (``kind = 'shared_update'``), copied as a progress note into the receiving center's case
-    (noted with where it came from), and the receiving center is notified."""
+    (noted with where it came from), and the receiving center is notified.
+
+    The note is written by the receiving center's own records service, run as that center
+    (``_as_center``): its audit chain gets the ``record.create`` entry with its case's person,
+    like any change to its person's record."""
     body = (body or "").strip()
     if not body:
         raise ValidationFailed("共有する内容を入力してください。", fields={"body": ["必須項目です。"]})
@@ -596,27 +781,31 @@ def share_update(row: Transfer, body: str, actor) -> TransferMessage:
         raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": row.status})
     from_center = _own_center()
     with cross_tenant("transfers.share_update"):
+        _open_chain(row.counterpart_center_id, "transfers.share_update")
         sending, receiving = _lock_group(row.group_id)
         if sending.id != row.id or sending.status != "accepted" or receiving is None \
                 or receiving.status != "accepted" or receiving.case_id is None:
             raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": sending.status})
-        pair_id, now, mine = uuid.uuid4(), utcnow(), None
-        for target in (sending, receiving):
-            message = TransferMessage(center_id=target.center_id, transfer_id=target.id, group_id=row.group_id,
-                                      pair_id=pair_id, author_center_id=sending.center_id, author_id=_actor_id(actor),
-                                      author_name=_actor_name(actor), body=body, kind="shared_update", created_at=now)
-            db.session.add(message)
-            mine = mine or message
-        note = CaseRecord(center_id=receiving.center_id, case_id=receiving.case_id, kind="progress",
-                          recorded_on=today_jst(),
-                          content=f"広域調整により{from_center.name}から共有された更新（{jst_date(now).isoformat()}）:\n{body}")
-        db.session.add(note)
-        db.session.flush()
+        copies = _write_message(sending, receiving, body, actor, kind="shared_update")
+        mine = copies[sending.center_id]
+        with _as_center(receiving.center_id, "transfers.share_update"):
+            _note_in_receiving_case(receiving, f"広域調整により{from_center.name}から共有された更新"
+                                               f"（{jst_date(mine.created_at).isoformat()}）:\n{body}")
         _notify("transfer_update_shared", to_center_id=receiving.center_id, transfer_id=receiving.id)
     case = _own_case(row)
     _audit("transfer.share_update", row, person_id=case.person_id if case else None,
-           details={"length": len(body), "pair_id": str(pair_id)})
+           details={"length": len(body), "pair_id": str(mine.pair_id)})
     return mine
+
+
+def _note_in_receiving_case(receiving: Transfer, content: str) -> CaseRecord:
+    """A progress note in the receiving center's case, through its records service (run as the
+    receiving center: the case is loaded by that center and id, the note audited in its chain)."""
+    from ...tenants.records import services as records
+
+    case = db.session.execute(select(Case).where(Case.center_id == receiving.center_id,
+                                                 Case.id == receiving.case_id)).scalar_one()
+    return records.create_record(case, {"kind": "progress", "recorded_on": today_jst(), "content": content})
 
 
 def list_messages(row: Transfer, *, limit: int = 50, cursor: str | None = None, oldest_first: bool = False):
@@ -706,6 +895,7 @@ def center_view(row: Transfer) -> dict:
     if row.side == "receiving":
         view["receiving_case_id"] = row.case_id
         view["person"] = row.person_snapshot
+        view["snapshot_erased_at"] = row.snapshot_erased_at
     return view
 
 
@@ -729,6 +919,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         found = _sending_by_id(transfer_id)
         if found is None:
             raise NotFound()
+        _open_chain(found.counterpart_center_id, "transfers.reassign")  # its row is reassigned away
         sending, receiving = _lock_group(found.group_id)
         _check_receiver(new_center, sending_center_id=sending.center_id)
         if receiving is not None and receiving.center_id == new_center.id:
@@ -743,6 +934,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         if receiving is not None:
             receiving.status = lc.next_status("reassign", "receiving", receiving.status)
             receiving.reassigned_at, receiving.reassigned_by_id = now, _actor_id(actor)
+            _erase_snapshot(receiving, "reassigned")
         sending.status = lc.next_status("reassign", "sending", sending.status)
         sending.counterpart_center_id = new_center.id
         sending.decline_reason = sending.decline_comment = sending.declined_at = sending.declined_by_id = None
@@ -996,7 +1188,8 @@ def provision_records(*, limit: int = 200, cursor: str | None = None) -> tuple[l
             "id": rec.id, "provided_on": rec.provided_on, "recipient_center": recipient.code,
             "recipient_center_name": recipient.name, "person_id": rec.person_id,
             "person_name": person.full_name, "case_id": rec.case_id, "case_number": case.case_number,
-            "transfer_id": rec.transfer_id, "items": rec.items, "consent_obtained_on": rec.consent_obtained_on,
+            "transfer_id": rec.transfer_id, "pull_id": rec.pull_id, "items": rec.items,
+            "consent_obtained_on": rec.consent_obtained_on,
             "consent_method": rec.consent_method, "consent_witness": rec.consent_witness,
             "consent_scope": rec.consent_scope, "basis": rec.basis, "retain_until": rec.retain_until,
             "created_at": rec.created_at,
@@ -1011,7 +1204,7 @@ def provision_records(*, limit: int = 200, cursor: str | None = None) -> tuple[l
 
 PROVISION_COLUMNS = ("provided_on", "recipient_center", "recipient_center_name", "person_id", "person_name",
                      "case_number", "items", "consent_obtained_on", "consent_method", "consent_witness",
-                     "consent_scope", "basis", "retain_until", "transfer_id")
+                     "consent_scope", "basis", "retain_until", "transfer_id", "pull_id")
 
 
 def export_provision_records() -> bytes:
@@ -1037,9 +1230,18 @@ def export_provision_records() -> bytes:
     return _csv(PROVISION_COLUMNS, [[cell(item, c) for c in PROVISION_COLUMNS] for item in everything])
 
 
-def message_view(message: TransferMessage) -> dict:
-    """A message as both centers see it: which center wrote it and who (display name only)."""
+def message_attachments(messages: Sequence[TransferMessage]) -> dict:
+    """The current center's copies of the files attached to these messages, by message id."""
+    return thread_files.of_messages(m.id for m in messages)
+
+
+def message_view(message: TransferMessage, attachments: list[TransferMessageAttachment] | None = None) -> dict:
+    """A message as both centers see it: which center wrote it and who (display name only), and
+    the files attached (this center's copies; looked up when not given)."""
     author = center_of(message.author_center_id)
+    if attachments is None:
+        attachments = message_attachments([message])[message.id]
     return {"id": message.id, "author_center": author.code, "author_center_name": author.name,
             "author_name": message.author_name, "mine": message.author_center_id == message.center_id,
-            "body": message.body, "kind": message.kind, "created_at": message.created_at}
+            "body": message.body, "kind": message.kind, "created_at": message.created_at,
+            "attachments": [thread_files.view(a) for a in attachments]}

@@ -1,0 +1,105 @@
+"""Invitations: an account created without a password anyone knows, and a one-time link to set it.
+
+The platform had no invitation mechanism (``users create`` takes a password).  A handover must
+not have the platform admin choose the new center head's password, so the account is created
+with a random secret nobody learns, and the invited person sets their own through
+``/account/setup?token=...``.
+
+The token is signed with the app's ``SECRET_KEY`` (itsdangerous) and carries the account id and
+a fingerprint of its current password hash.  It therefore needs no table and is one-time by
+construction: setting the password changes the hash, and the token no longer matches.  It
+expires after ``ACCOUNT_SETUP_HOURS`` (default 72), and is void for a disabled account.  The
+link is shown once to the platform admin, who hands it to the person (never sent by e-mail:
+notification e-mail carries no personal or account data).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from urllib.parse import urlencode
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from ..audit.services import record
+from ..auth.models import User
+from ..auth.passwords import check_policy, hash_password
+from ..auth.services import create_user, revoke_all_sessions
+from ..extensions import db
+from ..models import utcnow
+from ..tenancy import account_lookup
+
+SALT = "teichaku.account-setup"
+DEFAULT_HOURS = 72
+SETUP_PATH = "/account/setup"
+
+
+def invite_user(*, email: str, role: str, center_code: str | None, display_name: str = "") -> tuple[User, str]:
+    """Create an account nobody can sign in to yet; returns it and its one-time setup URL."""
+    user = create_user(email=email, password=secrets.token_urlsafe(32), role=role, center_code=center_code,
+                       display_name=display_name)
+    record("user.invite", object_type="user", object_id=user.id, center_id=user.center_id)
+    return user, setup_url(user)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
+def setup_token(user: User) -> str:
+    return _serializer().dumps({"u": str(user.id), "p": _fingerprint(user)})
+
+
+def setup_url(user: User) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    return f"{base}{SETUP_PATH}?{urlencode({'token': setup_token(user)})}"
+
+
+def lifetime_seconds() -> int:
+    """``ACCOUNT_SETUP_HOURS`` from the app's configuration (``platform/config.py``)."""
+    hours = current_app.config.get("ACCOUNT_SETUP_HOURS") or DEFAULT_HOURS
+    return int(hours) * 3600
+
+
+def user_for_token(token: str | None) -> User | None:
+    """The account a valid, unexpired, unused token was issued for; None for anything else
+    (one answer for every kind of failure)."""
+    if not token or len(token) > 1000:
+        return None
+    try:
+        payload = _serializer().loads(token, max_age=lifetime_seconds())
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("u"), str):
+        return None
+    with account_lookup():
+        user = db.session.scalar(select(User).where(User.id == _uuid(payload["u"])))
+    if user is None or not user.is_active or payload.get("p") != _fingerprint(user):
+        return None
+    return user
+
+
+def _uuid(value: str) -> uuid.UUID:
+    """The id a (validly signed) token names; the nil id, which no account has, for garbage."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return uuid.UUID(int=0)
+
+
+def complete_setup(user: User, password: str) -> None:
+    """Set the invited account's password (the policy applies); the token is spent with it."""
+    check_policy(password, email=user.email)
+    with account_lookup():
+        user.password_hash = hash_password(password)
+        user.password_changed_at = utcnow()
+        user.version += 1
+        revoke_all_sessions(user)
+        db.session.flush()
+    record("user.password_setup", object_type="user", object_id=user.id, center_id=user.center_id)
