@@ -107,12 +107,28 @@ TEST_CONFIG = {
 }
 
 
+BUILT_APPS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _release_pooled_connections():
+    """Close the idle pooled connections of every app built so far after each test: apps built by
+    tests live until the session ends, and their pools would otherwise add up past PostgreSQL's
+    ``max_connections`` over a thousand tests (an app simply reconnects when used again)."""
+    yield
+    from teichaku.platform.extensions import db
+
+    for built in BUILT_APPS:
+        with built.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def make_app(database):
     """Build an app (application role) with extra configuration."""
     from teichaku.platform.app import create_app
 
-    built = []
+    built = BUILT_APPS
 
     def _make(**overrides):
         app = create_app({**TEST_CONFIG, **overrides})
