@@ -54,7 +54,7 @@ EXPORTED = {
     "case_study_drafts", "case_study_findings", "cases", "committee_agenda_items", "committee_attendances",
     "committee_meetings", "committee_members", "coordination_plans", "network_activities",
     "network_activity_participants", "persons", "plan_revisions", "provision_records", "reminders",
-    "resource_contacts", "resources", "rollup_counts", "rollup_day_counts", "rollup_dirty_slices", "rollup_slices",
+    "resource_contacts", "resources", "retention_reviews", "retention_rules", "rollup_counts", "rollup_day_counts", "rollup_dirty_slices", "rollup_slices",
     "transfer_message_attachments", "transfer_messages", "transfer_pulls", "transfers", "users",
 }
 
@@ -214,6 +214,19 @@ def build_center_a(app, world) -> dict:
                                   _actor(world, "a_staff", "tokyo"))
         db.session.commit()
         out["pull_id"] = pull.id
+    with app.app_context():  # retention: a rule, a person due for review and an erased stub
+        from teichaku.tenants.cases.services import transition_case
+        from teichaku.tenants.retention import erasure, services as retention
+
+        set_tenant(center_by_code("tokyo").id)
+        retention.set_rules({"consultation": 3})
+        for family_name in ("甲保存", "甲消去"):
+            closed = create_case({"case_type": "consultation", "person": factories.person_payload(
+                family_name=family_name, given_name="甲代", family_name_kana="こうほぞん", given_name_kana="こうよ")})
+            transition_case(closed, "closed", expected_version=closed.version, closing={"closing_reason": "other"})
+        erasure.erase_person(closed.person)
+        retention.run_review(date(2099, 1, 1))
+        db.session.commit()
     with app.app_context():
         rebuild_rollups(triggered_by="cli")  # the national counts of every center, A's among them
     return out
@@ -359,7 +372,8 @@ class TestArchiveBetweenInstallations:
         assert {"persons", "cases", "case_records", "case_documents", "plan_revisions", "transfers",
                 "transfer_messages", "transfer_message_attachments", "provision_records", "committee_agenda_items",
                 "resources", "resource_contacts", "network_activities", "case_study_drafts", "reminders", "users",
-                "audit_entries", "transfer_pulls", "rollup_counts", "rollup_slices"} <= non_empty
+                "audit_entries", "transfer_pulls", "rollup_counts", "rollup_slices", "retention_rules",
+                "retention_reviews"} <= non_empty
 
     def test_uploaded_files_arrive_byte_for_byte(self, trip):
         arrived = _files(trip.second.uploads / str(trip.tokyo))
@@ -494,7 +508,7 @@ class TestArchiveBetweenInstallations:
                     "given_name": "花子", "family_name_kana": "よそ", "given_name_kana": "はなこ",
                     "birth_date": date(1950, 1, 1), "sex": "female", "support_needs": [], "certificates": [],
                     "public_assistance": "none", "name_search": "", "name_grams": [], "version": 1,
-                    "created_at": _now(), "updated_at": _now()})
+                    "erased_at": None, "created_at": _now(), "updated_at": _now()})
 
         monkeypatch.setattr(store, "encoded_rows", with_foreign_row)
         data = _export(trip.app, code="aomori", key=trip.key)

@@ -21,8 +21,9 @@ demo_cli = AppGroup("demo", help="デモ用データ（開発環境のみ）")
 def init_app(app: Flask) -> None:
     from ..crosstenant.aggregates.cli import aggregates_cli
     from ..crosstenant.exchange.cli import exchange_cli
+    from ..tenants.retention.cli import retention_cli
 
-    for group in (centers_cli, users_cli, audit_cli, demo_cli, aggregates_cli, exchange_cli):
+    for group in (centers_cli, users_cli, audit_cli, demo_cli, aggregates_cli, exchange_cli, retention_cli):
         app.cli.add_command(group)
     from .handover.cli import register as register_handover
 

@@ -79,6 +79,9 @@ def from_environment() -> dict:
         # 全国集計: counts from 1 to this minus one are suppressed for everyone but the center's own
         # admin and its prefecture's viewer (crosstenant/aggregates/reporting); at least 2.
         "DISCLOSURE_THRESHOLD": _int("DISCLOSURE_THRESHOLD", 10),
+        # 保存期間: years a case file is kept after its case ended, unless the center set its own
+        # rule per case type (tenants/retention); then the monthly review lists it for erasure.
+        "RETENTION_YEARS_AFTER_CLOSING": _int("RETENTION_YEARS_AFTER_CLOSING", 5),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
         # Notifications (crosstenant/notifications): e-mail through SMTP when SMTP_HOST is set.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
@@ -118,6 +121,8 @@ def check_production(config: dict) -> None:
         problems.append("debug is on")
     if not config.get("TWO_FACTOR_REQUIRED"):
         problems.append("two-factor authentication is off")
+    if not 1 <= int(config.get("RETENTION_YEARS_AFTER_CLOSING", 5)) <= 30:
+        problems.append("RETENTION_YEARS_AFTER_CLOSING is outside 1..30 years")
     if int(config.get("DISCLOSURE_THRESHOLD", 10)) < 2:
         problems.append("DISCLOSURE_THRESHOLD is below 2 (small counts would be published)")
     if problems:

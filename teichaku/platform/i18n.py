@@ -61,7 +61,10 @@ def jst_datetime(value: datetime | None) -> str:
     return f"{wareki(local)} {local:%H:%M}"
 
 
-def age_on(birth: date, on: date) -> int:
+def age_on(birth: date | None, on: date) -> int | None:
+    """Age in whole years; None for an erased person (no birth date kept)."""
+    if birth is None:
+        return None
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 

@@ -39,6 +39,9 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "case.override_eligibility": frozenset({Role.CENTER_ADMIN}),
     "center.users.manage": frozenset({Role.CENTER_ADMIN}),
     "center.audit.read": frozenset({Role.CENTER_ADMIN}),
+    # 保存期間と削除, 開示請求 (tenants/retention): the center admin decides and answers requests.
+    "retention.manage": frozenset({Role.CENTER_ADMIN}),
+    "person.disclose": frozenset({Role.CENTER_ADMIN}),
     # 広域調整 (transfers): each center works its own side; the association oversees metadata only.
     "transfer.read": PERSONAL_DATA_ROLES,
     "transfer.write": PERSONAL_DATA_ROLES,
@@ -93,6 +96,12 @@ ENDPOINTS: dict[str, str] = {
     "center_admin.user_new": "center.users.manage",
     "center_admin.user_toggle": "center.users.manage",
     "center_admin.audit_log": "center.audit.read",
+    # pages: retention and disclosure requests
+    "retention.reviews": "retention.manage",
+    "retention.erase": "retention.manage",
+    "retention.hold": "retention.manage",
+    "retention.rules": "retention.manage",
+    "retention.disclosure": "person.disclose",
     # pages: platform administration
     "platform_admin.centers": "platform.centers.manage",
     "platform_admin.center_new": "platform.centers.manage",

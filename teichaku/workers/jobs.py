@@ -54,3 +54,22 @@ def send_transfer_reminders() -> int:
     sent = send_reminders()
     db.session.commit()
     return sent
+
+
+@job
+def review_retention() -> int:
+    """Monthly: list each center's persons whose case files are past their keeping period, for
+    the center admin to confirm or hold (tenants/retention); nothing is erased here."""
+    from ..platform.centers import list_centers
+    from ..platform.tenancy import set_tenant
+    from ..tenants.retention.services import run_review
+
+    listed = 0
+    for center in list_centers():
+        if not center.active:
+            continue
+        set_tenant(center.id)
+        listed += run_review().listed
+        db.session.commit()
+    set_tenant(None)
+    return listed

@@ -121,7 +121,7 @@ def _fold(text: str) -> str:
 
 def _person_names() -> Iterable[tuple[str, str]]:
     rows = db.session.execute(select(Person.family_name, Person.given_name, Person.family_name_kana,
-                                     Person.given_name_kana))
+                                     Person.given_name_kana).where(Person.erased_at.is_(None)))
     for family, given, family_kana, given_kana in rows:
         yield f"{family} {given}", "known_person"
         yield f"{family_kana} {given_kana}", "known_person"

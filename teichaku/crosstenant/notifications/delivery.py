@@ -43,7 +43,7 @@ from ...platform.logs import get_logger
 from ...platform.models import utcnow
 from ...platform.tenancy import account_lookup, cross_tenant
 from ...workers.context import job
-from .models import ASSOCIATION_RECIPIENT_ROLES, CENTER_RECIPIENT_ROLES, Notification, OutboxEvent
+from .models import ASSOCIATION_RECIPIENT_ROLES, Notification, OutboxEvent, center_recipient_roles
 
 log = get_logger("teichaku.notifications.delivery")
 
@@ -205,7 +205,7 @@ def _recipients(outbox_event: OutboxEvent):
     """(id, center_id, email, wants e-mail) of every active recipient of the event."""
     who = []
     if outbox_event.to_center_id is not None:
-        who.append(and_(User.center_id == outbox_event.to_center_id, User.role.in_(CENTER_RECIPIENT_ROLES)))
+        who.append(and_(User.center_id == outbox_event.to_center_id, User.role.in_(center_recipient_roles(outbox_event.kind))))
     if outbox_event.to_association:
         who.append(User.role.in_(ASSOCIATION_RECIPIENT_ROLES))
     with account_lookup():

@@ -41,6 +41,8 @@ KIND_LABELS = {
     "case_study_question": _l("共有した事例に質問が届きました"),
     "case_study_answer": _l("事例への質問に回答がありました"),
     "case_study_hidden": _l("共有した事例が全国協議会により非表示になりました"),
+    # 保存期間 (tenants/retention): the monthly review found case files due for erasure
+    "retention_review_due": _l("保存期間を過ぎた記録の削除確認があります"),
 }
 KINDS = tuple(KIND_LABELS)
 
@@ -49,6 +51,12 @@ EMAIL_STATUSES = ("pending", "sent")
 # Roles notified when an event names a center, and when it names the association.
 CENTER_RECIPIENT_ROLES = ("staff", "center_admin")
 ASSOCIATION_RECIPIENT_ROLES = ("association",)
+# Kinds only some of a center's roles act on (the others would get a notice they cannot follow).
+KIND_CENTER_ROLES = {"retention_review_due": ("center_admin",)}
+
+
+def center_recipient_roles(kind: str) -> tuple[str, ...]:
+    return KIND_CENTER_ROLES.get(kind, CENTER_RECIPIENT_ROLES)
 
 
 def sql_in(values) -> str:

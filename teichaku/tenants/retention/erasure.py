@@ -1,0 +1,185 @@
+"""Erasing a person's personal data, leaving a statistical stub (保存期間満了による削除).
+
+What stays is exactly what the national figures count (``crosstenant/aggregates/rules.py``), so
+a rebuild of the rollups after an erasure reproduces every figure:
+
+* the person: its id and support needs (``cases_by_need``); name, kana, birth date, sex,
+  certificates and search columns go;
+* each case: number, type, status, dates (requested, released, closed), facility type, requester,
+  stage, closing reason, placement type and destination prefecture; every free text, name,
+  municipality, checklist and link to staff or resources goes;
+* its transfers (this center's side): side, status, counterpart and the dates of each step; the
+  message, package, identity snapshot, consent witness and scope go;
+* its pull requests: the same metadata; the identity, facility, message and comments go.
+
+Deleted outright: records, documents (and their files), coordination plans with their
+revisions, needs, reminders, committee agenda items, the transfer threads with their
+attachments (and files), and the provision records (their legal keeping period is over, or
+the person would not be due).  The audit entries stay, with their personal values blanked
+(``details``; the chain still verifies, see ``platform/audit``).
+
+The application role may not delete records, documents or plan revisions, nor update audit
+entries: on PostgreSQL the deletions go through the SECURITY DEFINER functions of migration
+``r3tention001``, which act only on the current center and only for a person already marked
+erased.  Files are removed once the transaction commits; a rollback keeps them.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import g
+from sqlalchemy import event, null, select, text, update
+from sqlalchemy.orm import Session
+
+from ...crosstenant.exchange.models import CaseStudyDraft
+from ...crosstenant.transfers.models import (
+    ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment, TransferPull,
+)
+from ...platform.audit.models import AuditEntry
+from ...platform.extensions import db
+from ...platform.models import utcnow
+from ...platform.tenancy import current_center_id
+from ..cases.models import Case, CaseNeed, Reminder
+from ..committees.models import CommitteeAgendaItem
+from ..persons.models import Person
+from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from ..records.storage import discard, document_path
+
+FILES_KEY = "retention_files_to_remove"
+
+# Blanked on the stub (everything of these rows not listed here is kept).
+PERSON_BLANK = {"family_name": "", "given_name": "", "family_name_kana": "", "given_name_kana": "",
+                "birth_date": None, "sex": None, "certificates": [], "public_assistance": "none",
+                "name_search": "", "name_grams": []}
+CASE_BLANK = {"request_source": None, "probation_office": None, "facility_name": None, "release_date": None,
+              "destination_municipality_name": None, "destination_municipality_code": None, "follow_up_on": None,
+              "eligibility": {}, "eligibility_override_reason": None, "eligibility_override_by": None,
+              "eligibility_override_at": None, "topic": None, "outcome_at_release": None, "closing_note": None,
+              "outcome_municipality_name": None, "outcome_municipality_code": None, "placement_resource_id": None,
+              "assigned_user_id": None}
+TRANSFER_BLANK = {"message": "", "package": [], "person_snapshot": None, "consent_witness": None,
+                  "consent_scope": None, "decline_comment": None}
+PULL_BLANK = {"person_snapshot": None, "facility_name": None, "message": "", "refuse_comment": None,
+              "consent_witness": None, "consent_scope": None}
+
+# Deleted, children before their parents (the order of the foreign keys).
+DELETED = (
+    ("transfer_message_attachments", TransferMessageAttachment),
+    ("transfer_messages", TransferMessage),
+    ("plan_revisions", PlanRevision),
+    ("coordination_plans", CoordinationPlan),
+    ("case_records", CaseRecord),
+    ("case_documents", CaseDocument),
+    ("case_needs", CaseNeed),
+    ("reminders", Reminder),
+    ("committee_agenda_items", CommitteeAgendaItem),
+    ("provision_records", ProvisionRecord),
+)
+
+
+def is_erasing() -> bool:
+    """True while an erasure runs (``guard`` lets its own changes through)."""
+    return bool(getattr(g, "retention_erasing", False))
+
+
+def _ids(stmt) -> list[uuid.UUID]:
+    return list(db.session.scalars(stmt))
+
+
+def plan(person: Person) -> dict[str, list[uuid.UUID]]:
+    """The ids of every row an erasure of this person deletes, by table."""
+    case_ids = _ids(select(Case.id).where(Case.person_id == person.id))
+    transfer_ids = _ids(select(Transfer.id).where(Transfer.case_id.in_(case_ids)))
+    plan_ids = _ids(select(CoordinationPlan.id).where(CoordinationPlan.case_id.in_(case_ids)))
+    by_case = {"case_records": CaseRecord, "case_documents": CaseDocument, "case_needs": CaseNeed,
+               "reminders": Reminder, "committee_agenda_items": CommitteeAgendaItem}
+    rows = {table: _ids(select(model.id).where(model.case_id.in_(case_ids))) for table, model in by_case.items()}
+    rows["coordination_plans"] = plan_ids
+    rows["plan_revisions"] = _ids(select(PlanRevision.id).where(PlanRevision.plan_id.in_(plan_ids)))
+    rows["transfer_messages"] = _ids(select(TransferMessage.id).where(TransferMessage.transfer_id.in_(transfer_ids)))
+    rows["transfer_message_attachments"] = _ids(select(TransferMessageAttachment.id)
+                                                .where(TransferMessageAttachment.transfer_id.in_(transfer_ids)))
+    rows["provision_records"] = _ids(select(ProvisionRecord.id).where(ProvisionRecord.person_id == person.id))
+    return rows
+
+
+def erase_person(person: Person) -> dict[str, int]:
+    """Erase one person of the current center in the caller's transaction (no commit).
+
+    Returns how many rows went per table (no personal data: it goes into the audit log).
+    """
+    g.retention_erasing = True
+    try:
+        doomed = plan(person)
+        case_ids = _ids(select(Case.id).where(Case.person_id == person.id))
+        _blank_person(person)
+        counts = {table: _delete(table, model, doomed[table], person.id) for table, model in DELETED}
+        counts["cases"] = _blank(Case, CASE_BLANK, Case.id.in_(case_ids))
+        counts["transfers"] = _blank(Transfer, {**TRANSFER_BLANK, "snapshot_erased_at": utcnow()},
+                                     Transfer.case_id.in_(case_ids))
+        counts["transfer_pulls"] = _blank(TransferPull, PULL_BLANK, TransferPull.case_id.in_(case_ids))
+        _blank(CaseStudyDraft, {"source_case_id": None}, CaseStudyDraft.source_case_id.in_(case_ids))
+        object_ids = [str(i) for i in [person.id, *case_ids, *(i for ids in doomed.values() for i in ids)]]
+        counts["audit_entries_blanked"] = _blank_audit(person.id, object_ids)
+        _remove_files_after_commit(doomed["case_documents"] + doomed["transfer_message_attachments"])
+        db.session.expire_all()
+        return counts
+    finally:
+        g.retention_erasing = False
+
+
+def _blank_person(person: Person) -> None:
+    for name, value in PERSON_BLANK.items():
+        setattr(person, name, value)
+    person.erased_at = utcnow()
+    db.session.flush()
+
+
+def _blank(model, values: dict, where) -> int:
+    """Blank columns of the current center's rows with an ORM UPDATE (the tenant filter applies)."""
+    rows = db.session.scalars(select(model).where(where)).all()
+    for row in rows:
+        for name, value in values.items():
+            setattr(row, name, value)
+    db.session.flush()
+    return len(rows)
+
+
+def _delete(table: str, model, ids: list[uuid.UUID], person_id: uuid.UUID) -> int:
+    if not ids:
+        return 0
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(text("select retention_delete_rows(:t, :ids, :p)"),
+                                  {"t": table, "ids": ids, "p": person_id}).scalar_one()
+    stmt = model.__table__.delete().where(model.__table__.c.center_id == current_center_id(),
+                                          model.__table__.c.id.in_(ids))
+    return db.session.execute(stmt).rowcount
+
+
+def _blank_audit(person_id: uuid.UUID, object_ids: list[str]) -> int:
+    """Blank the personal values of the center's audit entries about the person or its rows."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(text("select retention_blank_audit(:p, :o)"),
+                                  {"p": person_id, "o": object_ids}).scalar_one()
+    stmt = (update(AuditEntry)
+            .where(AuditEntry.center_id == current_center_id(), AuditEntry.details_blanked.is_(False),
+                   (AuditEntry.person_id == person_id) | AuditEntry.object_id.in_(object_ids))
+            .values(details=null(), details_blanked=True))
+    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+
+
+def _remove_files_after_commit(file_ids: list[uuid.UUID]) -> None:
+    center_id = current_center_id()
+    db.session.info.setdefault(FILES_KEY, []).extend(str(document_path(center_id, i)) for i in file_ids)
+
+
+@event.listens_for(Session, "after_commit")
+def _remove_erased_files(session: Session) -> None:
+    for path in session.info.pop(FILES_KEY, None) or ():
+        discard(Path(path))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _keep_files_on_rollback(session: Session, previous_transaction) -> None:
+    session.info.pop(FILES_KEY, None)
