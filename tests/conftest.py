@@ -192,6 +192,22 @@ def _truncate(engine) -> None:
 
 
 @pytest.fixture()
+def api(app, world):
+    """``api("a_staff")``: a test client signed in to the API with that world user's token (one
+    per user and test).  Modules with their own needs define their own ``api``."""
+    clients = {}
+
+    def as_user(key):
+        if key not in clients:
+            token = factories.api_token(app.test_client(), world.users[key])
+            client = app.test_client()
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            clients[key] = client
+        return clients[key]
+    return as_user
+
+
+@pytest.fixture()
 def world(app):
     """Centers A (tokyo), B (osaka) and C (fukuoka), each with staff and an admin and a case;
     plus prefecture, association, ministry and platform admin accounts."""

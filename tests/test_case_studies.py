@@ -34,20 +34,6 @@ PERSONAL = "令和5年3月14日に72歳の田中太郎さんが出所した。"
 RECORDED = {"family_name": "蒼穹", "given_name": "晴", "family_name_kana": "そうきゅう", "given_name_kana": "はる"}
 
 
-@pytest.fixture()
-def api(app, world):
-    clients = {}
-
-    def as_user(key):
-        if key not in clients:
-            token = factories.api_token(app.test_client(), world.users[key])
-            client = app.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            clients[key] = client
-        return clients[key]
-    return as_user
-
-
 def _ok(response, status=200):
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()

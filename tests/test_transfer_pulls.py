@@ -29,20 +29,6 @@ A_CONSENT = {"obtained_on": "2026-01-12", "method": "written"}
 MESSAGE = "開始秘文：家族から大阪での生活について相談がありました。"
 
 
-@pytest.fixture()
-def api(app, world):
-    clients = {}
-
-    def as_user(key):
-        if key not in clients:
-            token = factories.api_token(app.test_client(), world.users[key])
-            client = app.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            clients[key] = client
-        return clients[key]
-    return as_user
-
-
 def _ok(response, status=200):
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()

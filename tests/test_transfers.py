@@ -28,20 +28,6 @@ SECRETS = ("甲斐田", "秘三郎", "かいだ", "カイダ", "ひさぶろう"
 CONSENT = {"obtained_on": "2026-01-05", "method": "oral_with_witness", "witness": "立会秘人", "scope": "大阪府内での調整"}
 
 
-@pytest.fixture()
-def api(app, world):
-    clients = {}
-
-    def as_user(key):
-        if key not in clients:
-            token = factories.api_token(app.test_client(), world.users[key])
-            client = app.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            clients[key] = client
-        return clients[key]
-    return as_user
-
-
 def _ok(response, status=200):
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()
