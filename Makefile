@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # `make test` ignores the contract's runtime variables (it builds its own database).
-RUNTIME_VARS := DATABASE_URL APP_DATABASE_URL REDIS_URL SECRET_KEY TEICHAKU_ENV PORT
+RUNTIME_VARS := DATABASE_URL APP_DATABASE_URL REPORTING_DATABASE_URL REDIS_URL SECRET_KEY TEICHAKU_ENV PORT
 
 .PHONY: install run test test-fast bench translations clean
 

@@ -120,7 +120,8 @@ def _release_pooled_connections():
 
     for built in BUILT_APPS:
         with built.app_context():
-            db.engine.dispose()
+            for engine in db.engines.values():  # the primary's, and a reporting replica's if any
+                engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -553,5 +553,42 @@ def test_a_streaming_replica_serves_the_app_schema_read_only_with_row_level_secu
     try:
         with pytest.raises(Exception, match="read-only transaction"), owner_on_replica.begin() as conn:
             conn.execute(text("delete from centers"))
+        _the_app_reads_its_reports_from_the_replica(owner_url, replica, owner_on_replica)
     finally:
         owner_on_replica.dispose()
+
+
+def _the_app_reads_its_reports_from_the_replica(owner_url: str, replica_port: int, owner_on_replica) -> None:
+    """REPORTING_DATABASE_URL set to the replica: the national figures come from there (its
+    connections carry application_name teichaku-reporting) and equal the primary's."""
+    from teichaku.crosstenant.aggregates import figures
+    from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
+    from teichaku.platform import reporting_reads
+    from teichaku.platform.app import create_app
+    from teichaku.platform.extensions import db
+    from teichaku.platform.i18n import today_jst
+    from teichaku.crosstenant.aggregates.rules import fiscal_year_of
+
+    year = fiscal_year_of(today_jst())
+    primary_only = create_app({"TESTING": True, "DATABASE_URL": owner_url})
+    with primary_only.app_context():
+        rebuild_rollups(triggered_by="cli")
+        expected = figures.headlines(year)
+        db.session.commit()
+        db.engine.dispose()
+    assert expected["co_requests"] >= 1
+    replica_url = f"postgresql+psycopg://teichaku_app@127.0.0.1:{replica_port}/teichaku"
+    reporting = create_app({"TESTING": True, "DATABASE_URL": owner_url, "REPORTING_DATABASE_URL": replica_url})
+    try:
+        with reporting.app_context():
+            _wait_for(lambda: figures.headlines(year) == expected, what="the rollups to reach the replica")
+            assert reporting_reads.replica_in_use()
+            with owner_on_replica.connect() as conn:
+                names = conn.execute(text("select application_name from pg_stat_activity"
+                                          " where usename = 'teichaku_app'")).scalars().all()
+            assert "teichaku-reporting" in names
+            db.session.commit()
+    finally:
+        with reporting.app_context():
+            for engine in db.engines.values():
+                engine.dispose()

@@ -67,6 +67,11 @@ def _configure_database(app: Flask, database_role: str) -> None:
     if not app.config.get("APP_DATABASE_URL"):
         ensure_app_role(owner_url, app.config["APP_DB_ROLE"])
     app.config["SQLALCHEMY_DATABASE_URI"] = app_url_for(owner_url, app.config.get("APP_DATABASE_URL"), app.config["APP_DB_ROLE"])
+    if app.config.get("REPORTING_DATABASE_URL"):
+        # The read replica of the reporting reads (platform/reporting_reads.py); the app role there.
+        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), "reporting": {
+            "url": normalize_url(app.config["REPORTING_DATABASE_URL"]), "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3, "application_name": "teichaku-reporting"}}}
 
 
 def _init_extensions(app: Flask) -> None:

@@ -40,6 +40,10 @@ def from_environment() -> dict:
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL") or None,
         "APP_DB_ROLE": os.environ.get("APP_DB_ROLE", "teichaku_app"),
+        # A PostgreSQL read replica for the reporting reads (platform/reporting_reads.py): the
+        # application role's URL there; unset, reporting reads the primary.
+        "REPORTING_DATABASE_URL": os.environ.get("REPORTING_DATABASE_URL") or None,
+        "REPORTING_MAX_LAG_SECONDS": _int("REPORTING_MAX_LAG_SECONDS", 60),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Redis Sentinel (docs/SCALING.md): "host:port,..."; Redis's address then comes from them.
         "REDIS_SENTINELS": os.environ.get("REDIS_SENTINELS", ""),
@@ -121,6 +125,8 @@ def check_production(config: dict) -> None:
         problems.append("debug is on")
     if not config.get("TWO_FACTOR_REQUIRED"):
         problems.append("two-factor authentication is off")
+    if config.get("REPORTING_DATABASE_URL") and not str(config["REPORTING_DATABASE_URL"]).startswith(("postgresql", "postgres://")):
+        problems.append("REPORTING_DATABASE_URL must be a PostgreSQL replica's URL")
     if not 1 <= int(config.get("RETENTION_YEARS_AFTER_CLOSING", 5)) <= 30:
         problems.append("RETENTION_YEARS_AFTER_CLOSING is outside 1..30 years")
     if int(config.get("DISCLOSURE_THRESHOLD", 10)) < 2:

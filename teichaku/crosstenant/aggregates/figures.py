@@ -1,5 +1,8 @@
 """Figures for reporting, read from the rollups only (never a case, a person or a transfer).
 
+The rollup reads go through ``platform.reporting_reads``: a PostgreSQL read replica when
+``REPORTING_DATABASE_URL`` is set (and it is up and close behind), else the primary.
+
 The service the pages, the API and the exports call.  Every function reads the rollup tables
 of many centers, so it runs inside ``cross_tenant("aggregates.figures")`` (audited once per
 call, in the caller's transaction: the view or command commits).  It returns pure counts:
@@ -22,11 +25,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy import BigInteger, and_, cast, func, select
 
+from ...platform import reporting_reads
 from ...platform.centers import Center
 from ...platform.extensions import db
 from ...platform.i18n import fiscal_year_label
@@ -186,12 +190,13 @@ def _center_ids(scope: Scope, centers: dict[uuid.UUID, Center]) -> list[uuid.UUI
 
 def _as_of(up_to_year: int, scope: Scope, centers: dict[uuid.UUID, Center]) -> datetime:
     """The oldest pending mark of the slices up to this year in scope, or now when none."""
-    read_at = utcnow()
+    # Read from a replica, the figures miss what it has not replayed yet.
+    read_at = utcnow() - timedelta(seconds=reporting_reads.lag_seconds())
     stmt = select(func.min(DirtySlice.marked_at)).where(DirtySlice.fiscal_year <= up_to_year)
     ids = _center_ids(scope, centers)
     if ids is not None:
         stmt = stmt.where(DirtySlice.center_id.in_(ids))
-    oldest = db.session.scalar(stmt)
+    oldest = reporting_reads.scalar(stmt)
     return min(oldest, read_at) if oldest is not None else read_at
 
 
@@ -215,7 +220,7 @@ def _counts(years: list[int], families: list[str], scope: Scope, centers: dict[u
             .where(RollupCount.fiscal_year.in_(years), RollupCount.family.in_(families))
             .group_by(RollupCount.fiscal_year, Center.code, RollupCount.family, RollupCount.dim1,
                       RollupCount.dim2, RollupCount.dim3))
-    return db.session.execute(_in_scope(stmt, RollupCount, scope, centers)).all()
+    return reporting_reads.rows(_in_scope(stmt, RollupCount, scope, centers))
 
 
 def _table(fiscal_year: int, family: str, rows, as_of: datetime) -> FigureTable:
@@ -251,7 +256,7 @@ def _cube(fiscal_year: int, family: str, dimensions: tuple, scope: Scope, center
             .join(Center, Center.id == RollupCount.center_id)
             .where(RollupCount.fiscal_year == fiscal_year, RollupCount.family == family)
             .group_by(Center.code, *dimensions))
-    return {tuple(row[:-1]): row[-1] for row in db.session.execute(_in_scope(stmt, RollupCount, scope, centers))}
+    return {tuple(row[:-1]): row[-1] for row in reporting_reads.rows(_in_scope(stmt, RollupCount, scope, centers))}
 
 
 def _case_cube(fiscal_year: int, scope: Scope, centers) -> dict[tuple[str, str, int], int]:
@@ -284,7 +289,7 @@ def _day_histograms(fiscal_year: int, measure: str, scope: Scope, centers) -> di
             .where(RollupDayCount.fiscal_year == fiscal_year, RollupDayCount.measure == measure)
             .group_by(Center.code, RollupDayCount.dim1, RollupDayCount.days))
     out: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for code, dim, days, count in db.session.execute(_in_scope(stmt, RollupDayCount, scope, centers)):
+    for code, dim, days, count in reporting_reads.rows(_in_scope(stmt, RollupDayCount, scope, centers)):
         out[(code, dim)][days] = int(count)
     return out
 
@@ -321,7 +326,7 @@ def _fu_open(fiscal_year: int, scope: Scope, centers) -> dict[str, int]:
             .where(RollupCount.family == "fu_span", RollupCount.fiscal_year <= fiscal_year)
             .group_by(Center.code, RollupCount.dim1))
     out: dict[str, int] = defaultdict(int)
-    for code, ended, value in db.session.execute(_in_scope(stmt, RollupCount, scope, centers)):
+    for code, ended, value in reporting_reads.rows(_in_scope(stmt, RollupCount, scope, centers)):
         if ended == rules.STILL_OPEN or int(ended) >= fiscal_year:
             out[code] += int(value)
     return dict(out)
@@ -380,7 +385,7 @@ def _fu_open_totals(years: list[int], scope: Scope, centers) -> dict[int, int]:
     stmt = (select(RollupCount.fiscal_year, RollupCount.dim1, _total(RollupCount.value))
             .where(RollupCount.family == "fu_span", RollupCount.fiscal_year <= max(years))
             .group_by(RollupCount.fiscal_year, RollupCount.dim1))
-    spans = db.session.execute(_in_scope(stmt, RollupCount, scope, centers)).all()
+    spans = reporting_reads.rows(_in_scope(stmt, RollupCount, scope, centers))
     return {year: sum(value for started, ended, value in spans
                       if started <= year and (ended == rules.STILL_OPEN or int(ended) >= year))
             for year in years}
@@ -391,7 +396,7 @@ def _headline_totals(years: list[int], scope: Scope, centers) -> dict[int, dict[
     stmt = (select(RollupCount.fiscal_year, *(_headline_column(h) for h in rules.HEADLINES.values()))
             .where(RollupCount.fiscal_year.in_(years), RollupCount.family.in_(families))
             .group_by(RollupCount.fiscal_year))
-    found = {row[0]: row[1:] for row in db.session.execute(_in_scope(stmt, RollupCount, scope, centers))}
+    found = {row[0]: row[1:] for row in reporting_reads.rows(_in_scope(stmt, RollupCount, scope, centers))}
     open_during = _fu_open_totals(years, scope, centers)
     totals = {}
     for year in years:
@@ -492,7 +497,7 @@ def _role_split(fiscal_year: int, center_code: str, centers) -> dict[str, dict[s
                    RollupCount.family == "cases")
             .group_by(RollupCount.dim1, RollupCount.role))
     out: dict[str, dict[str, int]] = {}
-    for case_type, role, value in db.session.execute(stmt):
+    for case_type, role, value in reporting_reads.rows(stmt):
         out.setdefault(case_type, {r: 0 for r in rules.ROLES})[role] = int(value)
     return out
 
