@@ -93,6 +93,14 @@ def test_a_replica_further_behind_than_allowed_is_skipped(make_app, reporting_co
     assert _national_cases(app) == primary_figures
 
 
+def test_healthz_says_whether_the_replica_is_in_use_and_stays_healthy_without_it(make_app, reporting_copy):
+    in_use = make_app(REPORTING_DATABASE_URL=reporting_copy).test_client().get("/healthz")
+    assert in_use.status_code == 200 and in_use.get_json()["reporting_replica"] == "ok"
+    down = make_app(REPORTING_DATABASE_URL=f"postgresql+psycopg://{APP_ROLE}@127.0.0.1:1/nowhere")
+    answer = down.test_client().get("/healthz")
+    assert answer.status_code == 200 and answer.get_json()["reporting_replica"] == "skipped"
+
+
 def test_reads_on_the_replica_carry_the_callers_scope_for_row_level_security(make_app, reporting_copy):
     app = make_app(REPORTING_DATABASE_URL=reporting_copy)
     with app.app_context():

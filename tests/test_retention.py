@@ -511,3 +511,29 @@ def test_the_center_admin_downloads_the_disclosure_zip_from_the_case_page(app, p
     staff = _page_client(page_app, world, "a_staff")
     assert "開示請求" not in staff.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert staff.post(f"/retention/persons/{case['person_id']}/disclosure").status_code == 403
+
+
+def test_holding_on_the_page_shows_field_errors_in_japanese_on_that_row_then_holds(app, page_app, world, monkeypatch):
+    _closed_case(app)
+    _closed_case(app, person=factories.person_payload())
+    day = _later(monkeypatch)
+    with app.app_context():
+        _tokyo(app)
+        services.run_review(day)
+        db.session.commit()
+        first, second = services.list_reviews()
+    admin = _page_client(page_app, world, "a_admin")
+    bad = admin.post(f"/retention/{first.id}/hold", data={"reason": "", "until": day.isoformat(), "version": "1"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert f'id="reason-{first.id}-error"' in page and f'id="reason-{second.id}-error"' not in page
+    assert f'id="reason-{first.id}"' in page and f'id="reason-{second.id}"' in page  # one label per row
+    too_late = admin.post(f"/retention/{first.id}/hold",
+                          data={"reason": "照会中", "until": (day + timedelta(days=365 * 6)).isoformat(), "version": "1"})
+    assert too_late.status_code == 422 and "保留の期限は明日から5年以内の日付にしてください。" in too_late.get_data(as_text=True)
+    held = admin.post(f"/retention/{first.id}/hold",
+                      data={"reason": "照会中", "until": (day + timedelta(days=30)).isoformat(), "version": "1"})
+    assert held.status_code == 302
+    with app.app_context():
+        _tokyo(app)
+        assert [r.status for r in services.list_reviews(("held",))] == ["held"]

@@ -1,9 +1,11 @@
-"""``/healthz``: the database and Redis, for load balancers and ``make run``'s readiness check."""
+"""``/healthz``: the database and Redis, for load balancers and ``make run``'s readiness check
+(and, when one is configured, whether the reporting replica is in use)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from ...platform import reporting_reads
 from ...platform.extensions import db
 from ...platform.redis_client import connection, redis_available
 
@@ -29,5 +31,9 @@ def healthz():
     else:
         # Development without Redis: jobs run in-process, so the app is still usable.
         checks["redis"] = "not_used"
+    # A replica of the reporting reads that is down or behind is reported but not unhealthy: the
+    # figures fall back to the primary (platform/reporting_reads.py).
+    if current_app.config.get("REPORTING_DATABASE_URL"):
+        checks["reporting_replica"] = "ok" if reporting_reads.replica_in_use() else "skipped"
     status = 200 if healthy else 503
     return jsonify({"status": "ok" if healthy else "error", **checks}), status

@@ -55,7 +55,7 @@ def _render_reviews(status: int = 200, hold_form: HoldForm | None = None, failed
     cases = services.cases_of([r.person_id for r in due + held])
     db.session.commit()
     return render_template("retention/reviews.html", due=due, held=held, erased=erased, cases=cases,
-                           form=EmptyForm(), hold_form=hold_form or HoldForm(formdata=None),
+                           form=EmptyForm(), hold_form=hold_form, blank_hold_form=HoldForm(formdata=None),
                            failed_review=failed_review, rules=services.rules()), status
 
 
