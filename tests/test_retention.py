@@ -537,3 +537,24 @@ def test_holding_on_the_page_shows_field_errors_in_japanese_on_that_row_then_hol
     with app.app_context():
         _tokyo(app)
         assert [r.status for r in services.list_reviews(("held",))] == ["held"]
+
+
+def test_a_decision_on_a_stale_page_is_a_version_conflict_and_changes_nothing(app, world, monkeypatch):
+    from teichaku.platform.errors import VersionConflict
+
+    case = _closed_case(app)
+    day = _later(monkeypatch)
+    with app.app_context():
+        _tokyo(app)
+        services.run_review(day)
+        review = services.list_reviews()[0]
+        services.hold(review.id, reason="照会中", until=day + timedelta(days=1), actor=None,
+                      expected_version=review.version)
+        services.run_review(day + timedelta(days=1))  # the hold ended: due again, a newer version
+        db.session.commit()
+        stale = review.version - 2
+        with pytest.raises(VersionConflict):
+            services.confirm_erasure(review.id, actor=None, expected_version=stale)
+        db.session.rollback()
+        person = db.session.scalar(select(Person).where(Person.id == case["person_id"]))
+        assert person.erased_at is None
