@@ -428,10 +428,14 @@ def page_app(make_app):
     return make_app(WTF_CSRF_ENABLED=False)
 
 
-def _page_client(app, world, key):
+def _signed_in(app, user: dict):
     client = app.test_client()
-    assert factories.sign_in(client, world.users[key]).status_code == 302
+    assert factories.sign_in(client, user).status_code == 302
     return client
+
+
+def _page_client(app, world, key):
+    return _signed_in(app, world.users[key])
 
 
 def test_the_center_admin_confirms_an_erasure_on_the_page_only_after_ticking_the_warning(app, page_app, world, monkeypatch):
@@ -558,3 +562,29 @@ def test_a_decision_on_a_stale_page_is_a_version_conflict_and_changes_nothing(ap
         db.session.rollback()
         person = db.session.scalar(select(Person).where(Person.id == case["person_id"]))
         assert person.erased_at is None
+
+
+def test_two_admins_confirming_at_once_erase_once_and_the_second_is_told(app, page_app, world, monkeypatch):
+    from teichaku.tenants.retention import erasure
+    from tests.races import race
+
+    case = _closed_case(app)
+    day = _later(monkeypatch)
+    with app.app_context():
+        _tokyo(app)
+        services.run_review(day)
+        db.session.commit()
+        review = services.list_reviews()[0]
+        review_id, version = review.id, review.version
+    second_admin = factories.make_user(app, "center_admin", "tokyo")
+    admins = {"first": _page_client(page_app, world, "a_admin"), "second": _signed_in(page_app, second_admin)}
+    body = {"version": version, "confirm": "yes"}
+    calls = {who: (lambda c=client: c.post(f"/retention/{review_id}/erase", data=body)) for who, client in admins.items()}
+    results = race(monkeypatch, calls, "first", "second", module=erasure, name="erase_person")
+    assert results["first"].status_code == 302
+    assert results["second"].status_code == 409
+    with app.app_context():
+        _tokyo(app)
+        erased = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.erase",
+                                                             AuditEntry.person_id == case["person_id"])).all()
+    assert len(erased) == 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from teichaku.crosstenant.transfers import lifecycle as lc
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.i18n import today_jst
 from tests import factories
+from tests.races import race
 from tests.conftest import BACKEND
 
 # The person as B knows them (a consultation from the family): distinctive values.
@@ -371,25 +371,7 @@ def _race(app, api, monkeypatch, *, first, second, slow_module, slow_name):
     asked = _incoming(a)
     calls = {"cancel": lambda: b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"),
              "confirm": lambda: _confirm(a, a_case, asked["id"])}
-    original = getattr(slow_module, slow_name)
-
-    def slowly(*args, **kwargs):
-        result = original(*args, **kwargs)
-        time.sleep(0.5)
-        return result
-    monkeypatch.setattr(slow_module, slow_name, slowly)
-    results = {}
-
-    def run(name):
-        results[name] = calls[name]()
-    t1 = threading.Thread(target=run, args=(first,))
-    t1.start()
-    time.sleep(0.2)
-    t2 = threading.Thread(target=run, args=(second,))
-    t2.start()
-    t1.join(30)
-    t2.join(30)
-    monkeypatch.setattr(slow_module, slow_name, original)
+    results = race(monkeypatch, calls, first, second, module=slow_module, name=slow_name)
     return asking, a_case, results
 
 

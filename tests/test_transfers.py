@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from teichaku.platform.extensions import db
 from teichaku.platform.i18n import today_jst, wareki
 from teichaku.platform.tenancy import set_tenant
 from tests import factories
+from tests.races import race
 from tests.conftest import APP_ROLE, BACKEND
 
 # A's person: distinctive values, so that a scan for them cannot match anything else.
@@ -340,25 +340,7 @@ def _race(app, api, case, first, second, *, slow, monkeypatch):
     incoming = _incoming_id(b)
     calls = {"withdraw": lambda: a.post(f"/api/v1/transfers/{sent['id']}/withdraw"),
              "accept": lambda: b.post(f"/api/v1/transfers/{incoming}/accept")}
-    original = getattr(services, slow)
-
-    def slowly(*args, **kwargs):
-        result = original(*args, **kwargs)
-        time.sleep(0.5)
-        return result
-    monkeypatch.setattr(services, slow, slowly)
-    results = {}
-
-    def run(name):
-        results[name] = calls[name]()
-    t1 = threading.Thread(target=run, args=(first,))
-    t1.start()
-    time.sleep(0.2)
-    t2 = threading.Thread(target=run, args=(second,))
-    t2.start()
-    t1.join(30)
-    t2.join(30)
-    monkeypatch.setattr(services, slow, original)
+    results = race(monkeypatch, calls, first, second, module=services, name=slow)
     return sent, incoming, results
 
 
