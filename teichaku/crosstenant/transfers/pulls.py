@@ -26,7 +26,6 @@ from datetime import date
 
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
@@ -45,7 +44,8 @@ from ...tenants.persons.names import normalize
 from ...tenants.persons.services import matching_person_ids
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferPull
-from .services import NotYourSide, _actor_id, _check_receiver, _clean_consent, _own_center, _years_later, center_of
+from .services import (NotYourSide, _actor_id, _check_receiver, _clean_consent, _own_center, _years_later, center_of,
+                       flush_refusing_duplicates)
 
 DUPLICATE_MESSAGE = "このケースについて同じセンターへの開始依頼が既に進行中です。"
 # action -> the prefix of the row's "<prefix>_at" / "<prefix>_by_id" columns
@@ -132,16 +132,6 @@ def _refuse_duplicate(center_id, case_id, to_center_id) -> None:
         raise InvalidState(DUPLICATE_MESSAGE)
 
 
-def _flush_refusing_duplicates() -> None:
-    """Flush; the partial unique index refuses a second open pull that raced past the check."""
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        if "uq_transfer_pulls_open_request" in str(exc.orig) or "UNIQUE" in str(exc.orig).upper():
-            raise InvalidState(DUPLICATE_MESSAGE) from None
-        raise
-
-
 def identity_of(case: Case) -> dict:
     """The minimum identity a pull carries (``lifecycle.PULL_IDENTITY_FIELDS``): enough for the
     asked center to find the person, nothing about needs, history or offences."""
@@ -172,7 +162,7 @@ def request_pull(case: Case, to_center: Center | None, consent: dict, message: s
                           release_date=case.release_date, requested_at=utcnow(), requested_by_id=_actor_id(actor),
                           **consent_fields)
     db.session.add(asking)
-    _flush_refusing_duplicates()
+    flush_refusing_duplicates("uq_transfer_pulls_open_request", DUPLICATE_MESSAGE)
     _audit("transfer_pull.request", asking, person_id=case.person_id,
            details={"to_center": to_center.code, "consent_method": consent_fields["consent_method"]})
     _send(asking, case, actor)

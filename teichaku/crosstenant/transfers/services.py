@@ -393,13 +393,14 @@ def _refuse_duplicate(center_id, case_id, to_center_id, *, except_id=None) -> No
         raise InvalidState(DUPLICATE_MESSAGE)
 
 
-def _flush_refusing_duplicates() -> None:
-    """Flush; the partial unique index refuses a second open request that raced past the check."""
+def flush_refusing_duplicates(index: str = "uq_transfers_open_request", message: str = DUPLICATE_MESSAGE) -> None:
+    """Flush; the partial unique ``index`` refuses a second open request (or pull request) that
+    raced past the check before it: the loser gets the same 409 as if it had come second."""
     try:
         db.session.flush()
     except IntegrityError as exc:
-        if "uq_transfers_open_request" in str(exc.orig) or "UNIQUE" in str(exc.orig).upper():
-            raise InvalidState(DUPLICATE_MESSAGE) from None
+        if index in str(exc.orig) or "UNIQUE" in str(exc.orig).upper():
+            raise InvalidState(message) from None
         raise
 
 
@@ -441,7 +442,7 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
                    requested_at=utcnow(), requested_by_id=_actor_id(actor), reassign_count=0, reminder_count=0,
                    **consent_fields)
     db.session.add(row)
-    _flush_refusing_duplicates()
+    flush_refusing_duplicates()
     _audit("transfer.request", row, person_id=case.person_id,
            details={"to_center": to_center.code, "package": [i["kind"] for i in items],
                     "consent_method": consent_fields["consent_method"]})
@@ -941,7 +942,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         sending.reassigned_at, sending.reassigned_by_id = now, _actor_id(actor)
         sending.reassign_count = (sending.reassign_count or 0) + 1
         sending.reminded_at, sending.reminder_count, sending.flagged_at = None, 0, None
-        _flush_refusing_duplicates()
+        flush_refusing_duplicates()
         _send(sending, case, actor, basis="consent_reassigned")
         _notify("transfer_reassigned", to_center_id=sending.center_id, transfer_id=sending.id)
         if receiving is not None:
