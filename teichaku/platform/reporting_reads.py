@@ -71,8 +71,9 @@ def _usable(engine) -> _ReplicaState | None:
             _mark_down(state, exc)
             return None
         state.checked_at = now
+        if state.lag > current_app.config["REPORTING_MAX_LAG_SECONDS"]:
+            log.warning("reporting_replica_behind", lag_seconds=round(state.lag, 1))  # once per check
     if state.lag > current_app.config["REPORTING_MAX_LAG_SECONDS"]:
-        log.warning("reporting_replica_behind", lag_seconds=round(state.lag, 1))
         return None
     return state
 
