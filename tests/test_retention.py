@@ -588,3 +588,20 @@ def test_two_admins_confirming_at_once_erase_once_and_the_second_is_told(app, pa
         erased = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.erase",
                                                              AuditEntry.person_id == case["person_id"])).all()
     assert len(erased) == 1
+
+
+def test_two_admins_editing_the_periods_do_not_overwrite_each_other_unseen(app, page_app, world):
+    first = _page_client(page_app, world, "a_admin")
+    second = _signed_in(page_app, factories.make_user(app, "center_admin", "tokyo"))
+    for client in (first, second):
+        assert client.get("/retention/rules").status_code == 200  # both see 5 years everywhere
+    seen = {f"seen_{t}": "5" for t in ("coordination", "follow_up", "suspect_support", "consultation")}
+    years = {f"years_{t}": "5" for t in ("coordination", "follow_up", "suspect_support", "consultation")}
+    assert first.post("/retention/rules", data={**seen, **years, "years_consultation": "3"}).status_code == 302
+    late = second.post("/retention/rules", data={**seen, **years, "years_coordination": "10"})
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "他の人が先に保存期間を変更しました。" in page and "相談支援業務 3年" in page
+    with app.app_context():
+        _tokyo(app)
+        assert services.rules()["consultation"] == 3 and services.rules()["coordination"] == 5

@@ -16,7 +16,6 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from ...platform.errors import DomainError
 from ...platform.extensions import db
-from ...platform.i18n import today_jst
 from ...tenants.cases.lifecycle import CASE_TYPES
 from ...tenants.retention import services
 from ...tenants.retention.disclosure import build_disclosure
@@ -121,17 +120,27 @@ def rules():
             getattr(form, f"years_{case_type}").data = years
     elif form.validate_on_submit():
         try:
-            services.set_rules({t: getattr(form, f"years_{t}").data for t in CASE_TYPES}, actor=current_user)
+            services.set_rules({t: getattr(form, f"years_{t}").data for t in CASE_TYPES}, actor=current_user,
+                               expected=_seen_rules())
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
-            return render_template("retention/rules.html", form=form, case_types=CASE_TYPES), exc.status
+            current = services.rules()
+            return render_template("retention/rules.html", form=form, case_types=CASE_TYPES, seen=current,
+                                   current=current), exc.status
         db.session.commit()
         flash(_("保存期間を変更しました。次の確認から使われます。"), "info")
         return redirect(url_for("retention.rules"))
+    seen = services.rules() if request.method == "GET" else _seen_rules()
     db.session.commit()
-    return (render_template("retention/rules.html", form=form, case_types=CASE_TYPES, today=today_jst()),
+    return (render_template("retention/rules.html", form=form, case_types=CASE_TYPES, seen=seen),
             422 if form.errors else 200)
+
+
+def _seen_rules() -> dict[str, int] | None:
+    """The periods the editor's page showed (hidden fields), to refuse overwriting a later change."""
+    seen = {t: request.form.get(f"seen_{t}", "") for t in CASE_TYPES}
+    return {t: int(v) for t, v in seen.items() if v.isdigit()} or None
 
 
 @bp.post("/persons/<person_id>/disclosure")

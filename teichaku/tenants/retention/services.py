@@ -46,9 +46,16 @@ def rules() -> dict[str, int]:
     return policy.years_by_case_type()
 
 
-def set_rules(years: dict[str, int], *, actor=None) -> dict[str, int]:
-    """Change the center's keeping periods (only the types given); audited with before and after."""
+def set_rules(years: dict[str, int], *, actor=None, expected: dict[str, int] | None = None) -> dict[str, int]:
+    """Change the center's keeping periods (only the types given); audited with before and after.
+
+    ``expected``: the periods the editor saw; if another admin changed any of them since, nothing
+    is saved (409) rather than overwriting their change unseen.
+    """
     before = rules()
+    if expected is not None and any(before.get(t) != y for t, y in expected.items()):
+        raise VersionConflict(_("他の人が先に保存期間を変更しました。現在の設定を確認してください。"),
+                              details={"current": before})
     problems = {t: [_("%(low)s年から%(high)s年の間で入力してください。", low=MIN_YEARS, high=MAX_YEARS)]
                 for t, y in years.items() if not isinstance(y, int) or not MIN_YEARS <= y <= MAX_YEARS}
     problems |= {t: [_("不明なケース種別です。")] for t in years if t not in CASE_TYPES}
