@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -64,6 +65,28 @@ def _closed_case(app, *, case_type="coordination", person=None, **overrides) -> 
                                        "closing_note": "消去秘録の終結メモ", "outcome_municipality_name": "秘町"})
         db.session.commit()
     return case
+
+
+@dataclass
+class Listed:
+    """A closed case whose person the monthly review has listed, as the admin's page shows it."""
+
+    case: dict
+    day: date
+    review_id: uuid.UUID
+    version: int
+
+
+def _listed(app, monkeypatch) -> Listed:
+    """Close a case, let its keeping period run out and run the review: one person waiting."""
+    case = _closed_case(app)
+    day = _later(monkeypatch)
+    with app.app_context():
+        _tokyo(app)
+        services.run_review(day)
+        db.session.commit()
+        (review,) = services.list_reviews()
+        return Listed(case, day, review.id, review.version)
 
 
 def _full_file(app, api) -> dict:
@@ -241,16 +264,14 @@ def test_a_person_no_longer_due_is_withdrawn_from_the_list(app, world, monkeypat
 
 
 def test_a_hold_needs_a_reason_and_a_date_and_returns_to_the_list_when_it_ends(app, world, monkeypatch):
-    _closed_case(app)
-    day = _later(monkeypatch)
+    listed = _listed(app, monkeypatch)
+    day = listed.day
     with app.app_context():
         _tokyo(app)
-        services.run_review(day)
-        review = services.list_reviews()[0]
         with pytest.raises(ValidationFailed) as refused:
-            services.hold(review.id, reason=" ", until=day - timedelta(days=1), actor=None)
+            services.hold(listed.review_id, reason=" ", until=day - timedelta(days=1), actor=None)
         assert set(refused.value.details["fields"]) == {"reason", "until"}
-        services.hold(review.id, reason="照会に対応中", until=day + timedelta(days=90), actor=None)
+        services.hold(listed.review_id, reason="照会に対応中", until=day + timedelta(days=90), actor=None)
         db.session.commit()
         assert services.list_reviews() == [] and services.run_review(day + timedelta(days=30)).listed == 0
         assert services.run_review(day + timedelta(days=90)).listed == 1
@@ -367,14 +388,12 @@ def test_an_erased_file_cannot_be_added_to_or_changed(app, world, api, monkeypat
 
 
 def test_confirming_a_person_no_longer_due_erases_nothing(app, world, monkeypatch):
-    case = _closed_case(app)
-    day = _later(monkeypatch)
+    listed = _listed(app, monkeypatch)
+    case = listed.case
     with app.app_context():
         _tokyo(app)
-        services.run_review(day)
-        review = services.list_reviews()[0]
         cases.create_case({"case_type": "consultation", "person_id": case["person_id"]})
-        outcome = services.confirm_erasure(review.id, actor=None, expected_version=review.version)
+        outcome = services.confirm_erasure(listed.review_id, actor=None, expected_version=listed.version)
         db.session.commit()
         person = db.session.scalar(select(Person).where(Person.id == case["person_id"]))
     assert not outcome.erased and person.erased_at is None and person.family_name == "消去野"
@@ -439,14 +458,8 @@ def _page_client(app, world, key):
 
 
 def test_the_center_admin_confirms_an_erasure_on_the_page_only_after_ticking_the_warning(app, page_app, world, monkeypatch):
-    case = _closed_case(app)
-    day = _later(monkeypatch)
-    with app.app_context():
-        _tokyo(app)
-        services.run_review(day)
-        db.session.commit()
-        review = services.list_reviews()[0]
-        review_id, version = review.id, review.version
+    listed = _listed(app, monkeypatch)
+    case, review_id, version = listed.case, listed.review_id, listed.version
     admin = _page_client(page_app, world, "a_admin")
     page = admin.get("/retention")
     assert page.status_code == 200 and "消去野" in page.get_data(as_text=True)
@@ -546,19 +559,16 @@ def test_holding_on_the_page_shows_field_errors_in_japanese_on_that_row_then_hol
 def test_a_decision_on_a_stale_page_is_a_version_conflict_and_changes_nothing(app, world, monkeypatch):
     from teichaku.platform.errors import VersionConflict
 
-    case = _closed_case(app)
-    day = _later(monkeypatch)
+    listed = _listed(app, monkeypatch)
+    case, day = listed.case, listed.day
     with app.app_context():
         _tokyo(app)
-        services.run_review(day)
-        review = services.list_reviews()[0]
-        services.hold(review.id, reason="照会中", until=day + timedelta(days=1), actor=None,
-                      expected_version=review.version)
+        services.hold(listed.review_id, reason="照会中", until=day + timedelta(days=1), actor=None,
+                      expected_version=listed.version)
         services.run_review(day + timedelta(days=1))  # the hold ended: due again, a newer version
         db.session.commit()
-        stale = review.version - 2
-        with pytest.raises(VersionConflict):
-            services.confirm_erasure(review.id, actor=None, expected_version=stale)
+        with pytest.raises(VersionConflict):  # the page still shows the version before the hold
+            services.confirm_erasure(listed.review_id, actor=None, expected_version=listed.version)
         db.session.rollback()
         person = db.session.scalar(select(Person).where(Person.id == case["person_id"]))
         assert person.erased_at is None
@@ -568,14 +578,8 @@ def test_two_admins_confirming_at_once_erase_once_and_the_second_is_told(app, pa
     from teichaku.tenants.retention import erasure
     from tests.races import race
 
-    case = _closed_case(app)
-    day = _later(monkeypatch)
-    with app.app_context():
-        _tokyo(app)
-        services.run_review(day)
-        db.session.commit()
-        review = services.list_reviews()[0]
-        review_id, version = review.id, review.version
+    listed = _listed(app, monkeypatch)
+    case, review_id, version = listed.case, listed.review_id, listed.version
     second_admin = factories.make_user(app, "center_admin", "tokyo")
     admins = {"first": _page_client(page_app, world, "a_admin"), "second": _signed_in(page_app, second_admin)}
     body = {"version": version, "confirm": "yes"}

@@ -87,9 +87,8 @@ def _ids(stmt) -> list[uuid.UUID]:
     return list(db.session.scalars(stmt))
 
 
-def plan(person: Person) -> dict[str, list[uuid.UUID]]:
-    """The ids of every row an erasure of this person deletes, by table."""
-    case_ids = _ids(select(Case.id).where(Case.person_id == person.id))
+def plan(person: Person, case_ids: list[uuid.UUID]) -> dict[str, list[uuid.UUID]]:
+    """The ids of every row an erasure of this person (with these cases) deletes, by table."""
     transfer_ids = _ids(select(Transfer.id).where(Transfer.case_id.in_(case_ids)))
     plan_ids = _ids(select(CoordinationPlan.id).where(CoordinationPlan.case_id.in_(case_ids)))
     by_case = {"case_records": CaseRecord, "case_documents": CaseDocument, "case_needs": CaseNeed,
@@ -111,8 +110,8 @@ def erase_person(person: Person) -> dict[str, int]:
     """
     g.retention_erasing = True
     try:
-        doomed = plan(person)
         case_ids = _ids(select(Case.id).where(Case.person_id == person.id))
+        doomed = plan(person, case_ids)
         _blank_person(person)
         counts = {table: _delete(table, model, doomed[table], person.id) for table, model in DELETED}
         counts["cases"] = _blank(Case, CASE_BLANK, Case.id.in_(case_ids))
@@ -137,7 +136,7 @@ def _blank_person(person: Person) -> None:
 
 
 def _blank(model, values: dict, where) -> int:
-    """Blank columns of the current center's rows with an ORM UPDATE (the tenant filter applies)."""
+    """Blank columns of the current center's rows through the ORM (the tenant filter and version apply)."""
     rows = db.session.scalars(select(model).where(where)).all()
     for row in rows:
         for name, value in values.items():
