@@ -1,0 +1,24 @@
+"""Hardening: prefecture officials belong to a prefecture, not a center.
+
+Revision ID: h4rden0003
+Revises: h4rden0002
+Create Date: 2026-12-07 22:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = "h4rden0003"
+down_revision = "h4rden0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
