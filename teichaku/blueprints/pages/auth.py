@@ -8,9 +8,10 @@ from flask_login import current_user
 
 from ...platform.auth import services
 from ...platform.auth.sessions import end_session, start_session
-from ...platform.auth.throttle import throttled_signin
+from ...platform.auth.throttle import pending_account_key, throttled_signin
 from ...platform.extensions import db
 from ...platform.i18n import LOCALES
+from ...platform.redirects import same_site_path
 from .forms import ConfirmPasswordForm, LoginForm, OtpForm, PasswordForm, TotpSetupForm
 
 bp = Blueprint("auth", __name__)
@@ -18,10 +19,9 @@ INVALID = "メールアドレス、パスワードまたは確認コードが正
 PENDING_SECONDS = 300
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.dashboard")
+def _safe_next(target: object) -> str:
+    """A same-site path to go to after the action, or the dashboard (see ``platform.redirects``)."""
+    return same_site_path(target) or url_for("pages.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,7 +48,7 @@ def login():
 
 
 @bp.route("/login/otp", methods=["GET", "POST"])
-@throttled_signin
+@throttled_signin(account_key=pending_account_key)
 def login_otp():
     pending = session.get("pending_2fa")
     if not pending or time.time() - pending["at"] > PENDING_SECONDS:

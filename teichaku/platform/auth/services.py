@@ -51,10 +51,28 @@ def sha256(value: str) -> str:
 
 
 def normalize_email(email: str) -> str:
+    """The one form an address is stored and looked up in: email-validator's normal form (the
+    domain through IDNA/UTS-46, so full-width letters and dots become ASCII; the local part NFC),
+    then lower case.  Raises ``AccountError`` for something that is not an address."""
     try:
         return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise AccountError("メールアドレスの形式が正しくありません。") from exc
+
+
+def signin_address(raw: object) -> str | None:
+    """The address a sign-in attempt names, exactly as the account lookup resolves it, or None
+    for a blank, non-text or malformed one (which can name no account).
+
+    The lookup (``authenticate``) and the per-account throttle both use this one function: were
+    they to normalise differently, each spelling of one address (full-width letters, upper case)
+    would reach the same account through a fresh throttle bucket."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        return normalize_email(raw)
+    except AccountError:
+        return None
 
 
 # --- creating and managing accounts ----------------------------------------------------------
@@ -152,12 +170,9 @@ def authenticate(email: str, password: str, otp: str | None = None, *, enforce_e
     deactivated center (one message for all), ``OtpRequired`` when a code is needed and missing,
     ``OtpEnrollmentRequired`` when ``enforce_enrollment`` and the role must enrol first.
     """
-    try:
-        email = normalize_email(email)
-    except AccountError:
-        email = ""
+    address = signin_address(email)
     with account_lookup():
-        user = db.session.scalar(select(User).where(User.email == email)) if email else None
+        user = db.session.scalar(select(User).where(User.email == address)) if address else None
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         record("auth.signin_failed", object_type="user", object_id=user.id if user else None,
