@@ -1,4 +1,4 @@
-"""RQ's connection for ``rq worker|cron|info -c infra.rq_settings`` (run from the repository
+"""RQ's connection for ``rq worker|info -c infra.rq_settings`` and the scheduler (run from the repository
 root, as the systemd units and the container do): the same Redis as the app, by the same rule
 (``teichaku.platform.redis_client.client``): ``REDIS_URL``, or with ``REDIS_SENTINELS`` set, the
 master the sentinels name, followed across a failover."""

@@ -20,9 +20,9 @@ cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT INT TERM
 
 if $BIN/python -c "import redis,sys; sys.exit(0 if redis.Redis.from_url('$REDIS_URL', socket_connect_timeout=0.5).ping() else 1)" 2>/dev/null; then
-  $BIN/rq worker -u "$REDIS_URL" -w teichaku.workers.worker.TeichakuWorker \
-      --serializer json --with-scheduler "${RQ_QUEUE:-teichaku}" & pids+=($!)
-  $BIN/rq cron -u "$REDIS_URL" --serializer json teichaku.workers.cron & pids+=($!)
+  # The same command lines as the systemd units and the container (infra/scripts/teichaku-jobs.sh).
+  infra/scripts/teichaku-jobs.sh worker & pids+=($!)
+  infra/scripts/teichaku-jobs.sh scheduler & pids+=($!)
   echo "worker and scheduler started (Redis at $REDIS_URL)"
 else
   echo "WARNING: Redis does not answer at $REDIS_URL: background jobs run in-process"

@@ -68,6 +68,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "platform.centers.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.users.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.deliveries.manage": frozenset({Role.PLATFORM_ADMIN}),
+    "platform.jobs.read": frozenset({Role.PLATFORM_ADMIN}),  # 定期ジョブ: names and times only
 }
 PUBLIC = "public"
 
@@ -309,6 +310,7 @@ ENDPOINTS: dict[str, str] = {
     "notifications.preferences": "signed_in",
     "deliveries.index": "platform.deliveries.manage",
     "deliveries.retry": "platform.deliveries.manage",
+    "periodic_jobs.index": "platform.jobs.read",
     "api_notifications.list_notifications": "signed_in",
     "api_notifications.mark_read": "signed_in",
 }
