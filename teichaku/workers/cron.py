@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from flask_babel import lazy_gettext as _l
 from rq import cron
 
 from ..crosstenant.aggregates.jobs import REBUILD_TIMEOUT_SECONDS, rebuild_rollups, sweep_dirty_slices
@@ -24,7 +25,7 @@ class Periodic:
 
     func: Callable[..., Any]
     cron: str
-    label: str  # Japanese, for the operator's page
+    label: Any  # Japanese (translated lazily), for the operator's page
     options: dict = field(default_factory=dict)  # RQ job options: job_timeout, failure_ttl
 
     @property
@@ -34,18 +35,18 @@ class Periodic:
 
 # One list of periodic jobs.
 PERIODIC_JOBS: tuple[Periodic, ...] = (
-    Periodic(purge_expired_sessions, "17 * * * *", "期限切れのセッションとトークンの削除"),
-    Periodic(raise_deadline_reminders, "5 21 * * *", "釈放日・フォローアップ日のリマインダー"),  # 06:05 Japan time (21:05 UTC)
-    Periodic(send_transfer_reminders, "35 21 * * *", "広域調整の期限のリマインダー"),  # 06:35 Japan time: 広域調整 deadlines
+    Periodic(purge_expired_sessions, "17 * * * *", _l("期限切れのセッションとトークンの削除")),
+    Periodic(raise_deadline_reminders, "5 21 * * *", _l("釈放日・フォローアップ日のリマインダー")),  # 06:05 Japan time (21:05 UTC)
+    Periodic(send_transfer_reminders, "35 21 * * *", _l("広域調整の期限のリマインダー")),  # 06:35 Japan time: 広域調整 deadlines
     # The notification outbox: re-enqueue whatever was not delivered (see crosstenant/notifications).
-    Periodic(sweep_outbox, "* * * * *", "未配信のお知らせの再送", {"failure_ttl": 24 * 3600}),
+    Periodic(sweep_outbox, "* * * * *", _l("未配信のお知らせの再送"), {"failure_ttl": 24 * 3600}),
     # National aggregates: recompute dirty slices whose job was lost; a full rebuild every night that
     # must reproduce the rollups exactly (see crosstenant/aggregates).
-    Periodic(sweep_dirty_slices, "* * * * *", "全国集計の再計算漏れの処理", {"failure_ttl": 24 * 3600}),
-    Periodic(rebuild_rollups, "15 18 * * *", "全国集計の毎晩の再構築", {"job_timeout": REBUILD_TIMEOUT_SECONDS}),  # 03:15 JST
+    Periodic(sweep_dirty_slices, "* * * * *", _l("全国集計の再計算漏れの処理"), {"failure_ttl": 24 * 3600}),
+    Periodic(rebuild_rollups, "15 18 * * *", _l("全国集計の毎晩の再構築"), {"job_timeout": REBUILD_TIMEOUT_SECONDS}),  # 03:15 JST
     # Retention: monthly, on the 2nd at 05:45 Japan time (20:45 UTC on the 1st); running it twice
     # lists nobody twice (tenants/retention).
-    Periodic(review_retention, "45 20 1 * *", "保存期間の毎月の見直し"),
+    Periodic(review_retention, "45 20 1 * *", _l("保存期間の毎月の見直し")),
 )
 
 for _periodic in PERIODIC_JOBS:
