@@ -1,6 +1,7 @@
 """`make run`'s script on a bare set-up: SQLite by default, worker and scheduler when Redis answers."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,14 @@ def test_make_run_serves_sqlite_with_a_worker_and_the_scheduler(tmp_path, databa
         assert "worker and scheduler started" in output
         assert "staff@tokyo.demo.teichaku.jp" in output  # how to sign in is printed
         assert (tmp_path / "instance" / "teichaku.sqlite3").exists()
+        # the scheduler really runs: it marks every periodic job as scheduled (none overdue)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, body = _wait_healthy(port, proc, log)
+            if json.loads(body)["periodic_jobs"]["overdue"] == []:
+                break
+            time.sleep(0.5)
+        assert json.loads(body)["periodic_jobs"]["overdue"] == [], open(log.name).read()[-4000:]
     finally:
         _stop(proc)
 
