@@ -11,7 +11,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import zlib
 from datetime import datetime, timedelta, timezone
