@@ -201,3 +201,27 @@ def test_only_the_platform_admin_sees_the_periodic_jobs_page(make_app, world):
         c = app.test_client()
         factories.sign_in(c, world.users[key])
         assert c.get("/platform/jobs").status_code == 403
+
+
+def exploding_periodic_job() -> None:
+    """A periodic job that fails (the failure record's test; never in the schedule)."""
+    raise RuntimeError("田中一郎 090-0000-0000")  # a message that must never be recorded
+
+
+def test_a_failing_periodic_job_records_its_failure_without_the_message(database):
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from teichaku.workers import periodic
+    from teichaku.workers.scheduler import JsonCronJob
+
+    connection = redis.Redis.from_url(REDIS_TEST_URL)
+    queue = f"{os.environ['RQ_QUEUE']}-failing"
+    JsonCronJob(queue_name=queue, func=exploding_periodic_job, cron="* * * * *").enqueue(connection)
+    SimpleWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
+    schedule = [type("P", (), {"name": "exploding_periodic_job", "label": "x", "cron": "* * * * *"})()]
+    (found,) = periodic.statuses(connection, queue, schedule=schedule)
+    assert found.last_failure is not None and found.last_success is None
+    assert found.last_failure_kind == "RuntimeError"
+    stored = connection.hgetall(periodic._key(queue, "exploding_periodic_job"))
+    assert not any("田中".encode() in value or b"090" in value for value in stored.values())
