@@ -15,7 +15,9 @@ case "$role" in
     exec $BIN/rq worker -c infra.rq_settings -w teichaku.workers.worker.TeichakuWorker \
         --serializer json --with-scheduler "$@" "${RQ_QUEUE:-teichaku}" ;;
   scheduler)
-    exec $BIN/python -m teichaku.workers.scheduler -c infra.rq_settings teichaku.workers.cron ;;
+    # RQ reads cron expressions in the process's local time; the schedule (workers/cron.py) is
+    # written in UTC, so a server set to Japan time must not shift the nightly jobs by 9 hours.
+    TZ=UTC exec $BIN/python -m teichaku.workers.scheduler -c infra.rq_settings teichaku.workers.cron ;;
   *)
     echo "usage: $0 worker [rq worker options...] | scheduler" >&2
     exit 2 ;;
