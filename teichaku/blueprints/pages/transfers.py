@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...crosstenant.transfers import lifecycle, services
 from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
+from ...platform import csv_export
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
@@ -447,7 +448,7 @@ def report_export():
     year = _fiscal_year()
     content = services.compliance_report_csv(services.compliance_report(year))
     db.session.commit()
-    return Response(content, mimetype="text/csv; charset=utf-8",
+    return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="transfers-FY{year}.csv"'})
 
 
@@ -465,5 +466,5 @@ def provisions():
 def provisions_export():
     content = services.export_provision_records()
     db.session.commit()
-    return Response(content, mimetype="text/csv; charset=utf-8",
+    return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})

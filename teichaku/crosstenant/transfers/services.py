@@ -20,7 +20,6 @@ Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``NotYourSide`` (403)
 """
 from __future__ import annotations
 
-import csv
 import io
 import statistics
 import uuid
@@ -34,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
+from ...platform.csv_export import csv_bytes
 from ...platform.centers import Center
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
@@ -1153,19 +1153,8 @@ REPORT_COLUMNS = ("center", "center_name", "received", "answered", "answered_wit
                   "unanswered", "open_past_release", "reassigned_away", "withdrawn_before_answer", "sent")
 
 
-def _csv(header, rows) -> bytes:
-    """UTF-8 with a BOM (Excel opens it as UTF-8) and CRLF line ends; text never starts a formula."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v)
-                         for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
 def compliance_report_csv(report: dict) -> bytes:
-    return _csv(REPORT_COLUMNS, [[r[c] for c in REPORT_COLUMNS] for r in [*report["rows"], report["total"]]])
+    return csv_bytes(REPORT_COLUMNS, [[r[c] for c in REPORT_COLUMNS] for r in [*report["rows"], report["total"]]])
 
 
 # --- provision records (APPI 第三者提供記録) ---------------------------------------------------------
@@ -1228,7 +1217,7 @@ def export_provision_records() -> bytes:
             return lc.PROVISION_BASES.get(value, value)
         return value.isoformat() if isinstance(value, (date, datetime)) else (str(value) if isinstance(value, uuid.UUID) else value)
 
-    return _csv(PROVISION_COLUMNS, [[cell(item, c) for c in PROVISION_COLUMNS] for item in everything])
+    return csv_bytes(PROVISION_COLUMNS, [[cell(item, c) for c in PROVISION_COLUMNS] for item in everything])
 
 
 def message_attachments(messages: Sequence[TransferMessage]) -> dict:
