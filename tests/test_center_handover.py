@@ -206,11 +206,14 @@ def build_center_a(app, world) -> dict:
     with app.app_context():
         set_tenant(center_by_code("osaka").id)
         receiving = transfers.get_transfer(receiving_id)
-        transfers.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"),
-                               files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
+        transfers.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"))
         db.session.commit()
         receiving = transfers.get_transfer(receiving_id)
         transfers.accept_transfer(receiving, _actor(world, "b_staff", "osaka"))
+        db.session.commit()
+        receiving = transfers.get_transfer(receiving_id)  # files from B once it has its case (provision record)
+        transfers.post_message(receiving, "乙の受入れ後の資料です。", _actor(world, "b_staff", "osaka"),
+                               files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
         db.session.commit()
 
     member = make_member(app, "tokyo", name="甲野委員", name_kana="こうのいいん")
