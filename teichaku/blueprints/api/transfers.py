@@ -219,8 +219,11 @@ def _load_message(data) -> str:
 @blp.response(201, MessageOut)
 def post_message(transfer_id):
     """A message to the other center (it is notified), as JSON, or as ``multipart/form-data``
-    with files attached (``files``): each center gets its own copy of each file.  A file refused
-    by the size or type checks is a 422 (``files``) and nothing is written."""
+    with files attached (``files``): each center gets its own copy of each file, and the files
+    sent are recorded as a provision (第三者提供記録) in this center.  A file refused by the size
+    or type checks is a 422 (``files``) and nothing is written.  409 ``invalid_state`` on a
+    closed thread (awaiting approval; declined, withdrawn or reassigned away) and for files sent
+    by the receiving center before it accepts (it has no case to record the provision with)."""
     row = services.get_transfer_or_404(transfer_id)
     text, files = _message_input()
     message = services.post_message(row, text, current_user, files=files)

@@ -720,11 +720,10 @@ def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.U
     thread_files.check_count(files)
     check_thread_open(row, with_files=bool(files))
     with cross_tenant("transfers.message"):
-        _sending, _receiving = _lock_group(row.group_id)  # re-reads ``row`` too (populate_existing)
+        _lock_group(row.group_id)  # both sides locked and re-read (``row`` too: populate_existing)
         other = _thread_counterpart(row)
-        for side_row in (row, other):
-            check_thread_open(side_row)
         check_thread_open(row, with_files=bool(files))
+        check_thread_open(other)
         staged = thread_files.stage_copies(files, (row.center_id, other.center_id))
         try:
             copies = _write_message(row, other, body, actor)
