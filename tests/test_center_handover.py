@@ -23,7 +23,7 @@ from sqlalchemy import (
     Uuid, create_engine, inspect, null, select, text,
 )
 
-from teichaku.platform.centers import center_by_code
+from teichaku.platform.centers import canonical_centers, center_by_code
 from teichaku.platform.extensions import db
 from teichaku.platform.handover import archive as archive_format
 from teichaku.platform.handover import store
@@ -74,6 +74,16 @@ def test_the_exporter_takes_every_table_with_a_center_id_except_the_documented_e
         assert set(EXCLUDED) <= with_center, "an excluded table no longer exists: drop it from EXCLUDED"
         assert REPLACED_ON_IMPORT <= with_center - set(EXCLUDED)
         assert all(reason.strip() for reason in EXCLUDED.values())
+
+
+def test_every_center_column_is_either_the_installations_or_a_setting_that_travels(app):
+    """A new column of ``centers`` must be decided: reference data or bookkeeping of this
+    installation (never taken from an archive), or a setting the center owns (it travels)."""
+    from teichaku.platform.centers import CENTER_SETTINGS, INSTALLATION_COLUMNS, REFERENCE_COLUMNS, Center
+
+    decided = [*REFERENCE_COLUMNS, *INSTALLATION_COLUMNS, *CENTER_SETTINGS]
+    assert len(decided) == len(set(decided))
+    assert set(decided) == {c.name for c in Center.__table__.columns}
 
 
 def test_every_center_table_has_been_decided(app):
@@ -196,11 +206,14 @@ def build_center_a(app, world) -> dict:
     with app.app_context():
         set_tenant(center_by_code("osaka").id)
         receiving = transfers.get_transfer(receiving_id)
-        transfers.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"),
-                               files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
+        transfers.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"))
         db.session.commit()
         receiving = transfers.get_transfer(receiving_id)
         transfers.accept_transfer(receiving, _actor(world, "b_staff", "osaka"))
+        db.session.commit()
+        receiving = transfers.get_transfer(receiving_id)  # files from B once it has its case (provision record)
+        transfers.post_message(receiving, "乙の受入れ後の資料です。", _actor(world, "b_staff", "osaka"),
+                               files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
         db.session.commit()
 
     member = make_member(app, "tokyo", name="甲野委員", name_kana="こうのいいん")
@@ -325,9 +338,9 @@ def trip(make_app, owner_engine, second_installation):
     a = build_center_a(app, world)
     key = Ed25519PrivateKey.generate()
     tokyo = _center_id(owner_engine, "tokyo")
-    with owner_engine.begin() as conn:  # the center's own settings travel too
-        conn.execute(text("update centers set name = :n, requires_transfer_approval = true where code = 'tokyo'"),
-                     {"n": OFFICIAL_NAME})
+    with owner_engine.begin() as conn:  # the center's own settings travel too; its reference columns do not
+        conn.execute(text("update centers set name = :n, requires_transfer_approval = true, prefecture_code = '27',"
+                          " prefecture_name = '大阪府', region = '近畿' where code = 'tokyo'"), {"n": OFFICIAL_NAME})
     with app.app_context():
         before = {t.name: _rows(owner_engine, t, tokyo) for t in exported_tables(db.metadata)}
     uploads = Path(app.config["UPLOAD_ROOT"]) / str(tokyo)
@@ -338,7 +351,8 @@ def trip(make_app, owner_engine, second_installation):
     yield SimpleNamespace(app=app, world=world, a=a, key=key, data=data, before=before, tokyo=tokyo,
                           files_before=files_before, second=second, summary=summary)
     with owner_engine.begin() as conn:
-        conn.execute(text("update centers set requires_transfer_approval = false where code = 'tokyo'"))
+        conn.execute(text("update centers set requires_transfer_approval = false, prefecture_code = '13',"
+                          " prefecture_name = '東京都', region = '関東' where code = 'tokyo'"))
     clean_all(owner_engine)
 
 
@@ -350,10 +364,6 @@ class TestArchiveBetweenInstallations:
     def test_every_row_of_every_table_arrives_field_by_field(self, trip):
         second = trip.second
         assert _center_id(second.owner_engine, "tokyo") == trip.tokyo, "the empty center took the archive's id"
-        with second.owner_engine.connect() as conn:
-            settings = conn.execute(text("select name, requires_transfer_approval, active from centers"
-                                         " where code = 'tokyo'")).one()
-        assert tuple(settings) == (OFFICIAL_NAME, True, True)
         with second.app.app_context():
             tables = exported_tables(db.metadata)
         for table in tables:
@@ -374,6 +384,19 @@ class TestArchiveBetweenInstallations:
                 "resources", "resource_contacts", "network_activities", "case_study_drafts", "reminders", "users",
                 "audit_entries", "transfer_pulls", "rollup_counts", "rollup_slices", "retention_rules",
                 "retention_reviews"} <= non_empty
+
+    def test_an_archive_cannot_rename_the_center_or_move_it_to_another_prefecture_or_region(self, trip):
+        """The archive's center row said 大阪府 / 近畿 and an unofficial name: the target keeps the
+        installation's reference values (the 48 centers' table); only the center's own setting
+        (the transfer-approval rule) travels."""
+        manifest, _tables, _text = _contents(trip.data, trip.key.public_key())
+        assert manifest["center"]["row"]["prefecture_code"] == "27"  # what the archive claimed
+        with trip.second.owner_engine.connect() as conn:
+            row = conn.execute(text("select name, prefecture_code, prefecture_name, region, requires_transfer_approval,"
+                                    " active from centers where code = 'tokyo'")).one()
+        official = next(c for c in canonical_centers() if c.code == "tokyo")
+        assert tuple(row) == (official.name, "13", "東京都", "関東", True, True)
+        assert official.prefecture_code == "13" and official.region == "関東"
 
     def test_uploaded_files_arrive_byte_for_byte(self, trip):
         arrived = _files(trip.second.uploads / str(trip.tokyo))

@@ -301,7 +301,8 @@ def test_erasure_removes_every_personal_row_and_file_of_the_person(app, world, a
     counts = _erase(app, monkeypatch, case["person_id"])
     assert counts["case_records"] >= 1 and counts["plan_revisions"] == 2 and counts["case_documents"] == 1
     assert counts["transfer_messages"] >= 1 and counts["transfer_message_attachments"] == 1
-    assert counts["committee_agenda_items"] == 1 and counts["provision_records"] == 1
+    # provision records: the request's and the attachment's (a file sent is a provision too)
+    assert counts["committee_agenda_items"] == 1 and counts["provision_records"] == 2
     assert not doc_path.exists()
     with app.app_context():
         _tokyo(app)

@@ -213,7 +213,8 @@ def test_package_holds_the_transfer_thread_pull_and_provision_records(exported):
     assert {c["code"] for c in data["centers"].values()} == {"tokyo", "osaka", "fukuoka"}
     counts = exported.package.counts
     assert (counts["transfers"], counts["transfer_messages"], counts["transfer_attachments"]) == (1, 2, 1)
-    assert counts["transfer_pulls"] == 1 and counts["provision_records"] == 2
+    # the request's, the attachment's (a file sent is a provision too) and the pull's
+    assert counts["transfer_pulls"] == 1 and counts["provision_records"] == 3
 
 
 def test_access_log_shows_who_did_what_but_never_audit_details_nor_ip(exported):

@@ -48,6 +48,17 @@ class Center(db.Model):
         }
 
 
+# Every column of ``centers``, by who owns its value (a test checks that none is left out):
+# - the installation's reference table of the 48 centers (centers.csv, and the official name the
+#   operator may set): never taken from a handover archive, which could otherwise rename a center
+#   or move it into another prefecture or region (its figures would count there);
+# - the installation's own bookkeeping of the row;
+# - the settings the center itself owns (its rules): they travel with its archive.
+REFERENCE_COLUMNS = ("code", "name", "prefecture_code", "prefecture_name", "region")
+INSTALLATION_COLUMNS = ("id", "active", "created_at")
+CENTER_SETTINGS = ("requires_transfer_approval",)
+
+
 @dataclass(frozen=True)
 class CenterRow:
     code: str

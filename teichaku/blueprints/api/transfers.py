@@ -17,6 +17,7 @@ from ...crosstenant.transfers.schemas import (
     AcceptIn, DeclineIn, FormatArgs, MessageIn, MessageList, MessageOut, ProvisionList, ReassignIn, ReportArgs, ReportOut,
     TransferCreate, TransferList, TransferListArgs, TransferOut,
 )
+from ...platform import csv_export
 from ...platform.centers import center_by_code
 from ...platform.errors import ValidationFailed
 from ...platform.extensions import db
@@ -78,7 +79,7 @@ def compliance_report(args):
     report = services.compliance_report(args["fiscal_year"])
     db.session.commit()
     if args["format"] == "csv":
-        return Response(services.compliance_report_csv(report), mimetype="text/csv; charset=utf-8", headers={
+        return Response(services.compliance_report_csv(report), mimetype=csv_export.MIMETYPE, headers={
             "Content-Disposition": f'attachment; filename="transfers-FY{args["fiscal_year"]}.csv"'})
     return report
 
@@ -92,7 +93,7 @@ def provision_records(args):
     if args["format"] == "csv":
         content = services.export_provision_records()
         db.session.commit()
-        return Response(content, mimetype="text/csv; charset=utf-8",
+        return Response(content, mimetype=csv_export.MIMETYPE,
                         headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
     items, next_cursor = services.provision_records(limit=args["limit"], cursor=args["cursor"])
     db.session.commit()
@@ -218,8 +219,11 @@ def _load_message(data) -> str:
 @blp.response(201, MessageOut)
 def post_message(transfer_id):
     """A message to the other center (it is notified), as JSON, or as ``multipart/form-data``
-    with files attached (``files``): each center gets its own copy of each file.  A file refused
-    by the size or type checks is a 422 (``files``) and nothing is written."""
+    with files attached (``files``): each center gets its own copy of each file, and the files
+    sent are recorded as a provision (第三者提供記録) in this center.  A file refused by the size
+    or type checks is a 422 (``files``) and nothing is written.  409 ``invalid_state`` on a
+    closed thread (awaiting approval; declined, withdrawn or reassigned away) and for files sent
+    by the receiving center before it accepts (it has no case to record the provision with)."""
     row = services.get_transfer_or_404(transfer_id)
     text, files = _message_input()
     message = services.post_message(row, text, current_user, files=files)

@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...crosstenant.transfers import lifecycle, services
 from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
+from ...platform import csv_export
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
@@ -210,7 +211,9 @@ def _detail_context(row, *, message_form: MessageForm | None = None) -> dict:
             "attachments": services.message_attachments(messages), "max_attachments": MAX_ATTACHMENTS,
             "candidates": candidates,
             "own": centers[row.center_id], "other": centers[row.counterpart_center_id], "actions": actions,
-            "can_message": row.status not in ("awaiting_approval", "reassigned"),
+            "thread_closed": lifecycle.thread_closed_reason(row.status),
+            "can_message": lifecycle.thread_closed_reason(row.status) is None,
+            "can_attach": services.files_allowed(row), "files_need_case": lifecycle.FILES_NEED_OWN_CASE,
             "decline_form": DeclineForm(formdata=None), "message_form": message_form or MessageForm(formdata=None),
             "update_form": SharedUpdateForm(formdata=None),
             "can_share_update": row.side == "sending" and row.status == "accepted",
@@ -447,7 +450,7 @@ def report_export():
     year = _fiscal_year()
     content = services.compliance_report_csv(services.compliance_report(year))
     db.session.commit()
-    return Response(content, mimetype="text/csv; charset=utf-8",
+    return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="transfers-FY{year}.csv"'})
 
 
@@ -465,5 +468,5 @@ def provisions():
 def provisions_export():
     content = services.export_provision_records()
     db.session.commit()
-    return Response(content, mimetype="text/csv; charset=utf-8",
+    return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})

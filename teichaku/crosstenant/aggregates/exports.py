@@ -2,24 +2,24 @@
 
 They only write what they are given: the tables come from ``reporting`` already suppressed (a
 suppressed count arrives as ``None`` and leaves as an empty cell), the annual report is the
-center's own (exact) figures.  CSV is UTF-8 with a BOM (Excel opens it as UTF-8) and CRLF line
-ends; its header is the rows' JSON keys, as the contract says.  The files are official
+center's own (exact) figures.  CSV goes through the platform's one writer
+(``platform.csv_export``: UTF-8 with a BOM, CRLF, text never starting a formula, numbers left as
+numbers); its header is the rows' JSON keys, as the contract says.  The files are official
 documents in Japanese whatever the page's language (the prefecture files them as they are).
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
 
+from ...platform import csv_export
 from ...platform.i18n import fiscal_year_label, jst_datetime
 from . import labels, rules
 from .reporting import SUPPORT_NEEDS, own_case_cube, own_needs, own_transfers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV = "text/csv; charset=utf-8"
-FORMULA_START = ("=", "+", "-", "@")
+CSV = csv_export.MIMETYPE
 
 
 def _csv_value(value) -> str:
@@ -31,13 +31,9 @@ def _csv_value(value) -> str:
 
 
 def table_csv(columns: Sequence[str], rows: Sequence[dict]) -> bytes:
-    """Header = the JSON keys; a suppressed count, and the key a total row totals, are empty."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_value(row[c]) for c in columns])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """Header = the JSON keys; a suppressed count, and the key a total row totals, are empty
+    (``None``); ``suppressed`` is ``true``/``false``; counts stay numbers, text is guarded."""
+    return csv_export.csv_bytes(columns, ([row[c] for c in columns] for row in rows))
 
 
 def _text(cell, value) -> None:

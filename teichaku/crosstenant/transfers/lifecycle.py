@@ -97,6 +97,26 @@ PROVISION_BASES = {
 # What a message of the thread is: a message, or an update the sending center shares after acceptance.
 MESSAGE_KINDS = ("message", "shared_update")
 
+# The request ended without the receiving center taking the person on (declined, withdrawn,
+# reassigned away): that center's copy of the identity is erased (``services.erase_identity``)
+# and the thread is closed, on both sides, for messages and files alike: nothing more about the
+# person may reach a center that no longer holds it.  After acceptance (and completion) the
+# thread stays open: the receiving center has the person in its own case, and the sending center
+# shares updates there.
+NOT_TAKEN_ON_STATUSES = ("declined", "withdrawn", "reassigned")
+THREAD_CLOSED = {
+    "awaiting_approval": N_("センター長の承認前のため、相手のセンターにはまだ届いていません。"),
+    "declined": N_("この依頼はお断りされたため、メッセージやファイルはもう送れません。"),
+    "withdrawn": N_("この依頼は取り下げられたため、メッセージやファイルはもう送れません。"),
+    "reassigned": N_("この依頼は他のセンターに振り替えられたため、メッセージやファイルはもう送れません。"),
+}
+# A file sent in the thread is a provision of personal data (第三者提供記録, written in the
+# sending center's own records with its case's person): a receiving center before acceptance has
+# no case of its own to record it in, so it sends text only until it accepts.
+FILES_NEED_OWN_CASE = N_("受入れを決めるまでは、依頼を受けたセンターからファイルは送れません"
+                         "（第三者提供記録を残す、このセンターのケースがまだないため）。本文でお知らせください。")
+ATTACHMENT_ITEM_LABEL = N_("スレッドの添付ファイル")
+
 # Deadlines (config overrides: TRANSFER_ANSWER_DAYS, TRANSFER_RELEASE_WARNING_DAYS).
 ANSWER_DAYS = 3
 RELEASE_WARNING_DAYS = 14
@@ -115,6 +135,11 @@ def next_status(action: str, side: str, status: str) -> str:
             f"「{STATUS_LABELS.get(status, status)}」の依頼には「{ACTION_LABELS.get(action, action)}」の操作はできません。",
             details={"status": status, "action": action})
     return ACTIONS[action][side][1]
+
+
+def thread_closed_reason(status: str) -> str | None:
+    """Why nothing may be sent in a thread whose side is in ``status`` (None: the thread is open)."""
+    return THREAD_CLOSED.get(status)
 
 
 def actions_for(side: str, status: str) -> tuple[str, ...]:
@@ -137,6 +162,9 @@ PULL_STATUS_LABELS = {
 }
 PULL_STATUSES = tuple(PULL_STATUS_LABELS)
 PULL_OPEN_STATUSES = ("open",)  # at most one per asking case and asked center (partial unique index)
+# Refused or cancelled: the asked center will not start a transfer, so its copy of the identity is
+# erased (``services.erase_identity``, the same rule as a receiving center's in NOT_TAKEN_ON_STATUSES).
+PULL_NOT_TAKEN_ON_STATUSES = ("refused", "cancelled")
 
 # action -> side -> (statuses it may start from, the status it leads to); both rows move together.
 PULL_ACTIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {

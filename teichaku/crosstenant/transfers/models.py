@@ -265,7 +265,10 @@ class TransferPull(TenantOwned, Timestamped, db.Model):
     consent_scope: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text, default="", nullable=False)
     # Asked side only: the minimum identity; both sides: the facility and release date, if known.
-    person_snapshot: Mapped[dict | None] = mapped_column(JSON)
+    # (none_as_null: an erased identity is SQL NULL, not the JSON value null.)
+    person_snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # Asked side: when the identity was erased because the pull was refused or cancelled.
+    snapshot_erased_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     facility_name: Mapped[str | None] = mapped_column(String(100))
     release_date: Mapped[date | None] = mapped_column(Date)
     refuse_comment: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,8 @@ A pull keeps one row per side (``models.TransferPull``: ``asking`` in B, ``asked
 state change first locks both rows (asking, then asked) and re-reads them, so a cancellation and
 a confirmation arriving together leave exactly one outcome.  Sending the identity is a provision
 of personal data: a ``ProvisionRecord`` is written in B.  Notifications go to the outbox in the
-same transaction; everything is audited in the acting center's chain; nothing here commits.
+same transaction; everything is audited in the acting center's chain (the erasure of the asked
+center's copy of the identity in that center's: ``services.erase_identity``); nothing here commits.
 
 Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``services.NotYourSide`` (403) and
 ``werkzeug.exceptions.NotFound`` (a pull or case that is not the caller's).
@@ -44,8 +45,8 @@ from ...tenants.persons.names import normalize
 from ...tenants.persons.services import matching_person_ids
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferPull
-from .services import (NotYourSide, _actor_id, _check_receiver, _clean_consent, _own_center, _years_later, center_of,
-                       flush_refusing_duplicates)
+from .services import (NotYourSide, _actor_id, _check_receiver, _clean_consent, _open_chain, _own_center, _years_later,
+                       center_of, erase_identity, flush_refusing_duplicates)
 
 DUPLICATE_MESSAGE = "このケースについて同じセンターへの開始依頼が既に進行中です。"
 # action -> the prefix of the row's "<prefix>_at" / "<prefix>_by_id" columns
@@ -207,12 +208,15 @@ def _record_provision(asking: TransferPull, case: Case, actor) -> ProvisionRecor
 
 
 def cancel_pull(row: TransferPull, actor) -> TransferPull:
-    """The asking center cancels a pull still open (the asked center is notified)."""
+    """The asking center cancels a pull still open: the asked center's copy of the identity is
+    erased (``services.erase_identity``, audited in its chain) and it is notified."""
     _check_side(row, "cancel")
     with cross_tenant("transfer_pulls.cancel"):
+        _open_chain(row.counterpart_center_id, "transfer_pulls.cancel")  # its identity is erased
         asking, asked = _lock_group(row.group_id)
         _move("cancel", (asking, asked), actor)
         db.session.flush()
+        erase_identity(asked, "cancelled")
         _notify("transfer_pull_cancelled", to_center_id=asked.center_id, pull_id=asked.id)
     _audit("transfer_pull.cancel", asking, person_id=_person_id_of(asking))
     return asking
@@ -221,7 +225,8 @@ def cancel_pull(row: TransferPull, actor) -> TransferPull:
 # --- answering a pull (the facility's center, A) -------------------------------------------------
 
 def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
-    """The asked center refuses, with a comment the asking center reads (it is notified)."""
+    """The asked center refuses, with a comment the asking center reads (it is notified); its
+    own copy of the identity is erased (``services.erase_identity``): it will not need it."""
     _check_side(row, "refuse")
     comment = (comment or "").strip()
     if not comment:
@@ -231,6 +236,7 @@ def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
         _move("refuse", (asking, asked), actor)
         asking.refuse_comment = asked.refuse_comment = comment
         db.session.flush()
+        erase_identity(asked, "refused")
         _notify("transfer_pull_refused", to_center_id=asking.center_id, pull_id=asking.id)
     _audit("transfer_pull.refuse", asked, details={"length": len(comment)})
     return asked
@@ -372,6 +378,7 @@ def pull_view(row: TransferPull, *, with_candidates: bool = False) -> dict:
     }
     if row.side == "asked":
         view["person"] = row.person_snapshot
+        view["snapshot_erased_at"] = row.snapshot_erased_at
     if with_candidates:
         view["candidates"] = [candidate_view(c) for c in candidates(row)]
     return view

@@ -320,6 +320,8 @@ class PullOut(StrictSchema):
     to_center_name = fields.String()
     case_id = fields.UUID(allow_none=True)
     person = fields.Nested(PullPersonOut, allow_none=True)
+    snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "依頼を受けた側: お断り・取消しにより本人情報（person）を消去した日時"})
     facility_name = fields.String(allow_none=True)
     release_date = fields.Date(allow_none=True)
     consent = fields.Nested(ConsentOut)

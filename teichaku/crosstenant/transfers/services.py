@@ -10,7 +10,7 @@ withdrawal and an acceptance arriving together leave exactly one outcome (the ot
 ``InvalidState``).  Notifications are written to the outbox in the same transaction
 (``notifications.services.emit``).  Everything is audited in the acting center's chain (the
 platform chain for the association and jobs), except what changes the other center's own records
-(a shared update's progress note, the erasure of its copy of the identity): that runs as that
+(a shared update's progress note, the erasure of its copy of the identity: ``erase_identity``): that runs as that
 center (``_as_center``) and is audited in its chain, which is opened before any row is locked
 (``_open_chain``: the lock order).  Files of the thread are kept per side by ``attachments``.
 Nothing here commits: the view or job does.
@@ -20,7 +20,6 @@ Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``NotYourSide`` (403)
 """
 from __future__ import annotations
 
-import csv
 import io
 import statistics
 import uuid
@@ -34,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
+from ...platform.csv_export import csv_bytes
 from ...platform.centers import Center
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
@@ -48,7 +48,7 @@ from ...tenants.persons.names import normalize as normalize_name
 from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from . import attachments as thread_files
 from . import lifecycle as lc
-from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment
+from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment, TransferPull
 
 DUPLICATE_MESSAGE = "このケースについて同じセンターへの依頼が既に進行中です。"
 RECORD_LABELS = {"assessment": "フェイスシート・アセスメント", "interview": "面談記録", "progress": "支援経過"}
@@ -157,21 +157,31 @@ def _open_chain(center_id: uuid.UUID, purpose: str) -> None:
               details={"acting_center_id": str(acting) if acting else None})
 
 
-def _erase_snapshot(receiving: Transfer, reason: str) -> None:
-    """Data minimisation: a receiving center that will not take the person on (the request was
-    declined, withdrawn or reassigned away) no longer needs their identity, so its copy is
-    erased (``person_snapshot`` NULL, ``snapshot_erased_at`` set), audited in that center's own
-    chain (which a caller acting for another center opened first: ``_open_chain``).  The release
-    date and the metadata stay (the association's view and the compliance report count them).
-    Runs inside the caller's lock of the row; erasing twice does nothing."""
-    if receiving.side != "receiving" or receiving.person_snapshot is None:
+def erase_identity(row: Transfer | TransferPull, reason: str) -> None:
+    """Data minimisation, one rule for transfers and pull requests: a center that will not take
+    the person on no longer needs the identity it was sent, so its copy is erased
+    (``person_snapshot`` NULL, ``snapshot_erased_at`` set), audited in that center's own chain
+    (which a caller acting for another center opened first: ``_open_chain``).
+
+    The holders are a transfer's receiving row (declined, withdrawn or reassigned away:
+    ``lifecycle.NOT_TAKEN_ON_STATUSES``) and a pull request's asked row (refused or cancelled:
+    ``lifecycle.PULL_NOT_TAKEN_ON_STATUSES``).  The release date and the metadata stay (the
+    association's view and the compliance report count them).  Runs inside the caller's lock of
+    the row; a row of the other side, or one erased already, is left as it is."""
+    if isinstance(row, TransferPull):
+        holder, object_type, statuses = "asked", "transfer_pull", lc.PULL_NOT_TAKEN_ON_STATUSES
+    else:
+        holder, object_type, statuses = "receiving", "transfer", lc.NOT_TAKEN_ON_STATUSES
+    if row.side != holder or row.person_snapshot is None:
         return
-    receiving.person_snapshot = None
-    receiving.snapshot_erased_at = utcnow()
+    if row.status not in statuses:  # pragma: no cover - a programming error, never input
+        raise InvalidState("受け入れる可能性のある依頼の本人情報は消去できません。", details={"status": row.status})
+    row.person_snapshot = None
+    row.snapshot_erased_at = utcnow()
     db.session.flush()
-    with _as_center(receiving.center_id, "transfers.erase_snapshot"):
-        audit("transfer.snapshot_erase", object_type="transfer", object_id=receiving.id,
-              details={"side": receiving.side, "status": receiving.status, "reason": reason})
+    with _as_center(row.center_id, f"{object_type}s.erase_snapshot"):
+        audit(f"{object_type}.snapshot_erase", object_type=object_type, object_id=row.id,
+              details={"side": row.side, "status": row.status, "reason": reason})
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -479,18 +489,10 @@ def _send(sending: Transfer, case: Case, actor, *, basis: str) -> Transfer:
             reassign_count=sending.reassign_count, reminder_count=0,
         )
         db.session.add(receiving)
-        provided_on = today_jst()
-        provision = ProvisionRecord(
-            center_id=sending.center_id, provided_on=provided_on, recipient_center_id=receiving.center_id,
-            person_id=case.person_id, case_id=case.id, transfer_id=sending.id,
-            items=[{"kind": "identity", "label": lc.IDENTITY_LABEL},
-                   *({"kind": i["kind"], "label": i["label"]} for i in sending.package or [])],
-            consent_obtained_on=sending.consent_obtained_on, consent_method=sending.consent_method,
-            consent_witness=sending.consent_witness, consent_scope=sending.consent_scope, basis=basis,
-            recorded_by_id=_actor_id(actor), retain_until=_years_later(provided_on, lc.PROVISION_RETENTION_YEARS),
-        )
-        db.session.add(provision)
-        db.session.flush()
+        provision = record_provision(
+            sending, case, receiving.center_id,
+            [{"kind": "identity", "label": lc.IDENTITY_LABEL},
+             *({"kind": i["kind"], "label": i["label"]} for i in sending.package or [])], basis, actor)
         _notify("transfer_requested", to_center_id=receiving.center_id, transfer_id=receiving.id)
     audit("transfer.provide", object_type="provision_record", object_id=provision.id, person_id=case.person_id,
           details={"transfer_id": str(sending.id), "recipient_center_id": str(receiving.center_id), "basis": basis,
@@ -536,7 +538,7 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
                 side_row.status, side_row.withdrawn_at, side_row.withdrawn_by_id = to_status, now, _actor_id(actor)
         db.session.flush()
         if receiving is not None:
-            _erase_snapshot(receiving, "withdrawn")
+            erase_identity(receiving, "withdrawn")
             _notify("transfer_withdrawn", to_center_id=receiving.center_id, transfer_id=receiving.id)
     case = _own_case(sending)
     _audit("transfer.withdraw", sending, person_id=case.person_id if case else None)
@@ -656,7 +658,7 @@ def decline_transfer(row: Transfer, reason: str, comment: str | None, actor) -> 
             side_row.decline_reason, side_row.decline_comment = reason, comment
             side_row.declined_at, side_row.declined_by_id = now, _actor_id(actor)
         db.session.flush()
-        _erase_snapshot(receiving, "declined")
+        erase_identity(receiving, "declined")
         _notify("transfer_declined", to_center_id=sending.center_id, transfer_id=sending.id)
     _audit("transfer.decline", receiving, details={"reason": reason})
     return receiving
@@ -683,23 +685,45 @@ def complete_transfer(row: Transfer, actor) -> Transfer:
 
 # --- the thread ----------------------------------------------------------------------------------
 
+def check_thread_open(row: Transfer, *, with_files: bool = False) -> None:
+    """Refuse (``InvalidState``, 409) a message or file on a thread that is closed: the request
+    awaits the head's approval (the other center has nothing yet), or it ended without the
+    receiving center taking the person on (``lifecycle.NOT_TAKEN_ON_STATUSES``: that center's
+    copy of the identity is erased, so nothing more about the person may reach it).  Files also
+    need a case of the sender's own (``files_allowed``)."""
+    reason = lc.thread_closed_reason(row.status)
+    if reason is not None:
+        raise InvalidState(reason, details={"status": row.status})
+    if with_files and not files_allowed(row):
+        raise InvalidState(lc.FILES_NEED_OWN_CASE, details={"status": row.status, "side": row.side})
+
+
+def files_allowed(row: Transfer) -> bool:
+    """Whether this side may attach files: a file sent is a provision recorded with the sender's
+    own case and person, which a receiving center has only once it accepted."""
+    return row.case_id is not None
+
+
 def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.Upload] = ()) -> TransferMessage:
     """A message to the other center, with files attached if any (``files``: streams and the
     names given); each side keeps its own copy of the message and of every file.
 
-    A file refused by the size or type checks is a 422 (``files``) and nothing is written: no
-    message, no row, no file on disk."""
+    The thread must be open on both sides (``check_thread_open``), checked again with both rows
+    locked, so a message racing a decline or a withdrawal either lands before it or is refused.
+    Files sent are a provision of the person's data: one provision record per message in the
+    author center (``_record_attachment_provision``).  A file refused by the size or type checks
+    is a 422 (``files``) and nothing is written: no message, no row, no file on disk."""
     body = (body or "").strip()
     if not body:
         raise ValidationFailed("メッセージを入力してください。", fields={"body": ["必須項目です。"]})
     files = list(files or ())
     thread_files.check_count(files)
-    if row.status == "awaiting_approval":
-        raise InvalidState("センター長の承認前のため、相手のセンターにはまだ届いていません。")
-    if row.status == "reassigned":
-        raise InvalidState("この依頼は他のセンターに振り替えられました。")
+    check_thread_open(row, with_files=bool(files))
     with cross_tenant("transfers.message"):
+        _lock_group(row.group_id)  # both sides locked and re-read (``row`` too: populate_existing)
         other = _thread_counterpart(row)
+        check_thread_open(row, with_files=bool(files))
+        check_thread_open(other)
         staged = thread_files.stage_copies(files, (row.center_id, other.center_id))
         try:
             copies = _write_message(row, other, body, actor)
@@ -710,7 +734,41 @@ def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.U
         _notify("transfer_message", to_center_id=other.center_id, transfer_id=other.id)
     _audit("transfer.message", row, details={"length": len(body), "attachments": len(files)})
     _audit_uploads(row, stored)
+    if stored:
+        _record_attachment_provision(row, other.center_id, [a for a in stored if a.center_id == row.center_id], actor)
     return copies[row.center_id]
+
+
+def _record_attachment_provision(row: Transfer, recipient_center_id, own_copies: list[TransferMessageAttachment],
+                                 actor) -> ProvisionRecord:
+    """第三者提供記録 of the files of one message sent to the other center (APPI), like the
+    request's own provision (``_send``): what (each file), to whom, when, on which basis (the
+    person's consent recorded with the request), in the author center with its own case."""
+    case = _own_case(row)
+    basis = "consent_reassigned" if row.side == "sending" and row.reassign_count else "consent"
+    items = [{"kind": "attachment", "label": f"{lc.ATTACHMENT_ITEM_LABEL}: {a.filename}"} for a in own_copies]
+    provision = record_provision(row, case, recipient_center_id, items, basis, actor)
+    audit("transfer.provide", object_type="provision_record", object_id=provision.id, person_id=case.person_id,
+          details={"transfer_id": str(row.id), "recipient_center_id": str(recipient_center_id), "basis": basis,
+                   "items": [i["kind"] for i in items], "attachment_ids": [str(a.id) for a in own_copies]})
+    return provision
+
+
+def record_provision(row: Transfer, case: Case, recipient_center_id, items: list[dict], basis: str,
+                     actor) -> ProvisionRecord:
+    """One provision record in ``row``'s center (the provider's): the items provided, the
+    recipient, today, the consent recorded with the transfer and the basis; kept
+    ``PROVISION_RETENTION_YEARS`` years.  Flushed."""
+    provided_on = today_jst()
+    provision = ProvisionRecord(
+        center_id=row.center_id, provided_on=provided_on, recipient_center_id=recipient_center_id,
+        person_id=case.person_id, case_id=case.id, transfer_id=row.id, items=items,
+        consent_obtained_on=row.consent_obtained_on, consent_method=row.consent_method,
+        consent_witness=row.consent_witness, consent_scope=row.consent_scope, basis=basis,
+        recorded_by_id=_actor_id(actor), retain_until=_years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
+    db.session.add(provision)
+    db.session.flush()
+    return provision
 
 
 def _thread_counterpart(row: Transfer) -> Transfer:
@@ -935,7 +993,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         if receiving is not None:
             receiving.status = lc.next_status("reassign", "receiving", receiving.status)
             receiving.reassigned_at, receiving.reassigned_by_id = now, _actor_id(actor)
-            _erase_snapshot(receiving, "reassigned")
+            erase_identity(receiving, "reassigned")
         sending.status = lc.next_status("reassign", "sending", sending.status)
         sending.counterpart_center_id = new_center.id
         sending.decline_reason = sending.decline_comment = sending.declined_at = sending.declined_by_id = None
@@ -1153,19 +1211,8 @@ REPORT_COLUMNS = ("center", "center_name", "received", "answered", "answered_wit
                   "unanswered", "open_past_release", "reassigned_away", "withdrawn_before_answer", "sent")
 
 
-def _csv(header, rows) -> bytes:
-    """UTF-8 with a BOM (Excel opens it as UTF-8) and CRLF line ends; text never starts a formula."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v)
-                         for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
 def compliance_report_csv(report: dict) -> bytes:
-    return _csv(REPORT_COLUMNS, [[r[c] for c in REPORT_COLUMNS] for r in [*report["rows"], report["total"]]])
+    return csv_bytes(REPORT_COLUMNS, [[r[c] for c in REPORT_COLUMNS] for r in [*report["rows"], report["total"]]])
 
 
 # --- provision records (APPI 第三者提供記録) ---------------------------------------------------------
@@ -1228,7 +1275,7 @@ def export_provision_records() -> bytes:
             return lc.PROVISION_BASES.get(value, value)
         return value.isoformat() if isinstance(value, (date, datetime)) else (str(value) if isinstance(value, uuid.UUID) else value)
 
-    return _csv(PROVISION_COLUMNS, [[cell(item, c) for c in PROVISION_COLUMNS] for item in everything])
+    return csv_bytes(PROVISION_COLUMNS, [[cell(item, c) for c in PROVISION_COLUMNS] for item in everything])
 
 
 def message_attachments(messages: Sequence[TransferMessage]) -> dict:

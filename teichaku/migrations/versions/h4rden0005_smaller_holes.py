@@ -1,5 +1,10 @@
 """Hardening: transfer threads close, provision records for attachments.
 
+A refused or cancelled pull request erases the asked center's copy of the person's identity,
+as a declined transfer does on the receiving side: ``transfer_pulls.snapshot_erased_at`` says
+when (the identity itself becomes NULL).  Threads closing and the attachments' provision records
+need no schema change (``provision_records`` takes an attachment's record as it is).
+
 Revision ID: h4rden0005
 Revises: h4rden0004
 Create Date: 2026-12-07 22:00:00
@@ -17,8 +22,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("transfer_pulls", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("snapshot_erased_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("transfer_pulls", schema=None) as batch_op:
+        batch_op.drop_column("snapshot_erased_at")

@@ -10,8 +10,10 @@ In order, and nothing is committed before every check has passed:
    table the archive writes, no uploaded file);
 5. the center's own row, as the schema owner in a transaction of its own: ids are the
    archive's (the audit chain hashes them), so an empty center whose id differs takes the
-   archive's id (only when nothing references it), and the archive's name and settings.  An
-   import refused after this step leaves the center as empty as it was, with those;
+   archive's id (only when nothing references it), and the settings the center owns
+   (``centers.CENTER_SETTINGS``: the transfer-approval rule); its code, name, prefecture and
+   region stay this installation's (``centers.REFERENCE_COLUMNS``).  An import refused after
+   this step leaves the center as empty as it was, with those settings;
 6. the rows, as the application role inside the center's tenant scope: each must belong to the
    archive's center (refused otherwise; row-level security would refuse it too), then the
    files into a staging folder, then the body's authentication tag;
@@ -33,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, delete, select, update
 
 from ..audit.services import record, verify
-from ..centers import Center, center_by_code
+from ..centers import CENTER_SETTINGS, Center, center_by_code
 from ..extensions import db
 from ..tenancy import account_lookup, set_tenant
 from ...tenants.records.storage import center_dir, upload_root
@@ -45,7 +47,6 @@ from .store import HandoverRefused
 from .tables import IMPORT_FILL, REPLACED_ON_IMPORT, exported_tables, self_references, tenant_tables
 
 INSERT_BATCH = 500
-CENTER_KEEPS = frozenset({"id", "code", "active", "created_at"})  # the target's own, never the archive's
 
 
 @dataclass
@@ -142,8 +143,9 @@ def _check_empty(target_id: uuid.UUID) -> None:
 # --- the center's own row (schema owner) --------------------------------------------------------
 
 def _adopt_center(target_id: uuid.UUID, archive_id: uuid.UUID, center_row: dict) -> bool:
-    """Give the (empty) target center the archive's id if it differs, and the archive's name and
-    settings.  Returns whether the id changed."""
+    """Give the (empty) target center the archive's id if it differs, and the settings the center
+    owns (``CENTER_SETTINGS``) from the archive; everything else of the row (code, name,
+    prefecture, region, active) stays this installation's.  Returns whether the id changed."""
     table = Center.__table__
     with store.owner_engine() as engine, engine.begin() as conn:
         row_codec = RowCodec(table.c, conn.dialect.name)
@@ -155,8 +157,9 @@ def _adopt_center(target_id: uuid.UUID, archive_id: uuid.UUID, center_row: dict)
         if rekey:
             _free_center_id(conn, target_id, archive_id)
             conn.execute(update(table).where(table.c.id == target_id).values(id=archive_id))
-        settings = {k: v for k, v in values.items() if k not in CENTER_KEEPS}
-        conn.execute(update(table).where(table.c.id == archive_id).values(**settings))
+        settings = {k: values[k] for k in CENTER_SETTINGS if k in values}
+        if settings:
+            conn.execute(update(table).where(table.c.id == archive_id).values(**settings))
     return rekey
 
 

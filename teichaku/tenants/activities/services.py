@@ -6,13 +6,13 @@ yearly figures are the center's own activities only.
 """
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 
+from ...platform import csv_export
 from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
@@ -311,7 +311,7 @@ def export_summary(fiscal_year: int, fmt: str, *, center_name: str | None = None
         raise ValidationFailed("形式の指定が正しくありません。", fields={"format": ["csv または xlsx を指定してください。"]})
     summary = yearly_summary(fiscal_year)
     if fmt == "csv":
-        content, mimetype = _summary_csv(summary), "text/csv; charset=utf-8"
+        content, mimetype = _summary_csv(summary), csv_export.MIMETYPE
     else:
         content = _summary_xlsx(summary, activities_in_fiscal_year(fiscal_year), center_name)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -321,11 +321,9 @@ def export_summary(fiscal_year: int, fmt: str, *, center_name: str | None = None
 
 
 def _summary_csv(summary: dict) -> bytes:
-    """UTF-8 with a BOM (Excel opens it as UTF-8) and CRLF line ends."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerows(summary_rows(summary))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """Through the platform's one CSV writer: UTF-8 with a BOM, CRLF, no cell starting a formula."""
+    header, *rows = summary_rows(summary)
+    return csv_export.csv_bytes(header, rows)
 
 
 def _text_cell(cell, value) -> None:
