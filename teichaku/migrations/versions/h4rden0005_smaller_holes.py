@@ -24,6 +24,14 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("transfer_pulls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("snapshot_erased_at", sa.DateTime(timezone=True), nullable=True))
+    # Pull requests refused or cancelled before this revision still hold the identity on the asked
+    # side: erase it as services.erase_identity now does at the moment of refusal (the schema owner
+    # runs migrations and sees every center).
+    op.execute(
+        "UPDATE transfer_pulls SET person_snapshot = NULL, "
+        "snapshot_erased_at = coalesce(refused_at, cancelled_at) "
+        "WHERE side = 'asked' AND status IN ('refused', 'cancelled') AND person_snapshot IS NOT NULL"
+    )
 
 
 def downgrade():
