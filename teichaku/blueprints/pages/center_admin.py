@@ -61,7 +61,6 @@ def user_reset_second_factor(user_id):
     try:
         duties.reset_staff_second_factor(user, current_user)
     except duties.DutyError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("center_admin.users"))
     db.session.commit()

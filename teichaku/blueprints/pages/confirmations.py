@@ -27,7 +27,6 @@ def decide(confirmation_id):
     try:
         duties.decide(confirmation, current_user, confirm=decision == "confirm")
     except duties.DutyError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("confirmations.index"))
     db.session.commit()

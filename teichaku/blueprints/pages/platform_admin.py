@@ -20,6 +20,8 @@ from ...platform.handover import services as handover_services
 from .forms import REQUIRED, CenterEditForm, CenterForm, InviteAdminForm, ResetRequestForm
 
 bp = Blueprint("platform_admin", __name__, url_prefix="/platform")
+# A refused change is never committed: the request's end rolls its writes back.  (An explicit
+# rollback here would expire the signed-in operator's row, which RLS then no longer shows.)
 
 
 def _center_or_404(code: str):
@@ -78,8 +80,6 @@ def _send_invitation(user) -> None:
     try:
         sent = duties.send_invitation(user)
     except OSError:  # smtplib's errors are OSErrors: the invitation stands, the link goes by the shell
-        db.session.rollback()
-        sent = False
         flash("招待メールを送信できませんでした。サーバーのシェルで `flask --app wsgi users invitation-link "
               "メールアドレス` を実行してリンクを取得し、本人に届けてください。", "error")
         return
@@ -103,7 +103,6 @@ def center_invite_admin(code):
         user = duties.invite_first_admin(center, email=form.email.data, display_name=form.display_name.data,
                                          actor=current_user)
     except (duties.DutyError, account_services.AccountError, PasswordPolicyError) as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("platform_admin.center_edit", code=code))
     db.session.commit()
@@ -123,7 +122,6 @@ def second_factor_resets():
         try:
             duties.request_second_factor_reset(form.email.data, current_user)
         except duties.DutyError as exc:
-            db.session.rollback()
             flash(str(exc), "error")
             status = 422
         else:
@@ -166,7 +164,6 @@ def center_handover(code):
             center, operator_name=form.operator_name.data, new_admin_email=form.admin_email.data,
             new_admin_name=form.admin_name.data, actor=current_user)
     except (handover_services.HandoverError, account_services.AccountError, PasswordPolicyError) as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _handover_page(center, form, 422)
     db.session.commit()

@@ -204,7 +204,9 @@ def verify_second_factor(user: User, code: str) -> bool:
             at = now + timedelta(seconds=30 * drift)
             step = int(at.timestamp()) // 30
             if totp.at(at) == code and (user.totp_last_step is None or step > user.totp_last_step):
-                user.totp_last_step = step
+                with account_lookup():  # flushed here: a national account's row is visible only so
+                    user.totp_last_step = step
+                    db.session.flush()
                 return True
         return False
     with account_lookup():
