@@ -236,6 +236,12 @@ def test_a_new_center_admin_is_announced_to_the_association_and_the_existing_adm
         "operator_name": "社会福祉法人 新しい会", "admin_name": "新任 所長", "admin_email": "head@osaka-new.example.jp",
         "confirm": "y"})
     assert len(_outbox(owner_engine, "center_admin_added")) == 3
+    # the shell's users create announces its center admins too
+    created = nocsrf_app.test_cli_runner().invoke(args=[
+        "users", "create", "--email", "cli-head@fukuoka.example.jp", "--password", "a shell-made long passphrase",
+        "--role", "center_admin", "--center", "fukuoka"])
+    assert created.exit_code == 0, created.output
+    assert len(_outbox(owner_engine, "center_admin_added")) == 4
     with owner_engine.connect() as conn:
         payload = conn.execute(text("select * from outbox_events where kind = 'center_admin_added'")).mappings().all()
     assert all("deputy" not in repr(dict(row)) and INVITEE not in repr(dict(row)) for row in payload)
@@ -424,3 +430,11 @@ def test_outside_production_the_contract_minimum_holds_and_more_roles_can_be_req
     app = make_app(TWO_FACTOR_REQUIRED=True, TWO_FACTOR_ROLES="association,ministry")
     for key, status in (("a_staff", 403), ("association", 403), ("ministry", 403), ("platform_admin", 201)):
         assert _token_status(app, world.users[key]["email"], factories.PASSWORD).status_code == status, key
+
+
+def test_a_demo_exemption_does_not_lift_two_factor_in_production(make_app, world):
+    exempt = factories.make_user(make_app(), "association", two_factor_exempt=True)
+    production = make_app(TEICHAKU_ENV="production", SECRET_KEY="p" * 40, TWO_FACTOR_REQUIRED=True, SESSION_COOKIE_SECURE=False)
+    assert _token_status(production, exempt["email"], exempt["password"]).status_code == 403
+    development = make_app(TWO_FACTOR_REQUIRED=True, TWO_FACTOR_ROLES="all")
+    assert _token_status(development, exempt["email"], exempt["password"]).status_code == 201

@@ -156,11 +156,11 @@ def two_factor_roles(config) -> frozenset[Role]:
 
 
 def two_factor_required(user: User) -> bool:
-    return (
-        current_app.config["TWO_FACTOR_REQUIRED"]
-        and Role(user.role) in two_factor_roles(current_app.config)
-        and not user.two_factor_exempt
-    )
+    """Whether the account must use a second factor.  The demo accounts' exemption (``make
+    run``) counts only outside production."""
+    config = current_app.config
+    exempt = user.two_factor_exempt and config.get("TEICHAKU_ENV") != "production"
+    return bool(config["TWO_FACTOR_REQUIRED"] and Role(user.role) in two_factor_roles(config) and not exempt)
 
 
 def authenticate(email: str, password: str, otp: str | None = None, *, enforce_enrollment: bool) -> User:
