@@ -369,6 +369,8 @@ def test_a_staff_second_factor_is_reset_by_its_center_admin(nocsrf_app, world, o
     assert event.to_user_id == staff["id"] and event.to_center_id is None and not event.to_association
     _deliver_all(nocsrf_app, owner_engine, "second_factor_reset")
     assert _inbox(owner_engine, "second_factor_reset") == {staff["id"]}
+    inbox = _client(nocsrf_app, staff).get("/notifications").get_data(as_text=True)  # no second factor now
+    assert "二要素認証がリセットされました" in inbox
 
 
 def test_an_operator_initiated_reset_needs_association_confirmation(nocsrf_app, world, owner_engine):
