@@ -652,9 +652,22 @@ def test_the_new_center_admin_signs_in_after_setting_a_password_through_the_one_
     assert done.status_code == 302 and done.headers["Location"].endswith("/login")
     head = {"email": "head@new-operator.example.jp", "password": "a new operator's long passphrase"}
     signed_in = nocsrf_app.test_client()
+    assert factories.sign_in(signed_in, head).status_code == 200  # refused until the association confirms
+    _association_confirms(nocsrf_app, world)
     assert factories.sign_in(signed_in, head).status_code == 302
     assert signed_in.get("/center/users").status_code == 200  # a center admin of tokyo
     assert browser.get(path).status_code == 404  # the link worked once
+
+
+def _association_confirms(app, world) -> None:
+    """An association account confirms the one invitation waiting (two people: separation of duties)."""
+    from teichaku.platform.auth import duties
+
+    with app.app_context():
+        [confirmation] = duties.pending_confirmations()
+    association = app.test_client()
+    assert factories.sign_in(association, world.users["association"]).status_code == 302
+    assert association.post(f"/association/confirmations/{confirmation.id}", data={"decision": "confirm"}).status_code == 302
 
 
 def test_a_setup_link_expires(nocsrf_app, world, monkeypatch):
@@ -704,7 +717,9 @@ def test_the_platform_admin_hands_a_center_over_from_its_page(nocsrf_app, world)
     assert factories.sign_in(nocsrf_app.test_client(), world.users["a_staff"]).status_code == 302  # nothing changed
     done = platform.post("/platform/centers/tokyo/handover", data={**form, "confirm": "y"})
     page = done.get_data(as_text=True)
-    assert done.status_code == 200 and "/account/setup?token=" in page and "社会福祉法人 新しい会" in page
+    # the new head's link goes to the invitee (e-mail) or the shell, never to the operator's page
+    assert done.status_code == 200 and "/account/setup" not in page and "token=" not in page
+    assert "社会福祉法人 新しい会" in page and "head@new-operator.example.jp" in page
     assert factories.sign_in(nocsrf_app.test_client(), world.users["a_staff"]).status_code == 200  # refused now
     staff = nocsrf_app.test_client()
     factories.sign_in(staff, world.users["b_admin"])

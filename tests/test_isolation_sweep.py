@@ -37,6 +37,8 @@ TENANT_PARAMS = {
     "person_id": lambda w: str(w.cases["b"]["person_id"]),
     "user_id": lambda w: str(w.users["b_staff"]["id"]),
     "actor_id": lambda w: str(w.users["b_staff"]["id"]),
+    # the association's confirmations: B's account id in place of a confirmation id answers 404
+    "confirmation_id": lambda w: str(w.users["b_admin"]["id"]),
 }
 REFERENCE_PARAMS = {"code": ("osaka", "no-such-center")}
 
@@ -53,7 +55,9 @@ PAGE_BODIES = {
     "center_admin.user_new": {}, "center_admin.user_toggle": {},
     "center_admin.audit_log": {"person_id": "<person_id>", "actor_id": "<actor_id>"},
     "platform_admin.center_new": {}, "platform_admin.center_edit": {"name": "x"},
-    "platform_admin.center_first_admin": {},
+    "platform_admin.center_invite_admin": {}, "platform_admin.second_factor_resets": {},
+    "center_admin.user_reset_second_factor": {},
+    "confirmations.decide": {"decision": "confirm"},
     "cases.new": {}, "cases.edit": {"family_name": "改ざん", "version": "1"},
 }
 # Ids that a national role may legitimately open across centers (the association sees every

@@ -56,17 +56,38 @@ def centers_list() -> None:
 @click.option("--name", "display_name", default="")
 def users_create(email: str, password: str, role: str, center_code: str | None, display_name: str) -> None:
     """Create an account; prints its id alone on stdout."""
+    from .auth.duties import announce_center_admin
     from .auth.passwords import PasswordPolicyError
     from .auth.services import AccountError, create_user
 
     try:
         user = create_user(email=email, password=password, role=role, center_code=center_code, display_name=display_name)
+        announce_center_admin(user)  # every new center admin reaches the association and the admins
     except (AccountError, PasswordPolicyError) as exc:
         db.session.rollback()
         click.echo(f"エラー: {exc}", err=True)
         sys.exit(2)
     db.session.commit()
     click.echo(str(user.id))
+
+
+@users_cli.command("invitation-link")
+@click.argument("email")
+def users_invitation_link(email: str) -> None:
+    """Print the one-time set-password link of a pending invitation alone on stdout (the shell is
+    where it appears when no SMTP is configured; never on the operator's pages).  Audited."""
+    from .auth.duties import DutyError, invitation_link
+    from .auth.services import AccountError
+
+    try:
+        link = invitation_link(email)
+    except (DutyError, AccountError) as exc:
+        db.session.rollback()
+        click.echo(f"エラー: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo("この招待リンクは一度だけ、期限内に使えます。本人に安全な方法で届けてください。", err=True)
+    click.echo(link)
 
 
 @audit_cli.command("verify")

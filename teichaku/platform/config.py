@@ -59,8 +59,11 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
         "API_TOKEN_LIFETIME": timedelta(hours=_int("API_TOKEN_HOURS", 12)),
-        # Two-factor authentication: required in production for roles that see personal data.
+        # Two-factor authentication: required in production of every role (auth/services.py
+        # two_factor_roles).  Outside production, when required: the roles that see personal
+        # data plus TWO_FACTOR_ROLES ("all" or a comma list of roles).
         "TWO_FACTOR_REQUIRED": _bool("TWO_FACTOR_REQUIRED", production),
+        "TWO_FACTOR_ROLES": os.environ.get("TWO_FACTOR_ROLES", ""),
         # Sign-in throttling (Flask-Limiter on Redis)
         "SIGNIN_LIMIT_PER_ACCOUNT": os.environ.get("SIGNIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
         "SIGNIN_LIMIT_PER_IP": os.environ.get("SIGNIN_LIMIT_PER_IP", "30 per 15 minutes"),

@@ -69,6 +69,8 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "platform.users.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.deliveries.manage": frozenset({Role.PLATFORM_ADMIN}),
     "platform.jobs.read": frozenset({Role.PLATFORM_ADMIN}),  # 定期ジョブ: names and times only
+    # 職務の分離 (platform/auth/duties.py): the association confirms what the operator starts
+    "accounts.confirm": frozenset({Role.ASSOCIATION}),
 }
 PUBLIC = "public"
 
@@ -96,6 +98,7 @@ ENDPOINTS: dict[str, str] = {
     "center_admin.users": "center.users.manage",
     "center_admin.user_new": "center.users.manage",
     "center_admin.user_toggle": "center.users.manage",
+    "center_admin.user_reset_second_factor": "center.users.manage",  # staff of the own center only
     "center_admin.audit_log": "center.audit.read",
     # pages: retention and disclosure requests
     "retention.reviews": "retention.manage",
@@ -107,7 +110,10 @@ ENDPOINTS: dict[str, str] = {
     "platform_admin.centers": "platform.centers.manage",
     "platform_admin.center_new": "platform.centers.manage",
     "platform_admin.center_edit": "platform.centers.manage",
-    "platform_admin.center_first_admin": "platform.users.manage",
+    "platform_admin.center_invite_admin": "platform.users.manage",  # invites: no password, no link shown
+    "platform_admin.second_factor_resets": "platform.users.manage",  # requests: the association confirms
+    "confirmations.index": "accounts.confirm",
+    "confirmations.decide": "accounts.confirm",
     "platform_admin.center_handover": "platform.users.manage",  # 受託法人の変更: disables and invites accounts
     # pages: case work
     "cases.list": "case.read",

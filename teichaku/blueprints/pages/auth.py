@@ -12,7 +12,7 @@ from ...platform.auth.throttle import pending_account_key, throttled_signin
 from ...platform.extensions import db
 from ...platform.i18n import LOCALES
 from ...platform.redirects import same_site_path
-from .forms import ConfirmPasswordForm, LoginForm, OtpForm, PasswordForm, TotpSetupForm
+from .forms import LoginForm, OtpForm, PasswordForm, SecondFactorProofForm, TotpChangeForm, TotpSetupForm
 
 bp = Blueprint("auth", __name__)
 INVALID = "メールアドレス、パスワードまたは確認コードが正しくありません。"
@@ -93,37 +93,58 @@ def password():
     return render_template("auth/password.html", form=form)
 
 
+def _this_session() -> str | None:
+    """The token hash of the session making a change (spared when the others end)."""
+    row = g.get("user_session")
+    return row.token_hash if row is not None else None
+
+
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 def totp_setup():
-    form = TotpSetupForm()
+    """Enrol, or replace the second factor (which takes the password and a current code)."""
+    changing = current_user.two_factor_enabled
+    form = TotpChangeForm() if changing else TotpSetupForm()
     secret = session.get("totp_setup_secret")
     if not secret or request.method == "GET":
         secret = services.new_totp_secret()
         session["totp_setup_secret"] = secret
+    status = 200
     if form.validate_on_submit():
         try:
-            codes = services.enable_totp(current_user, secret, form.code.data)
+            codes = services.enable_totp(current_user, secret, form.code.data,
+                                         password=form.password.data if changing else None,
+                                         current_code=form.current_code.data if changing else None,
+                                         keep_session=_this_session())
         except services.AccountError as exc:
+            db.session.commit()  # keep the audit entry of a wrong current code
             form.code.errors.append(str(exc))
+            status = 422
         else:
             session.pop("totp_setup_secret", None)
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes)
-    return render_template("auth/totp_setup.html", form=form, secret=secret,
-                           uri=services.provisioning_uri(current_user, secret), disable_form=ConfirmPasswordForm(),
-                           required=services.two_factor_required(current_user))
+    elif form.errors:
+        status = 422
+    return render_template("auth/totp_setup.html", form=form, secret=secret, changing=changing,
+                           uri=services.provisioning_uri(current_user, secret), disable_form=SecondFactorProofForm(),
+                           required=services.two_factor_required(current_user)), status
 
 
 @bp.post("/account/two-factor/disable")
 def totp_disable():
-    form = ConfirmPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.disable_totp(current_user, form.password.data)
-            db.session.commit()
-            flash("二要素認証を無効にしました。", "info")
-        except services.AccountError as exc:
-            flash(str(exc), "error")
+    """Remove the second factor: password and a current code; the account's other sessions end."""
+    form = SecondFactorProofForm()
+    if not form.validate_on_submit():
+        flash("パスワードと現在の確認コードを入力してください。", "error")
+        return redirect(url_for("auth.totp_setup"))
+    try:
+        services.disable_totp(current_user, form.password.data, form.current_code.data, keep_session=_this_session())
+    except services.AccountError as exc:
+        db.session.commit()  # keep the audit entry of a wrong current code
+        flash(str(exc), "error")
+        return redirect(url_for("auth.totp_setup"))
+    db.session.commit()
+    flash("二要素認証を無効にしました。", "info")
     return redirect(url_for("auth.totp_setup"))
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ...platform.audit.services import entries_for_center
-from ...platform.auth import services
+from ...platform.auth import duties, services
 from ...platform.extensions import db
 from .forms import EmptyForm, UserForm
 
@@ -24,9 +24,10 @@ def user_new():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            services.create_user(email=form.email.data, password=form.password.data, role=form.role.data,
-                                 center_code=current_user.center.code, display_name=form.display_name.data,
-                                 display_name_kana=form.display_name_kana.data or "")
+            user = services.create_user(email=form.email.data, password=form.password.data, role=form.role.data,
+                                        center_code=current_user.center.code, display_name=form.display_name.data,
+                                        display_name_kana=form.display_name_kana.data or "")
+            duties.announce_center_admin(user)  # a new center admin reaches the association and the admins
         except (services.AccountError, ValueError) as exc:
             flash(str(exc), "error")
             return render_template("center_admin/user_new.html", form=form), 422
@@ -47,6 +48,23 @@ def user_toggle(user_id):
     services.set_user_active(user, not user.active)
     db.session.commit()
     flash("アカウントを更新しました。", "info")
+    return redirect(url_for("center_admin.users"))
+
+
+@bp.post("/users/<user_id>/reset-second-factor")
+def user_reset_second_factor(user_id):
+    """A staff member lost its second factor: the center admin clears it (audited, the account is
+    told, its sessions end; it enrols again at its next sign-in)."""
+    user = services.get_center_user(user_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        duties.reset_staff_second_factor(user, current_user)
+    except duties.DutyError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("center_admin.users"))
+    db.session.commit()
+    flash("二要素認証をリセットしました。次のログインで登録し直します。", "info")
     return redirect(url_for("center_admin.users"))
 
 

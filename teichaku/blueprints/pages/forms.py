@@ -32,8 +32,24 @@ class TotpSetupForm(FlaskForm):
     code = StringField(_l("認証アプリに表示された6桁の数字"), validators=[DataRequired(REQUIRED), Regexp(r"^\s*\d{6}\s*$", message=_l("6桁の数字を入力してください。"))])
 
 
-class ConfirmPasswordForm(FlaskForm):
+class SecondFactorProofForm(FlaskForm):
+    """Removing (or, with TotpChangeForm, replacing) a second factor: password and a current code."""
     password = PasswordField(_l("パスワード"), validators=[DataRequired(REQUIRED)])
+    current_code = StringField(_l("現在の確認コード（認証アプリの6桁、または回復コード）"),
+                               validators=[DataRequired(REQUIRED), Length(max=20)])
+
+
+class TotpChangeForm(SecondFactorProofForm):
+    code = StringField(_l("新しい認証アプリに表示された6桁の数字"), validators=[DataRequired(REQUIRED), Regexp(r"^\s*\d{6}\s*$", message=_l("6桁の数字を入力してください。"))])
+
+
+class InviteAdminForm(FlaskForm):
+    email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
+    display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(_l("アカウントのメールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
 
 
 class EmptyForm(FlaskForm):
@@ -66,12 +82,6 @@ class CenterForm(FlaskForm):
 class CenterEditForm(FlaskForm):
     name = StringField(_l("名称"), validators=[DataRequired(REQUIRED), Length(max=200)])
     active = BooleanField(_l("有効"))
-
-
-class FirstAdminForm(FlaskForm):
-    email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
-    display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
-    password = PasswordField(_l("初期パスワード（12文字以上）"), validators=[DataRequired(REQUIRED)])
 
 
 SEX_CHOICES = [("male", _l("男性")), ("female", _l("女性")), ("other", _l("その他"))]

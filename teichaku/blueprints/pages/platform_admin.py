@@ -1,4 +1,7 @@
-"""The platform admin's pages: centers and their first admin.  No case data is reachable here."""
+"""The platform admin's pages: centers, the invitation of their first admin, second-factor reset
+requests.  No case data is reachable here, and no password or set-password link either: an
+invitee's link goes to the invitee (e-mail) or to the shell, and the association confirms
+(platform/auth/duties.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -9,13 +12,16 @@ from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ...platform import centers as center_services
+from ...platform.auth import duties
 from ...platform.auth import services as account_services
 from ...platform.auth.passwords import PasswordPolicyError
 from ...platform.extensions import db
 from ...platform.handover import services as handover_services
-from .forms import REQUIRED, CenterEditForm, CenterForm, FirstAdminForm
+from .forms import REQUIRED, CenterEditForm, CenterForm, InviteAdminForm, ResetRequestForm
 
 bp = Blueprint("platform_admin", __name__, url_prefix="/platform")
+# A refused change is never committed: the request's end rolls its writes back.  (An explicit
+# rollback here would expire the signed-in operator's row, which RLS then no longer shows.)
 
 
 def _center_or_404(code: str):
@@ -55,29 +61,77 @@ def center_edit(code):
                 center_services.set_center_active(center, form.active.data)
         except center_services.CenterError as exc:
             flash(str(exc), "error")
-            return render_template("platform_admin/center_edit.html", form=form, center=center, admin_form=FirstAdminForm()), 422
+            return _center_page(center, form, 422)
         db.session.commit()
         flash("センターを更新しました。", "info")
         return redirect(url_for("platform_admin.centers"))
-    return render_template("platform_admin/center_edit.html", form=form, center=center, admin_form=FirstAdminForm()), (422 if form.errors else 200)
+    return _center_page(center, form, 422 if form.errors else 200)
 
 
-@bp.post("/centers/<code>/first-admin")
-def center_first_admin(code):
+def _center_page(center, form, status: int = 200):
+    """The center's settings with its invitations (status only: never a link or a token)."""
+    return render_template("platform_admin/center_edit.html", form=form, center=center, admin_form=InviteAdminForm(),
+                           invitations=duties.invitations_of_center(center), labels=duties.STATUS_LABELS,
+                           has_admin=duties.has_usable_admin(center)), status
+
+
+def _send_invitation(user) -> None:
+    """After the commit: the link to the invitee by e-mail, or a pointer to the shell command."""
+    try:
+        sent = duties.send_invitation(user)
+    except OSError:  # smtplib's errors are OSErrors: the invitation stands, the link goes by the shell
+        flash("招待メールを送信できませんでした。サーバーのシェルで `flask --app wsgi users invitation-link "
+              "メールアドレス` を実行してリンクを取得し、本人に届けてください。", "error")
+        return
+    db.session.commit()
+    if sent:
+        flash("招待メールを送信しました。本人がパスワードを設定し、全国協議会が確認するとログインできます。", "info")
+    else:
+        flash("招待しました。メール送信が設定されていないため、リンクはサーバーのシェルで `flask --app wsgi users "
+              "invitation-link メールアドレス` を実行して取得し、本人に届けてください。全国協議会の確認後にログインできます。", "info")
+
+
+@bp.post("/centers/<code>/invite-admin")
+def center_invite_admin(code):
+    """Invite the center's first admin: no password chosen here, no link shown here."""
     center = _center_or_404(code)
-    form = FirstAdminForm()
+    form = InviteAdminForm()
+    if not form.validate_on_submit():
+        flash("入力内容に誤りがあります。", "error")
+        return redirect(url_for("platform_admin.center_edit", code=code))
+    try:
+        user = duties.invite_first_admin(center, email=form.email.data, display_name=form.display_name.data,
+                                         actor=current_user)
+    except (duties.DutyError, account_services.AccountError, PasswordPolicyError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("platform_admin.center_edit", code=code))
+    db.session.commit()
+    _send_invitation(user)
+    return redirect(url_for("platform_admin.center_edit", code=code))
+
+
+# --- lost second factors of accounts other than staff (the association confirms) -------------------
+
+@bp.route("/second-factor-resets", methods=["GET", "POST"])
+def second_factor_resets():
+    """Ask for the reset of an account's lost second factor; nothing changes until an association
+    account confirms.  (A center's staff are reset by their center admin.)"""
+    form = ResetRequestForm()
+    status = 200
     if form.validate_on_submit():
         try:
-            account_services.create_user(email=form.email.data, password=form.password.data, role="center_admin",
-                                         center_code=center.code, display_name=form.display_name.data)
-        except (account_services.AccountError, ValueError) as exc:
+            duties.request_second_factor_reset(form.email.data, current_user)
+        except duties.DutyError as exc:
             flash(str(exc), "error")
-            return redirect(url_for("platform_admin.center_edit", code=code))
-        db.session.commit()
-        flash("センター長のアカウントを作成しました。", "info")
-    else:
-        flash("入力内容に誤りがあります。", "error")
-    return redirect(url_for("platform_admin.center_edit", code=code))
+            status = 422
+        else:
+            db.session.commit()
+            flash("リセットを依頼しました。全国協議会のアカウントが確認するとリセットされます。", "info")
+            return redirect(url_for("platform_admin.second_factor_resets"))
+    elif form.errors:
+        status = 422
+    return render_template("platform_admin/second_factor_resets.html", form=form, requests=duties.second_factor_resets(),
+                           labels=duties.STATUS_LABELS), status
 
 
 # --- 受託法人の変更 (center handover inside this installation) -----------------------------------
@@ -99,8 +153,8 @@ def _handover_page(center, form, status: int = 200):
 
 @bp.route("/centers/<code>/handover", methods=["GET", "POST"])
 def center_handover(code):
-    """Disable the old operator's accounts, record the new operator, invite the new center admin;
-    the one-time set-password link is shown on the answer page, once."""
+    """Disable the old operator's accounts, record the new operator, invite the new center admin
+    (its link goes to the invitee or the shell, never this page; the association confirms)."""
     center = _center_or_404(code)
     form = HandoverForm()
     if not form.validate_on_submit():
@@ -110,8 +164,10 @@ def center_handover(code):
             center, operator_name=form.operator_name.data, new_admin_email=form.admin_email.data,
             new_admin_name=form.admin_name.data, actor=current_user)
     except (handover_services.HandoverError, account_services.AccountError, PasswordPolicyError) as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _handover_page(center, form, 422)
     db.session.commit()
-    return render_template("platform_admin/handover_done.html", center=center, result=result)
+    _send_invitation(result.new_admin)
+    return render_template("platform_admin/handover_done.html", center=center, operator_name=result.operator_name,
+                           previous_operator=result.previous_operator, deactivated=result.deactivated,
+                           invitee_email=result.new_admin.email)

@@ -208,10 +208,12 @@ def _recipients(outbox_event: OutboxEvent):
         who.append(and_(User.center_id == outbox_event.to_center_id, User.role.in_(center_recipient_roles(outbox_event.kind))))
     if outbox_event.to_association:
         who.append(User.role.in_(ASSOCIATION_RECIPIENT_ROLES))
-    with account_lookup():
+    if outbox_event.to_user_id is not None:
+        who.append(User.id == outbox_event.to_user_id)
+    with account_lookup():  # an account still waiting for the association's confirmation gets nothing
         return db.session.execute(
             select(User.id, User.center_id, User.email, User.email_notifications)
-            .where(User.active.is_(True), or_(*who)).order_by(User.id)).all()
+            .where(User.active.is_(True), User.awaiting_confirmation.is_(False), or_(*who)).order_by(User.id)).all()
 
 
 def _insert_notifications(outbox_event: OutboxEvent) -> int:
@@ -264,14 +266,26 @@ def _record_failure(event_id: uuid.UUID, code: str) -> None:
 def email_message(to_address: str) -> EmailMessage:
     """The one e-mail text: Japanese, a link to the inbox, nothing about the event or a person."""
     cfg = current_app.config
+    return fixed_message(to_address, EMAIL_SUBJECT, EMAIL_BODY.format(link=f"{cfg['PUBLIC_BASE_URL']}/notifications"))
+
+
+def fixed_message(to_address: str, subject: str, body: str) -> EmailMessage:
+    """A message of a fixed Japanese text (the caller's constant), from ``SMTP_FROM``."""
     message = EmailMessage()
-    message["Subject"] = EMAIL_SUBJECT
-    message["From"] = cfg["SMTP_FROM"]
+    message["Subject"] = subject
+    message["From"] = current_app.config["SMTP_FROM"]
     message["To"] = to_address
     message["Message-ID"] = make_msgid(domain="teichaku")
     # base64: 7-bit clean for any relay (no 8BITMIME needed)
-    message.set_content(EMAIL_BODY.format(link=f"{cfg['PUBLIC_BASE_URL']}/notifications"), cte="base64")
+    message.set_content(body, cte="base64")
     return message
+
+
+def send_now(message: EmailMessage) -> None:
+    """Hand one message to the SMTP server of ``SMTP_HOST`` (the caller checked it is set)."""
+    cfg = current_app.config
+    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
+        smtp.send_message(message)
 
 
 def _send_pending_emails(event_id: uuid.UUID) -> int:

@@ -43,6 +43,11 @@ KIND_LABELS = {
     "case_study_hidden": _l("共有した事例が全国協議会により非表示になりました"),
     # 保存期間 (tenants/retention): the monthly review found case files due for erasure
     "retention_review_due": _l("保存期間を過ぎた記録の削除確認があります"),
+    # 職務の分離 (platform/auth/duties.py): a new center admin, something for the association to
+    # confirm, an account's own second factor reset
+    "center_admin_added": _l("センター長（管理者）のアカウントが追加されました"),
+    "confirmation_requested": _l("全国協議会の確認を待っているアカウントの変更があります"),
+    "second_factor_reset": _l("あなたのアカウントの二要素認証がリセットされました"),
 }
 KINDS = tuple(KIND_LABELS)
 
@@ -52,7 +57,7 @@ EMAIL_STATUSES = ("pending", "sent")
 CENTER_RECIPIENT_ROLES = ("staff", "center_admin")
 ASSOCIATION_RECIPIENT_ROLES = ("association",)
 # Kinds only some of a center's roles act on (the others would get a notice they cannot follow).
-KIND_CENTER_ROLES = {"retention_review_due": ("center_admin",)}
+KIND_CENTER_ROLES = {"retention_review_due": ("center_admin",), "center_admin_added": ("center_admin",)}
 
 
 def center_recipient_roles(kind: str) -> tuple[str, ...]:
@@ -70,7 +75,7 @@ class OutboxEvent(db.Model):
     __tablename__ = "outbox_events"
     __table_args__ = (
         CheckConstraint(f"kind IN {sql_in(KINDS)}", name="kind"),
-        CheckConstraint("to_center_id IS NOT NULL OR to_association", name="has_recipients"),
+        CheckConstraint("to_center_id IS NOT NULL OR to_association OR to_user_id IS NOT NULL", name="has_recipients"),
         CheckConstraint("attempts >= 0", name="attempts"),
         # the sweep's scan: undelivered (or e-mail pending), not failed
         Index("ix_outbox_events_pending", "created_at",
@@ -84,6 +89,7 @@ class OutboxEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     to_center_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("centers.id"))
     to_association: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    to_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))  # one account
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a pull request (開始依頼): the recipient's own row
     case_study_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a study of the shared library (事例の共有)

@@ -34,7 +34,7 @@ JOB_TTL = 24 * 3600  # a delivery job waits at most a day in Redis; the sweep re
 # --- emitting ------------------------------------------------------------------------------------
 
 def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bool = False,
-         transfer_id: uuid.UUID | None = None, pull_id: uuid.UUID | None = None,
+         to_user_id: uuid.UUID | None = None, transfer_id: uuid.UUID | None = None, pull_id: uuid.UUID | None = None,
          case_study_id: uuid.UUID | None = None) -> OutboxEvent:
     """Record a cross-tenant event for delivery, in the caller's open transaction (no commit).
 
@@ -42,13 +42,14 @@ def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bo
     ``to_center_id``, and/or every active ``association`` user when ``to_association``.
     ``transfer_id`` / ``pull_id`` are the recipient's own handle on what happened (its row's id);
     ``case_study_id`` names a study of the shared library (the same id for every reader).
+    ``to_user_id`` adds one account (an announcement about that account itself).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind: {kind!r}")
-    if to_center_id is None and not to_association:
-        raise ValueError("a notification event needs recipients: to_center_id and/or to_association")
+    if to_center_id is None and not to_association and to_user_id is None:
+        raise ValueError("a notification event needs recipients: to_center_id, to_association or to_user_id")
     outbox_event = OutboxEvent(
-        id=uuid.uuid4(), kind=kind, to_center_id=to_center_id, to_association=bool(to_association),
+        id=uuid.uuid4(), kind=kind, to_center_id=to_center_id, to_association=bool(to_association), to_user_id=to_user_id,
         transfer_id=transfer_id, pull_id=pull_id, case_study_id=case_study_id, created_at=utcnow(), attempts=0,
         email_pending=False,
     )

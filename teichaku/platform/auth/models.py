@@ -42,6 +42,9 @@ class User(db.Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # refuses a replayed code
     two_factor_exempt: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # A center admin invited from the operator's pages: unusable (no sign-in, no token, no inbox)
+    # until an association account confirms it (two people; see platform/auth/duties.py).
+    awaiting_confirmation: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     password_changed_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
@@ -55,6 +58,12 @@ class User(db.Model):
 
     @property
     def is_active(self) -> bool:
+        """May sign in and be served: enabled, confirmed, and its center (if any) active."""
+        return self.is_enabled and not self.awaiting_confirmation
+
+    @property
+    def is_enabled(self) -> bool:
+        """Enabled with an active center, confirmed or not (an invitee may set its password)."""
         return self.active and (self.center is None or self.center.active)
 
     def get_id(self) -> str:
@@ -96,3 +105,48 @@ class ApiToken(db.Model):
     created_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
     expires_at = mapped_column(AwareDateTime, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+CONFIRMATION_KINDS = ("center_admin", "second_factor_reset")
+CONFIRMATION_DECISIONS = ("confirmed", "refused", "withdrawn")
+
+
+class AccountConfirmation(db.Model):
+    """A change to an account that a second person, an association account, must confirm.
+
+    ``center_admin``: a center admin invited from the operator's pages (first admin or in-place
+    handover); the account stays unusable until confirmed.  ``second_factor_reset``: the
+    operator asked to clear an account's lost second factor; nothing changes until confirmed.
+    A platform table (ids and timestamps only, no ``center_id``): the services read it through
+    ``account_lookup`` and the permission table decides who may.
+    """
+
+    __tablename__ = "account_confirmations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('center_admin','second_factor_reset')", name="kind"),
+        CheckConstraint("decision IS NULL OR decision IN ('confirmed','refused','withdrawn')", name="decision"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    requested_at = mapped_column(AwareDateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(AwareDateTime)  # the set-password link's end
+    password_set_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+    user = relationship("User", foreign_keys=[user_id], lazy="joined")
+
+    @property
+    def status(self) -> str:
+        """invited / password_set / confirmed / refused / withdrawn / expired (status only)."""
+        if self.decision:
+            return self.decision
+        if self.kind == "center_admin" and self.password_set_at is None and self.expires_at and self.expires_at <= utcnow():
+            return "expired"
+        if self.kind == "center_admin":
+            return "password_set" if self.password_set_at else "invited"
+        return "pending"

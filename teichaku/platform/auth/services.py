@@ -18,7 +18,7 @@ from ..audit.services import record
 from ..centers import Center, center_by_code
 from ..extensions import db
 from ..models import utcnow
-from ..permissions import CENTER_ROLES, PERSONAL_DATA_ROLES, Role
+from ..permissions import ALL_ROLES, CENTER_ROLES, PERSONAL_DATA_ROLES, Role
 from ..tenancy import account_lookup, current_center_id
 from .models import ApiToken, RecoveryCode, User, UserSession
 from .passwords import check_policy, hash_password, needs_rehash, verify_password
@@ -146,21 +146,39 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     record("user.password_change", object_type="user", object_id=user.id)
 
 
-def revoke_all_sessions(user: User) -> None:
+def revoke_all_sessions(user: User, *, keep_session: str | None = None) -> None:
+    """End the account's browser sessions and API tokens; ``keep_session`` (a token hash) spares
+    the session making the change."""
     now = utcnow()
+    sessions = update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    if keep_session is not None:
+        sessions = sessions.where(UserSession.token_hash != keep_session)
     with account_lookup():
-        db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None)).values(revoked_at=now))
+        db.session.execute(sessions.values(revoked_at=now).execution_options(synchronize_session=False))
         db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now))
 
 
 # --- authentication --------------------------------------------------------------------------
 
+def two_factor_roles(config) -> frozenset[Role]:
+    """The roles that must enrol when ``TWO_FACTOR_REQUIRED`` is on: every role in production
+    (no setting lowers it there); elsewhere ``TWO_FACTOR_ROLES`` ("all" or a comma list),
+    by default the roles that see personal data (the contract's minimum)."""
+    if config.get("TEICHAKU_ENV") == "production":
+        return ALL_ROLES
+    raw = (config.get("TWO_FACTOR_ROLES") or "").strip().lower()
+    if raw == "all":
+        return ALL_ROLES
+    chosen = {Role(part.strip()) for part in raw.split(",") if part.strip() in {r.value for r in Role}}
+    return frozenset(chosen) | PERSONAL_DATA_ROLES
+
+
 def two_factor_required(user: User) -> bool:
-    return (
-        current_app.config["TWO_FACTOR_REQUIRED"]
-        and Role(user.role) in PERSONAL_DATA_ROLES
-        and not user.two_factor_exempt
-    )
+    """Whether the account must use a second factor.  The demo accounts' exemption (``make
+    run``) counts only outside production."""
+    config = current_app.config
+    exempt = user.two_factor_exempt and config.get("TEICHAKU_ENV") != "production"
+    return bool(config["TWO_FACTOR_REQUIRED"] and Role(user.role) in two_factor_roles(config) and not exempt)
 
 
 def authenticate(email: str, password: str, otp: str | None = None, *, enforce_enrollment: bool) -> User:
@@ -201,7 +219,9 @@ def verify_second_factor(user: User, code: str) -> bool:
             at = now + timedelta(seconds=30 * drift)
             step = int(at.timestamp()) // 30
             if totp.at(at) == code and (user.totp_last_step is None or step > user.totp_last_step):
-                user.totp_last_step = step
+                with account_lookup():  # flushed here: a national account's row is visible only so
+                    user.totp_last_step = step
+                    db.session.flush()
                 return True
         return False
     with account_lookup():
@@ -225,31 +245,56 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Teichaku")
 
 
-def enable_totp(user: User, secret: str, code: str) -> list[str]:
+def _prove_second_factor_owner(user: User, password: str | None, current_code: str | None) -> None:
+    """Changing or removing a second factor takes the password *and* a current code (or an
+    unused recovery code): a borrowed session alone cannot swap in the attacker's device."""
+    if not verify_password(user.password_hash, password or ""):
+        raise AccountError("パスワードまたは現在の確認コードが正しくありません。")
+    if not verify_second_factor(user, current_code or ""):
+        record("auth.otp_failed", object_type="user", object_id=user.id, center_id=user.center_id)
+        raise AccountError("パスワードまたは現在の確認コードが正しくありません。")
+
+
+def enable_totp(user: User, secret: str, code: str, *, password: str | None = None,
+                current_code: str | None = None, keep_session: str | None = None) -> list[str]:
     """Turn on TOTP after the user proves the authenticator works; returns recovery codes
-    (shown once, stored hashed)."""
+    (shown once, stored hashed).  Replacing an enabled second factor needs the password and a
+    current code, and ends the account's other sessions and its API tokens."""
+    changing = user.two_factor_enabled
+    if changing:
+        _prove_second_factor_owner(user, password, current_code)
     if not pyotp.TOTP(secret).verify((code or "").strip(), valid_window=1):
         raise AccountError("確認コードが正しくありません。認証アプリの6桁の数字を入力してください。")
+    if changing:
+        revoke_all_sessions(user, keep_session=keep_session)
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
+    user.totp_last_step = None
     user.version += 1
     codes = [secrets.token_hex(5) for _ in range(10)]
     with account_lookup():
         db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
         for c in codes:
             db.session.add(RecoveryCode(user_id=user.id, code_hash=sha256(c)))
-    record("user.totp_enable", object_type="user", object_id=user.id, center_id=user.center_id)
+    record("user.totp_change" if changing else "user.totp_enable", object_type="user", object_id=user.id,
+           center_id=user.center_id)
     return [f"{c[:5]}-{c[5:]}" for c in codes]
 
 
-def disable_totp(user: User, password: str) -> None:
-    if not verify_password(user.password_hash, password):
-        raise AccountError("パスワードが正しくありません。")
+def disable_totp(user: User, password: str, current_code: str | None = None, *,
+                 keep_session: str | None = None) -> None:
+    """Remove the second factor: the password and a current code, then every other session and
+    every API token of the account ends."""
     if two_factor_required(user):
         raise AccountError("この役割では二要素認証を無効にできません。")
+    _prove_second_factor_owner(user, password, current_code)
     user.totp_secret = None
     user.totp_enabled_at = None
+    user.totp_last_step = None
     user.version += 1
+    with account_lookup():
+        db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    revoke_all_sessions(user, keep_session=keep_session)
     record("user.totp_disable", object_type="user", object_id=user.id, center_id=user.center_id)
 
 

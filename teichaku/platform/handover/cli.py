@@ -168,7 +168,7 @@ def handover_command(code: str, new_admin_email: str, operator_name: str, new_ad
         _fail("指定されたセンターが見つかりません。")
     try:
         result = hand_over_center(center, operator_name=operator_name, new_admin_email=new_admin_email,
-                                  new_admin_name=new_admin_name)
+                                  new_admin_name=new_admin_name, requires_confirmation=False)
     except (HandoverError, PasswordPolicyError, ValueError) as exc:
         db.session.rollback()
         _fail(str(exc))

@@ -8,9 +8,11 @@ with a random secret nobody learns, and the invited person sets their own throug
 The token is signed with the app's ``SECRET_KEY`` (itsdangerous) and carries the account id and
 a fingerprint of its current password hash.  It therefore needs no table and is one-time by
 construction: setting the password changes the hash, and the token no longer matches.  It
-expires after ``ACCOUNT_SETUP_HOURS`` (default 72), and is void for a disabled account.  The
-link is shown once to the platform admin, who hands it to the person (never sent by e-mail:
-notification e-mail carries no personal or account data).
+expires after ``ACCOUNT_SETUP_HOURS`` (default 72), and is void for a disabled account.  An
+invitation made from the operator's pages (``auth/duties.py``) also ends at its recorded expiry
+whenever the link was printed.  The link reaches the invitee by e-mail (``SMTP_HOST`` set) or
+through the shell (``users invitation-link``, or ``centers handover`` which prints it); it is
+never shown on the operator's pages.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from ..audit.services import record
-from ..auth.models import User
+from ..auth.models import AccountConfirmation, User
 from ..auth.passwords import check_policy, hash_password
 from ..auth.services import create_user, revoke_all_sessions
 from ..extensions import db
@@ -80,9 +82,27 @@ def user_for_token(token: str | None) -> User | None:
         return None
     with account_lookup():
         user = db.session.scalar(select(User).where(User.id == _uuid(payload["u"])))
-    if user is None or not user.is_active or payload.get("p") != _fingerprint(user):
+    if user is None or not user.is_enabled or payload.get("p") != _fingerprint(user):
+        return None
+    if _invitation_over(user):
         return None
     return user
+
+
+def _open_invitation(user: User) -> AccountConfirmation | None:
+    with account_lookup():
+        return db.session.scalar(select(AccountConfirmation).where(
+            AccountConfirmation.user_id == user.id, AccountConfirmation.kind == "center_admin")
+            .order_by(AccountConfirmation.requested_at.desc()).limit(1))
+
+
+def _invitation_over(user: User) -> bool:
+    """The account's recorded invitation expired or was refused/withdrawn (a printed link then
+    no longer works, whenever it was signed)."""
+    invitation = _open_invitation(user)
+    if invitation is None:
+        return False
+    return invitation.status in ("expired", "refused", "withdrawn")
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -101,5 +121,8 @@ def complete_setup(user: User, password: str) -> None:
         user.password_changed_at = utcnow()
         user.version += 1
         revoke_all_sessions(user)
+        invitation = _open_invitation(user)
+        if invitation is not None and invitation.password_set_at is None:
+            invitation.password_set_at = utcnow()
         db.session.flush()
     record("user.password_setup", object_type="user", object_id=user.id, center_id=user.center_id)

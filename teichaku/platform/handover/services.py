@@ -10,7 +10,11 @@ people change.
 2. the new operator is recorded (``center_operators``) and the change is written to the
    platform's audit chain with the old and new operator names;
 3. the new center admin is invited: an account with no known password and a one-time link to
-   set one (``invitations``).
+   set one (``invitations``).  From the operator's pages (``requires_confirmation``) the account
+   waits for an association account's confirmation and the link goes to the invitee by e-mail
+   or through the shell, never to the page (``auth/duties.py``); the shell's ``centers
+   handover`` (the hosting operator's trust boundary) prints it and needs no confirmation.
+   Either way the new center admin is announced to the association.
 
 The new center admin may re-enable a former account of someone who stays on with the new
 operator (center admin's accounts page).
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..audit.services import record
+from ..auth.duties import announce_center_admin, hold_for_confirmation
 from ..auth.models import User
 from ..auth.services import AccountError, normalize_email, revoke_all_sessions
 from ..centers import Center
@@ -69,7 +74,7 @@ def operator_accounts(center: Center, *, active_only: bool = True) -> list[User]
 
 
 def hand_over_center(center: Center, *, operator_name: str, new_admin_email: str, new_admin_name: str = "",
-                     actor=None) -> HandoverResult:
+                     actor=None, requires_confirmation: bool = True) -> HandoverResult:
     """Move ``center`` to a new operator (see the module doc).  Flushes and audits, never commits."""
     operator_name = _clean_operator_name(operator_name)
     new_admin_email = _free_email(new_admin_email)
@@ -78,6 +83,10 @@ def hand_over_center(center: Center, *, operator_name: str, new_admin_email: str
     _record_operator(center, operator_name, actor)
     admin, url = invite_user(email=new_admin_email, role=Role.CENTER_ADMIN.value, center_code=center.code,
                              display_name=new_admin_name)
+    if requires_confirmation:
+        hold_for_confirmation(admin, actor=actor)
+    else:
+        announce_center_admin(admin)
     record("center.handover", object_type="center", object_id=center.id,
            details={"center": center.code, "previous_operator": previous.operator_name if previous else None,
                     "operator": operator_name, "deactivated": deactivated, "new_admin_id": str(admin.id)})
