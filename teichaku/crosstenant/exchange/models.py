@@ -144,7 +144,12 @@ class CaseStudyFinding(AuthorOwned, db.Model):
 
 
 class CaseStudy(db.Model):
-    """A study of the shared library: its status, latest version and 参考になった count."""
+    """A study of the shared library: its status, latest version and 参考になった count.
+
+    ``latest_version`` is the highest version number ever published (the next one is numbered
+    after it); ``current_version`` is the latest version the association has not withdrawn
+    (None: every version is withdrawn), the only one other centers may read
+    (``search.shown_version_no``)."""
 
     __tablename__ = "case_studies"
     __table_args__ = (
@@ -160,6 +165,7 @@ class CaseStudy(db.Model):
     publisher: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="published")
     latest_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    current_version: Mapped[int | None] = mapped_column(Integer)
     helpful_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     first_published_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False)
     last_published_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False)
@@ -199,6 +205,27 @@ class CaseStudyVersion(db.Model):
     # Several times the text's size: never loaded with the version (deferred), only written.
     search_title: Mapped[str] = mapped_column(Text, nullable=False, default="", deferred=True)
     search_body: Mapped[str] = mapped_column(Text, nullable=False, default="", deferred=True)
+
+
+class CaseStudyWithdrawal(db.Model):
+    """The association withdrew one published version (取り下げ), with its reason: from then on
+    only the author and the association read it.  A row per withdrawn version, only ever added
+    (a version's text cannot change, and a withdrawal is not undone: what leaked stays out)."""
+
+    __tablename__ = "case_study_withdrawals"
+    __table_args__ = (
+        ForeignKeyConstraint(["study_id", "version_no"], ["case_study_versions.study_id", "case_study_versions.version_no"],
+                             name="fk_case_study_withdrawals_version"),
+        UniqueConstraint("study_id", "version_no"),
+        CheckConstraint("length(reason) > 0", name="reason"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    study_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("case_studies.id"), nullable=False)
+    version_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    withdrawn_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False, default=utcnow)
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class CaseStudyMessage(AuthorOwned, db.Model):
