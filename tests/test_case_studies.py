@@ -15,7 +15,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Uuid, bindparam, create_engine, select, text
 
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
@@ -697,7 +697,7 @@ def test_a_name_left_in_text_marked_replaced_is_caught_by_the_check_at_publicati
     assert replaced["status"] == "checked" and replaced["background"].startswith("面談ではAさんの")
     with owner_engine.begin() as conn:  # the replaced span now holds a name again, status still checked
         conn.execute(text("update case_study_drafts set background = replace(background, 'Aさん', '田中一郎さん')"
-                          " where study_id = :id"), {"id": draft["id"]})
+                          " where study_id = :id").bindparams(bindparam("id", type_=Uuid)), {"id": uuid.UUID(draft["id"])})
     refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert refused.status_code == 422
     after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
