@@ -674,6 +674,16 @@ def test_replacing_a_name_with_the_same_name_is_still_a_finding(api):
     assert api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish").status_code == 422
 
 
+def test_replacing_a_name_with_initials_is_still_a_finding(api):
+    """Initials are no placeholder: the product offers one letter (Aさん), not TKさん."""
+    draft = _create(api, background=NAMED + BACKGROUND)
+    name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    after = _ok(_resolve(api, draft, name, action="replace", replacement="Y.H.さん"))
+    assert after["status"] == "draft" and _open(after) == [("honorific", "Y.H.さん")]
+    suggestion = next(f["suggestion"] for f in after["pii_findings"] if f["status"] == "open")
+    assert suggestion == "Aさん"
+
+
 def test_the_offered_placeholders_are_the_replacements_that_pass_the_check(api):
     text = ("令和5年3月14日に72歳の山田花子さんが大阪市北区梅田の府中刑務所から出所した。"
             "連絡先は03-1234-5678、〒530-0001。グループホームつばさに入居した。")
