@@ -15,7 +15,9 @@ Where each thing lives, and why:
   cross-tenant escape hatch; RLS policy ``library`` (``platform/rls.py``) lets everyone read and
   lets only an author scope (a tenant) or a named cross-tenant service write, and the
   application role has no UPDATE or DELETE on ``case_study_versions`` at all: a published
-  version cannot change, a correction is the next version.  Who wrote a study whose center is
+  version cannot change, a correction is the next version.  A version the association withdraws
+  gets a row in ``case_study_withdrawals`` (insert-only too) and the study's ``current_version``
+  moves to the latest one not withdrawn: other centers read only that one.  Who wrote a study whose center is
   hidden is known only from the author's own drafts (looked up inside the audited
   ``cross_tenant("exchange.…")`` scope to route a question).
 * **The association authors in a reserved workspace.**  It has no center, yet it publishes the
