@@ -816,7 +816,7 @@ def test_other_centers_cannot_read_superseded_versions(api, pages):
     assert LEAKED["title"] in pages("association").get(f"/case-studies/{study_id}?version=1").get_data(as_text=True)
 
 
-def test_withdrawn_current_version_falls_back_to_the_last_not_withdrawn(api, owner_engine):
+def test_withdrawn_current_version_falls_back_to_the_last_not_withdrawn(app, api, owner_engine):
     study_id, url = _two_versions(api, **LEAKED)  # version 1: LEAKED; version 2: CLEAN's title
     assert study_id in _search(api, "検討委員会") and study_id not in _search(api, "遠隔地")
     withdrawn = _ok(api("association").post(f"{url}/withdraw", json={"version": 2, "reason": "施設名が特定できる"}))
@@ -831,6 +831,9 @@ def test_withdrawn_current_version_falls_back_to_the_last_not_withdrawn(api, own
     assert _ok(api("b_staff").post(f"{url}/helpful"))["helpful_count"] == 1
     author = _ok(api("a_staff").get(f"{url}?version=2"))
     assert author["withdrawn"] is True and author["withdrawn_reason"] == "施設名が特定できる"
+    _deliver_pending(app)
+    assert ("case_study_version_withdrawn", study_id) in _inbox(api, "a_admin")
+    assert ("case_study_version_withdrawn", study_id) not in _inbox(api, "b_staff")
     with owner_engine.connect() as conn:
         details = conn.execute(text("select details from audit_entries where action = 'case_study.withdraw_version'"
                                     " and object_id = :id"), {"id": study_id}).scalar()

@@ -736,7 +736,8 @@ def withdraw_version(study_id, version_no, reason: str, *, actor) -> CaseStudy:
     """The association withdraws one published version (取り下げ), with a reason: from then on
     only the author and the association read it, and the study's current version becomes the
     latest one not withdrawn (none left: the study is gone from every other center's list,
-    search and page).  Permanent and audited; a withdrawn version stays withdrawn."""
+    search and page).  Permanent and audited; a withdrawn version stays withdrawn.  The author
+    center is notified (its inbox links to the study, where it reads the reason)."""
     _require(actor, "exchange.moderate", "版を取り下げられるのは全国協議会です。")
     reason = _clean_reason(reason, "取り下げる理由を入力してください。")
     number = int(version_no) if str(version_no or "").strip().isdigit() else 0
@@ -751,6 +752,9 @@ def withdraw_version(study_id, version_no, reason: str, *, actor) -> CaseStudy:
         db.session.flush()
         study.current_version = _latest_not_withdrawn(study.id)
         db.session.flush()
+        author = _author_scope_of(study.id)
+        if author != ASSOCIATION_WORKSPACE:
+            _notify_scope("case_study_version_withdrawn", author, study.id)
     audit("case_study.withdraw_version", object_type="case_study", object_id=study.id,
           details={"version": number, "reason": reason, "current_version": study.current_version})
     return study
