@@ -15,7 +15,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Uuid, bindparam, create_engine, select, text
 
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
@@ -241,10 +241,11 @@ def test_published_versions_do_not_change_and_a_correction_is_the_next_version(a
     v2 = _ok(api("a_admin").post(f"{url}/publish"))
     assert (v2["published_version"], v2["title"]) == (2, "検討委員会の運営（改訂）")
     latest = _ok(api("b_staff").get(url))
-    assert latest["title"] == "検討委員会の運営（改訂）" and [v["version"] for v in latest["versions"]] == [1, 2]
-    old = _ok(api("b_staff").get(f"{url}?version=1"))
+    assert latest["title"] == "検討委員会の運営（改訂）" and [v["version"] for v in latest["versions"]] == [2]
+    assert [v["version"] for v in _ok(api("a_staff").get(url))["versions"]] == [1, 2]  # the author: the history
+    old = _ok(api("a_staff").get(f"{url}?version=1"))
     assert (old["published_version"], old["title"]) == (1, CLEAN["title"])
-    assert api("b_staff").get(f"{url}?version=3").status_code == 404
+    assert api("a_staff").get(f"{url}?version=3").status_code == 404
     if BACKEND == "postgres":
         engine = create_engine(str(owner_engine.url).replace("teichaku_owner@", f"{APP_ROLE}@"))
         with engine.connect() as conn, pytest.raises(Exception, match="permission denied"):
@@ -576,12 +577,18 @@ def test_pages_write_resolve_publish_and_find_from_another_center(pages, app, wo
     admin = pages("a_admin")
     page = admin.get(edit_url).get_data(as_text=True)
     publish_url = re.search(r'action="(/case-studies/[^"]+/publish)"', page).group(1)
-    detail = admin.post(publish_url, data={})
+    detail = admin.post(publish_url, data={"version": _reviewed_version(page)})
     assert detail.status_code == 302
     found = pages("b_staff").get("/case-studies", query_string={"q": "認知"}).get_data(as_text=True)
     assert "認知症の方の受入れ" in found and "センター名非公開" in found
     study_page = pages("b_staff").get(detail.headers["Location"]).get_data(as_text=True)
     assert "参考になった" in study_page and "質問を送る" in study_page and "Aさん" in study_page
+
+
+def _reviewed_version(page: str) -> str:
+    """The draft version the publish form carries (the one the head has on screen)."""
+    form = page.split('/publish"', 1)[1].split("</form>", 1)[0]
+    return re.search(r'name="version" value="(\d+)"', form).group(1)
 
 
 def test_the_dismiss_form_without_a_reason_re_renders_with_422_and_changes_nothing(pages):
@@ -634,3 +641,284 @@ def test_rls_keeps_drafts_to_their_author_and_lets_no_scope_write_the_library(ap
         with pytest.raises(Exception, match="row-level security"):
             conn.execute(text("update case_studies set helpful_count = 99"))
     engine.dispose()
+
+
+# --- the publishing gate (issue 12) ----------------------------------------------------------------
+# 1. replacement text is checked like the rest, and the last check before publication sees the
+#    whole text; 2. publication names the version reviewed; 3. superseded and withdrawn versions
+#    are the author's and the association's only.
+
+NAMED = "面談では山田花子さんの希望を聞いた。"
+
+
+def _open(draft: dict) -> list[tuple[str, str]]:
+    return [(f["kind"], f["text"]) for f in draft["pii_findings"] if f["status"] == "open"]
+
+
+def test_replacing_a_name_with_another_name_and_phone_is_still_a_finding(api):
+    draft = _create(api, background=NAMED + BACKGROUND)
+    name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    after = _ok(_resolve(api, draft, name, action="replace", replacement="田中一郎さん（090-1234-5678）"))
+    assert after["status"] == "draft"
+    assert {("person_name", "田中一郎さん"), ("phone", "090-1234-5678")} <= set(_open(after))
+    refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
+    assert refused.status_code == 422 and refused.get_json()["error"]["details"]["open_findings"] == 2
+    assert api("b_staff").get(f"/api/v1/case-studies/{draft['id']}").status_code == 404
+
+
+def test_replacing_a_name_with_the_same_name_is_still_a_finding(api):
+    draft = _create(api, background=NAMED + BACKGROUND)
+    name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    after = _ok(_resolve(api, draft, name, action="replace", replacement=name["text"]))
+    assert after["status"] == "draft" and _open(after) == [("person_name", "山田花子さん")]
+    assert api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish").status_code == 422
+
+
+def test_replacing_a_name_with_initials_is_still_a_finding(api):
+    """Initials are no placeholder: the product offers one letter (Aさん), not TKさん."""
+    draft = _create(api, background=NAMED + BACKGROUND)
+    name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    after = _ok(_resolve(api, draft, name, action="replace", replacement="Y.H.さん"))
+    assert after["status"] == "draft" and _open(after) == [("honorific", "Y.H.さん")]
+    suggestion = next(f["suggestion"] for f in after["pii_findings"] if f["status"] == "open")
+    assert suggestion == "Aさん"
+
+
+def test_the_offered_placeholders_are_the_replacements_that_pass_the_check(api):
+    text = ("令和5年3月14日に72歳の山田花子さんが大阪市北区梅田の府中刑務所から出所した。"
+            "連絡先は03-1234-5678、〒530-0001。グループホームつばさに入居した。")
+    draft = _create(api, background=text + BACKGROUND)
+    assert len(draft["pii_findings"]) == 8
+    for finding in sorted(draft["pii_findings"], key=lambda f: -f["start"]):
+        draft = _ok(_resolve(api, draft, finding, action="replace"))  # the one-click suggestion
+    assert draft["status"] == "checked" and _open(draft) == []
+    assert draft["background"].startswith("令和4年度に70代のAさんが某市の〇〇刑務所から出所した。")
+    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish",
+                                         headers={"If-Match": f'"{draft["version"]}"'}))
+    assert published["status"] == "published"
+
+
+def test_a_name_left_in_text_marked_replaced_is_caught_by_the_check_at_publication(api, owner_engine):
+    """Text stored under an earlier replacement (e.g. by the old rules) is no exemption: the
+    final check reads the whole text of every field afresh."""
+    draft = _create(api, background=NAMED + BACKGROUND)
+    name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    replaced = _ok(_resolve(api, draft, name, action="replace"))
+    assert replaced["status"] == "checked" and replaced["background"].startswith("面談ではAさんの")
+    with owner_engine.begin() as conn:  # the replaced span now holds a name again, status still checked
+        conn.execute(text("update case_study_drafts set background = replace(background, 'Aさん', '田中一郎さん')"
+                          " where study_id = :id").bindparams(bindparam("id", type_=Uuid)), {"id": uuid.UUID(draft["id"])})
+    refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
+    assert refused.status_code == 422
+    after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    assert after["status"] == "draft" and _open(after) == [("person_name", "田中一郎さん")]
+    assert api("b_staff").get(f"/api/v1/case-studies/{draft['id']}").status_code == 404
+
+
+def test_a_dismissed_guess_does_not_cover_a_registered_person_of_the_same_name(app, api, world):
+    draft = _create(api, background="面談では山本健一さんの希望を聞いた。" + BACKGROUND)
+    guess = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
+    dismissed = _ok(_resolve(api, draft, guess, action="dismiss", reason="架空の人物名の例示"))
+    assert dismissed["status"] == "checked"
+    factories.make_case(app, "tokyo", person=factories.person_payload(
+        family_name="山本", given_name="健一", family_name_kana="やまもと", given_name_kana="けんいち"))
+    refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
+    assert refused.status_code == 422
+    after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    assert _open(after) == [("known_person", "山本健一さん")]
+    assert [f["status"] for f in after["pii_findings"] if f["id"] == guess["id"]] == ["dismissed"]
+
+
+def test_a_dismissal_still_stands_for_exactly_the_span_it_was_given_for(api):
+    draft = _create(api, outcomes=OUTCOMES + "連絡先は03-1234-5678です。")
+    phone = draft["pii_findings"][0]
+    _ok(_resolve(api, draft, phone, action="dismiss", reason="センターの代表番号"))
+    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    assert "03-1234-5678" in published["outcomes"]
+
+
+def test_publish_with_a_stale_version_is_a_conflict(api):
+    draft = _create(api)
+    url = f"/api/v1/case-studies/{draft['id']}"
+    reviewed = draft["version"]
+    changed = _ok(api("a_staff").patch(url, json={"outcomes": OUTCOMES + "対象者の状況も説明した。"},
+                                       headers={"If-Match": f'"{reviewed}"'}))
+    assert changed["status"] == "checked" and changed["version"] != reviewed
+    stale = api("a_admin").post(f"{url}/publish", headers={"If-Match": f'"{reviewed}"'})
+    assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "version_conflict"
+    assert stale.get_json()["error"]["details"]["current_version"] == changed["version"]
+    assert api("b_staff").get(url).status_code == 404  # nothing went out
+    assert api("a_admin").post(f"{url}/publish", headers={"If-Match": "junk"}).status_code == 422
+    published = _ok(api("a_admin").post(f"{url}/publish", headers={"If-Match": f'"{changed["version"]}"'}))
+    assert published["outcomes"].endswith("対象者の状況も説明した。")
+
+
+def test_publish_without_if_match_still_works_for_existing_clients(api):
+    draft = _create(api)
+    assert _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))["status"] == "published"
+
+
+def test_the_openapi_document_names_if_match_and_409_on_publish(app):
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    publish = spec["paths"]["/api/v1/case-studies/{study_id}/publish"]["post"]
+    header = next(p for p in publish["parameters"] if p["in"] == "header" and p["name"] == "If-Match")
+    assert header["required"] is False
+    assert {"200", "409", "422"} <= set(publish["responses"])
+    assert "version_conflict" in publish["responses"]["409"]["description"]
+    assert "post" in spec["paths"]["/api/v1/case-studies/{study_id}/withdraw"]
+
+
+def test_the_publish_page_refuses_a_version_changed_since_the_head_reviewed_it(pages, api):
+    draft = _create(api)
+    admin = pages("a_admin")
+    page = admin.get(f"/case-studies/{draft['id']}/edit").get_data(as_text=True)
+    reviewed = _reviewed_version(page)
+    assert reviewed == str(draft["version"])
+    _ok(api("a_staff").patch(f"/api/v1/case-studies/{draft['id']}", json={"title": "差し替えた題"},
+                             headers={"If-Match": f'"{draft["version"]}"'}))
+    stale = admin.post(f"/case-studies/{draft['id']}/publish", data={"version": reviewed})
+    body = stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "確認した後に内容が変更されています" in body and "差し替えた題" in body
+    missing = admin.post(f"/case-studies/{draft['id']}/publish", data={})
+    assert missing.status_code == 422 and "確認した版が指定されていません" in missing.get_data(as_text=True)
+    assert api("b_staff").get(f"/api/v1/case-studies/{draft['id']}").status_code == 404
+    fresh = _reviewed_version(admin.get(f"/case-studies/{draft['id']}/edit").get_data(as_text=True))
+    assert admin.post(f"/case-studies/{draft['id']}/publish", data={"version": fresh}).status_code == 302
+    assert _ok(api("b_staff").get(f"/api/v1/case-studies/{draft['id']}"))["title"] == "差し替えた題"
+
+
+def _two_versions(api, **overrides) -> tuple[str, str]:
+    """A study published twice: version 1 with ``overrides``, version 2 corrected to CLEAN."""
+    study = _published(api, **overrides)
+    url = f"/api/v1/case-studies/{study['id']}"
+    draft = _ok(api("a_staff").post(f"{url}/revisions"), 201)
+    _ok(api("a_staff").patch(url, json={k: CLEAN[k] for k in ("title", "background")},
+                             headers={"If-Match": f'"{draft["version"]}"'}))
+    assert _ok(api("a_admin").post(f"{url}/publish"))["published_version"] == 2
+    return study["id"], url
+
+
+LEAKED = {"title": "遠隔地の施設との連携", "background": "施設の職員と週1回の電話で触法の経緯を共有した。"}
+
+
+def test_other_centers_cannot_read_superseded_versions(api, pages):
+    study_id, url = _two_versions(api, **LEAKED)
+    for reader in ("b_staff", "c_admin"):
+        assert api(reader).get(f"{url}?version=1").status_code == 404
+        seen = _ok(api(reader).get(url))
+        assert (seen["published_version"], seen["latest_version"]) == (2, 2)
+        assert [v["version"] for v in seen["versions"]] == [2] and "current_version" not in seen
+    assert pages("b_staff").get(f"/case-studies/{study_id}?version=1").status_code == 404
+    assert LEAKED["title"] not in pages("b_staff").get(f"/case-studies/{study_id}").get_data(as_text=True)
+    for history in ("a_staff", "association"):
+        old = _ok(api(history).get(f"{url}?version=1"))
+        assert old["title"] == LEAKED["title"] and [v["version"] for v in old["versions"]] == [1, 2]
+    assert LEAKED["title"] in pages("association").get(f"/case-studies/{study_id}?version=1").get_data(as_text=True)
+
+
+def test_withdrawn_current_version_falls_back_to_the_last_not_withdrawn(app, api, owner_engine):
+    study_id, url = _two_versions(api, **LEAKED)  # version 1: LEAKED; version 2: CLEAN's title
+    assert study_id in _search(api, "検討委員会") and study_id not in _search(api, "遠隔地")
+    withdrawn = _ok(api("association").post(f"{url}/withdraw", json={"version": 2, "reason": "施設名が特定できる"}))
+    assert withdrawn["current_version"] == 1 and [v["withdrawn"] for v in withdrawn["versions"]] == [False, True]
+    seen = _ok(api("b_staff").get(url))
+    assert (seen["published_version"], seen["latest_version"], seen["title"]) == (1, 1, LEAKED["title"])
+    assert [v["version"] for v in seen["versions"]] == [1]
+    assert api("b_staff").get(f"{url}?version=2").status_code == 404
+    listed = {i["id"]: i for i in _ok(api("b_staff").get("/api/v1/case-studies"))["items"]}
+    assert listed[study_id]["title"] == LEAKED["title"]
+    assert study_id in _search(api, "遠隔地") and study_id not in _search(api, "検討委員会")
+    assert _ok(api("b_staff").post(f"{url}/helpful"))["helpful_count"] == 1
+    author = _ok(api("a_staff").get(f"{url}?version=2"))
+    assert author["withdrawn"] is True and author["withdrawn_reason"] == "施設名が特定できる"
+    _deliver_pending(app)
+    assert ("case_study_version_withdrawn", study_id) in _inbox(api, "a_admin")
+    assert ("case_study_version_withdrawn", study_id) not in _inbox(api, "b_staff")
+    with owner_engine.connect() as conn:
+        details = conn.execute(text("select details from audit_entries where action = 'case_study.withdraw_version'"
+                                    " and object_id = :id"), {"id": study_id}).scalar()
+    details = details if isinstance(details, dict) else json.loads(details)
+    assert (details["version"], details["reason"], details["current_version"]) == (2, "施設名が特定できる", 1)
+
+
+def test_withdrawing_every_version_removes_the_study_from_other_centers(api):
+    study = _published(api, **LEAKED)
+    url = f"/api/v1/case-studies/{study['id']}"
+    assert study["id"] in _search(api, "触法") and study["id"] in _search(api, "")
+    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
+    for reader in ("b_staff", "c_admin"):
+        assert api(reader).get(url).status_code == 404
+        assert study["id"] not in _search(api, "触法", key=reader) and study["id"] not in _search(api, "", key=reader)
+        assert api(reader).post(f"{url}/questions", json={"body": "質問"}).status_code == 404
+    assert api("b_staff").get(f"{url}/questions").status_code == 404
+    own = _ok(api("a_staff").get(url))
+    assert own["withdrawn"] is True and own["current_version"] is None and own["title"] == LEAKED["title"]
+    assert study["id"] in _search(api, "触法", key="association")
+
+
+def test_the_withdrawn_leak_stays_out_when_the_author_publishes_a_correction(api):
+    study = _published(api, **LEAKED)
+    url = f"/api/v1/case-studies/{study['id']}"
+    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
+    draft = _ok(api("a_staff").post(f"{url}/revisions"), 201)
+    _ok(api("a_staff").patch(url, json={"background": CLEAN["background"]}, headers={"If-Match": f'"{draft["version"]}"'}))
+    _ok(api("a_admin").post(f"{url}/publish"))
+    seen = _ok(api("b_staff").get(url))
+    assert seen["published_version"] == 2 and seen["background"] == CLEAN["background"]
+    assert api("b_staff").get(f"{url}?version=1").status_code == 404
+
+
+def test_only_the_association_withdraws_a_version_and_only_with_a_reason(api):
+    study = _published(api)
+    url = f"/api/v1/case-studies/{study['id']}"
+    for key in ("a_admin", "b_admin", "a_staff"):
+        assert api(key).post(f"{url}/withdraw", json={"version": 1, "reason": "x"}).status_code == 403
+    assert api("association").post(f"{url}/withdraw", json={"version": 1}).status_code == 422
+    assert api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "  "}).status_code == 422
+    assert api("association").post(f"{url}/withdraw", json={"version": "x", "reason": "r"}).status_code == 422
+    assert api("association").post(f"{url}/withdraw", json={"version": 9, "reason": "r"}).status_code == 404
+    assert api("association").post(f"/api/v1/case-studies/{uuid.uuid4()}/withdraw",
+                                   json={"version": 1, "reason": "r"}).status_code == 404
+    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "確認"}))
+    again = api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "確認"})
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
+
+
+def test_the_association_withdraws_a_version_from_the_study_page(pages, api):
+    study_id, _url = _two_versions(api, **LEAKED)
+    moderator = pages("association")
+    page = moderator.get(f"/case-studies/{study_id}?version=1").get_data(as_text=True)
+    assert "第1版を取り下げる" in page
+    assert moderator.post(f"/case-studies/{study_id}/withdraw", data={"version": "1", "reason": ""}).status_code == 422
+    assert moderator.post(f"/case-studies/{study_id}/withdraw",
+                          data={"version": "1", "reason": "施設名が特定できる"}).status_code == 302
+    page = moderator.get(f"/case-studies/{study_id}?version=1").get_data(as_text=True)
+    assert "取り下げ済み" in page and "施設名が特定できる" in page and "第1版を取り下げる" not in page
+    assert pages("a_staff").get(f"/case-studies/{study_id}?version=1").status_code == 200
+    assert pages("b_staff").get(f"/case-studies/{study_id}?version=1").status_code == 404
+    assert pages("a_admin").post(f"/case-studies/{study_id}/withdraw",
+                                 data={"version": "2", "reason": "x"}).status_code == 403
+
+
+def test_withdrawn_versions_leave_the_sqlite_list_and_search_too(sqlite_app):
+    from teichaku.crosstenant.exchange import search, services
+
+    with sqlite_app.app_context():
+        tokyo = center_by_code("tokyo").id
+        admin = SimpleNamespace(id=uuid.uuid4(), role="center_admin", center_id=tokyo)
+        moderator = SimpleNamespace(id=uuid.uuid4(), role="association", center_id=None)
+        set_tenant(tokyo)
+        draft = services.create_draft({**CLEAN, **LEAKED, "actions": "定例会を開いた。", "outcomes": "連携が進んだ。",
+                                       "title": "取り下げ検証の事例"}, actor=admin)
+        services.publish_draft(draft, actor=admin)
+        db.session.commit()
+        study_id = draft.study_id
+
+        def found(q):
+            return [s.id for s, _v in search.find_studies(q=q)[0]]
+        assert study_id in found("取り下げ検証") and study_id in found("")
+        set_tenant(None)
+        services.withdraw_version(study_id, 1, "確認", actor=moderator)
+        db.session.commit()
+        assert study_id not in found("取り下げ検証") and study_id not in found("")
+        assert study_id in [s.id for s, _v in search.find_studies(q="取り下げ検証", include_hidden=True)[0]]

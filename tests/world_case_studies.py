@@ -65,17 +65,19 @@ API_BODIES = {
     "api_case_studies.mark_helpful": None,
     "api_case_studies.hide_case_study": {"reason": "掃引"},
     "api_case_studies.unhide_case_study": None,
+    "api_case_studies.withdraw_case_study_version": {"version": 1, "reason": "掃引"},
 }
 PAGE_BODIES = {
     "case_studies.new": {**TEXT, "case_id": "<case_id>"},
     "case_studies.edit": {**TEXT, "title": "改ざん", "version": "1"},
     "case_studies.replace_finding": {"replacement": "掃引"},
     "case_studies.dismiss_finding": {"reason": "掃引"},
-    "case_studies.publish": {},
+    "case_studies.publish": {"version": "1"},
     "case_studies.correct": {},
     "case_studies.ask": {"body": "掃引"},
     "case_studies.answer": {"asker_center": "fukuoka", "body": "掃引"},
     "case_studies.helpful": {},
     "case_studies.hide": {"reason": "掃引"},
     "case_studies.unhide": {},
+    "case_studies.withdraw": {"version": "1", "reason": "掃引"},
 }

@@ -283,6 +283,7 @@ ENDPOINTS: dict[str, str] = {
     "case_studies.helpful": "exchange.feedback",
     "case_studies.hide": "exchange.moderate",
     "case_studies.unhide": "exchange.moderate",
+    "case_studies.withdraw": "exchange.moderate",
     "api_case_studies.list_case_studies": "exchange.read",
     "api_case_studies.create_case_study": "exchange.write",
     "api_case_studies.get_case_study": "exchange.read",
@@ -296,6 +297,7 @@ ENDPOINTS: dict[str, str] = {
     "api_case_studies.mark_helpful": "exchange.feedback",
     "api_case_studies.hide_case_study": "exchange.moderate",
     "api_case_studies.unhide_case_study": "exchange.moderate",
+    "api_case_studies.withdraw_case_study_version": "exchange.moderate",
     # --- cross-tenant: national aggregates (pages "aggregates.*", API "api_aggregates.*") ---
     "aggregates.index": "aggregates.read",
     "aggregates.national": "aggregates.national",

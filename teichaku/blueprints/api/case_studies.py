@@ -5,17 +5,21 @@ platform admin only where ``EXCHANGE_READABLE_BY_MINISTRY`` is on) sees the publ
 an author sees its own drafts too.  ``<study_id>`` is the study's id, the same from the first
 draft to its latest version.  The association works in its own workspace (``exchange_scope``):
 it writes, checks and publishes its studies like a center, with no center shown, and hides or
-shows any study.  Publishing with an open PII finding is 422.
+shows any study, and withdraws single versions.  Publishing with an open PII finding is 422;
+publishing with ``If-Match: "<version>"`` of a draft changed since is 409.  Other centers read
+only a study's current version (the latest not withdrawn); its author and the association read
+every version.
 """
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...crosstenant.exchange import services
 from ...crosstenant.exchange.schemas import (
     AnswerIn, CaseStudyCreate, CaseStudyList, CaseStudyOut, CaseStudyPatch, DraftOut, GetArgs, HelpfulOut, HideIn,
-    ListArgs, QuestionIn, ResolveIn, StudyMessageOut, ThreadList,
+    ListArgs, QuestionIn, ResolveIn, StudyMessageOut, ThreadList, WithdrawIn,
 )
 from ...platform.centers import center_by_code
 from ...platform.extensions import db
@@ -98,15 +102,36 @@ def resolve_finding(body, study_id, finding_id):
         return _draft(draft)
 
 
+IF_MATCH_ON_PUBLISH = {
+    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "description": 'Optional: the draft version the head reviewed, "<version>" (the draft\'s ETag / '
+                   '"version"). When given, publishing a draft changed since is refused with 409.'}
+PUBLISH_ERRORS = {
+    "409": {"description": "``version_conflict``: the draft changed since the version given in If-Match "
+                           "(``details.current_version``); or ``invalid_state``: already published"},
+    "422": {"description": "``validation_error``: the PII check, run once more on the whole text, has open "
+                           "findings (``details.open_findings``); or a malformed If-Match"},
+}
+
+
+def _optional_expected_version() -> int | None:
+    """``If-Match`` when the client sends it (honoured like on PATCH), else None: publishing
+    without it works as before, so existing clients keep working."""
+    return expected_version() if request.headers.get("If-Match") is not None else None
+
+
 @blp.route("/case-studies/<study_id>/publish", methods=["POST"], endpoint="publish_case_study")
+@blp.doc(parameters=[IF_MATCH_ON_PUBLISH], responses=PUBLISH_ERRORS)
 @blp.response(200, CaseStudyOut)
 def publish_case_study(study_id):
     """The center head approves and publishes (the association for its own studies); 422 while
-    a finding is open (the check runs once more first, and what it finds is kept)."""
+    a finding is open (the check runs once more on the whole text first, and what it finds is
+    kept); with ``If-Match: "<version>"``, 409 when the draft changed since that version."""
     with _scope():
         draft = services.get_open_draft_or_404(study_id)
+        expected = _optional_expected_version()
         try:
-            services.publish_draft(draft, actor=current_user)
+            services.publish_draft(draft, actor=current_user, expected_version=expected)
         except services.UnresolvedFindings:
             db.session.commit()
             raise
@@ -190,6 +215,23 @@ def unhide_case_study(study_id):
     """The association shows a hidden study again."""
     with _scope():
         services.unhide_study(study_id, actor=current_user)
+        db.session.commit()
+        view = services.read_case_study(study_id, actor=current_user)
+        db.session.commit()
+    return view
+
+
+@blp.route("/case-studies/<study_id>/withdraw", methods=["POST"], endpoint="withdraw_case_study_version")
+@blp.arguments(WithdrawIn)
+@blp.response(200, CaseStudyOut)
+@blp.doc(responses={"404": {"description": "no such study or version"},
+                    "409": {"description": "``invalid_state``: the version is already withdrawn"}})
+def withdraw_case_study_version(body, study_id):
+    """The association withdraws one published version with a reason (audited): other centers
+    then read the latest version not withdrawn, or nothing (404, gone from the list and the
+    search).  Answers the study as the association sees it."""
+    with _scope():
+        services.withdraw_version(study_id, body["version"], body["reason"], actor=current_user)
         db.session.commit()
         view = services.read_case_study(study_id, actor=current_user)
         db.session.commit()

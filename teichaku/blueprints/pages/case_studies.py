@@ -1,7 +1,9 @@
 """事例の共有 (case-study exchange) pages: the library with its search and tag filters, a study's
 page (versions, 参考になった, questions, the association's hide), and the author's form with the
 PII check's findings beside the text (replace in one click, or 問題なし with a reason) and the
-center head's publish button.
+center head's publish button, which names the draft version the head reviewed (a draft changed
+since is a 409 with the current text and findings).  The association withdraws a single
+version from the study's page.
 
 Views are thin: load (another author's draft answers like a missing one) → service → commit →
 redirect; a refused step re-renders the page with its message (403 / 409 / 422).  Every view
@@ -20,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...crosstenant.exchange import lifecycle, services
@@ -96,6 +98,20 @@ class AnswerForm(FlaskForm):
 
 class HideForm(FlaskForm):
     reason = StringField(_l("非表示にする理由"), validators=[DataRequired(REQUIRED), Length(max=1000)])
+
+
+VERSION_MISSING = _l("確認した版が指定されていません。編集画面を開き直してから公開してください。")
+
+
+class PublishForm(FlaskForm):
+    """承認して公開する: the draft version the head had on screen (a later change is a 409)."""
+
+    version = HiddenField(validators=[DataRequired(VERSION_MISSING), Regexp(r"^\d{1,9}$", message=VERSION_MISSING)])
+
+
+class WithdrawForm(FlaskForm):
+    version = HiddenField(validators=[DataRequired(REQUIRED), Regexp(r"^\d{1,9}$")], id="withdraw-version")
+    reason = StringField(_l("取り下げる理由"), validators=[DataRequired(REQUIRED), Length(max=1000)], id="withdraw-reason")
 
 
 @dataclass
@@ -321,11 +337,14 @@ def dismiss_finding(study_id, finding_id):
 @bp.post("/<study_id>/publish")
 @scoped
 def publish(study_id):
-    """The center head approves and publishes (the check runs once more first)."""
+    """The center head approves and publishes the version it reviewed (the form's hidden
+    ``version``: a draft changed since is refused with 409; the check runs once more first)."""
+    form = PublishForm()
+
     def step(draft):
-        services.publish_draft(draft, actor=current_user)
+        services.publish_draft(draft, actor=current_user, expected_version=int(form.version.data))
         return _("承認して公開しました。"), url_for("case_studies.detail", study_id=study_id)
-    return _draft_step(study_id, step, EmptyForm())
+    return _draft_step(study_id, step, form)
 
 
 @bp.post("/<study_id>/correct")
@@ -342,10 +361,11 @@ def correct(study_id):
 
 def _detail_context(study_id, version_no: int | None = None, *, question_form=None, answer_form=None) -> dict:
     study = services.get_study_or_404(study_id, actor=current_user)
-    view = services.study_view(study, services.read_version(study, version_no), actor=current_user)
+    view = services.study_view(study, services.read_version(study, version_no, actor=current_user), actor=current_user)
+    withdraw_form = WithdrawForm(formdata=None, data={"version": str(view["published_version"])})
     return {"study": view, "threads": services.threads(study.id), "question_form": question_form or QuestionForm(formdata=None),
             "answer_form": answer_form or AnswerForm(formdata=None), "hide_form": HideForm(formdata=None),
-            "action_form": EmptyForm(formdata=None)}
+            "withdraw_form": withdraw_form, "action_form": EmptyForm(formdata=None)}
 
 
 @bp.get("/<study_id>")
@@ -439,3 +459,17 @@ def unhide(study_id):
         services.unhide_study(study_id, actor=current_user)
         return _("事例を再び表示しました。"), _to_detail(study_id)
     return _study_step(study_id, step, EmptyForm())
+
+
+@bp.post("/<study_id>/withdraw")
+@scoped
+def withdraw(study_id):
+    """The association withdraws one version, with a reason: other centers then read the latest
+    version not withdrawn, or nothing."""
+    form = WithdrawForm()
+
+    def step():
+        services.withdraw_version(study_id, form.version.data, form.reason.data, actor=current_user)
+        return (_("第%(n)s版を取り下げました。他のセンターには取り下げていない最新の版だけが表示されます。",
+                  n=form.version.data), _to_detail(study_id))
+    return _study_step(study_id, step, form)

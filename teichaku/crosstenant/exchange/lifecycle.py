@@ -10,7 +10,9 @@ Two lifecycles meet here.
   association's moderator for its own studies), in one step.  A published draft is frozen.
 * A **study** (事例) in the shared library is ``published`` or ``hidden``: the association hides
   a published study with a reason and may show it again.  A correction is a new draft of the same
-  study, published as the next version; readers see the latest version, older ones stay readable.
+  study, published as the next version.  Other centers read only the current version (the latest
+  the association has not withdrawn); the author and the association read every version.  The
+  association withdraws a single version with a reason (permanent, audited).
 """
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ Where each thing lives, and why:
   cross-tenant escape hatch; RLS policy ``library`` (``platform/rls.py``) lets everyone read and
   lets only an author scope (a tenant) or a named cross-tenant service write, and the
   application role has no UPDATE or DELETE on ``case_study_versions`` at all: a published
-  version cannot change, a correction is the next version.  Who wrote a study whose center is
+  version cannot change, a correction is the next version.  A version the association withdraws
+  gets a row in ``case_study_withdrawals`` (insert-only too) and the study's ``current_version``
+  moves to the latest one not withdrawn: other centers read only that one.  Who wrote a study whose center is
   hidden is known only from the author's own drafts (looked up inside the audited
   ``cross_tenant("exchange.…")`` scope to route a question).
 * **The association authors in a reserved workspace.**  It has no center, yet it publishes the
@@ -144,7 +146,12 @@ class CaseStudyFinding(AuthorOwned, db.Model):
 
 
 class CaseStudy(db.Model):
-    """A study of the shared library: its status, latest version and 参考になった count."""
+    """A study of the shared library: its status, latest version and 参考になった count.
+
+    ``latest_version`` is the highest version number ever published (the next one is numbered
+    after it); ``current_version`` is the latest version the association has not withdrawn
+    (None: every version is withdrawn), the only one other centers may read
+    (``search.shown_version_no``)."""
 
     __tablename__ = "case_studies"
     __table_args__ = (
@@ -160,6 +167,7 @@ class CaseStudy(db.Model):
     publisher: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="published")
     latest_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    current_version: Mapped[int | None] = mapped_column(Integer)
     helpful_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     first_published_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False)
     last_published_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False)
@@ -199,6 +207,27 @@ class CaseStudyVersion(db.Model):
     # Several times the text's size: never loaded with the version (deferred), only written.
     search_title: Mapped[str] = mapped_column(Text, nullable=False, default="", deferred=True)
     search_body: Mapped[str] = mapped_column(Text, nullable=False, default="", deferred=True)
+
+
+class CaseStudyWithdrawal(db.Model):
+    """The association withdrew one published version (取り下げ), with its reason: from then on
+    only the author and the association read it.  A row per withdrawn version, only ever added
+    (a version's text cannot change, and a withdrawal is not undone: what leaked stays out)."""
+
+    __tablename__ = "case_study_withdrawals"
+    __table_args__ = (
+        ForeignKeyConstraint(["study_id", "version_no"], ["case_study_versions.study_id", "case_study_versions.version_no"],
+                             name="fk_case_study_withdrawals_version"),
+        UniqueConstraint("study_id", "version_no"),
+        CheckConstraint("length(reason) > 0", name="reason"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    study_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("case_studies.id"), nullable=False)
+    version_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    withdrawn_at: Mapped[datetime] = mapped_column(AwareDateTime, nullable=False, default=utcnow)
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class CaseStudyMessage(AuthorOwned, db.Model):

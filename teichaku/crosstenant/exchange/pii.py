@@ -122,9 +122,10 @@ _KATAKANA = "\u30a1-\u30fa\u30fc-\u30fe\uff66-\uff9f"
 _KANA_RE = re.compile(f"[{_HIRAGANA}{_KATAKANA}]+")
 _HAS_KANJI = re.compile(f"[{_KANJI}]")
 _SPACES = re.compile(r"[\s\u3000]+")
-# Already-anonymised forms: A / Ａ / AB, 某, 〇〇, ○○, ××, ＊＊ (optionally with さん/氏/市 ...).
+# Already-anonymised forms: A / Ａ (one letter, as the suggestions give them; X27 past Z), 某, 〇〇,
+# ○○, ××, ＊＊ (optionally with さん/氏/市 ...).  Two letters are no placeholder: TKさん is initials.
 _PLACEHOLDER = re.compile(
-    r"(?:[A-Za-zＡ-Ｚａ-ｚ]{1,2}|[某〇○◯●◎×✕＊*△□]+)"
+    r"(?:[A-Za-zＡ-Ｚａ-ｚ]|[XＸ][0-9０-９]{1,3}|[某〇○◯●◎×✕＊*△□]+)"
     r"(?:さん|氏|様|さま|君|くん|ちゃん|殿|市|区|町|村|郡|刑務所|拘置所|少年院|病院|施設|ホーム|園)?"
 )
 
@@ -299,6 +300,8 @@ _COURT_CASE = re.compile(
     rf"(?:令和|平成|昭和)\s?(?:元|{_NUM})\s?年\s?\(\s?[{_HIRAGANA}{_KATAKANA}{_KANJI}]{{1,4}}\s?\)\s?第?\s?\d+\s?号")
 _CASE_NUMBER = re.compile(r"(?<![A-Za-z0-9])(?:CO|FU|SS|CS)-\d{4}-\d{3,6}(?!\d)")
 _LABELLED_NUMBER = re.compile(r"(?:ケース|事件|整理|受付|称呼|管理)番号[\s:]*(?P<value>[A-Za-z0-9][A-Za-z0-9/_-]{2,})")
+# Initials before an honorific (TKさん, K.Y.氏): a person's initials point at them as a name does.
+_INITIALS = re.compile(r"(?<![A-Za-z0-9.])[A-Za-z](?:\.?\s?[A-Za-z]){1,2}\.?(?=\s?(?:さん|さま|様|氏|君|くん|ちゃん|殿|先生))")
 _KANA_LABEL = re.compile(
     rf"(?:フリガナ|ふりがな|よみがな|ヨミガナ|読み仮名|カナ氏名|氏名\s?\((?:カナ|かな|ふりがな|フリガナ)\)"
     rf"|(?<![{_HIRAGANA}{_KATAKANA}])(?:カナ|かな|よみ)(?=[\s:]))[\s:]*"
@@ -322,6 +325,8 @@ def _regex_candidates(text: str, folded: _Folded) -> list[_Candidate]:
             add(kind, m.start("value"), m.end("value"))
     for m in _KANA_LABEL.finditer(plain):
         add("kana_name", m.start("kana"), m.end("kana"))
+    for m in _INITIALS.finditer(plain):
+        add("honorific", m.start(), m.end())
     for m in _AGE.finditer(plain):
         if _kanji_number(m.group("n")) is not None:
             add("age", m.start(), m.end())

@@ -78,6 +78,13 @@ class HideIn(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
+class WithdrawIn(StrictSchema):
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
+                             metadata={"description": "取り下げる公開版の番号"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "取り下げる理由（監査ログに記録）"})
+
+
 # --- answers ----------------------------------------------------------------------------------------
 
 class FindingOut(StrictSchema):
@@ -125,6 +132,9 @@ class DraftOut(StrictSchema):
 class VersionRef(StrictSchema):
     version = fields.Integer()
     published_at = fields.DateTime()
+    withdrawn = fields.Boolean(metadata={"description": "執筆者と全国協議会のみ: 取り下げられた版か"})
+    withdrawn_at = fields.DateTime()
+    withdrawn_reason = fields.String()
 
 
 class CaseStudyOut(DraftOut):
@@ -142,7 +152,13 @@ class CaseStudyOut(DraftOut):
     is_author = fields.Boolean()
     hidden_at = fields.DateTime()
     hidden_reason = fields.String()
-    versions = fields.List(fields.Nested(VersionRef))
+    versions = fields.List(fields.Nested(VersionRef), metadata={
+        "description": "読める版: 執筆者と全国協議会にはすべての版、他のセンターには現在の版のみ"})
+    current_version = fields.Integer(allow_none=True, metadata={
+        "description": "執筆者と全国協議会のみ: 取り下げられていない最新の版（他のセンターが読む版）"})
+    withdrawn = fields.Boolean(metadata={"description": "執筆者と全国協議会のみ: 表示している版が取り下げられたか"})
+    withdrawn_at = fields.DateTime()
+    withdrawn_reason = fields.String()
     draft = fields.Nested(DraftOut, metadata={"description": "執筆者のみ: 編集中の修正版"})
 
 

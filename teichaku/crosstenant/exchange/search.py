@@ -230,10 +230,35 @@ def _tag_filter(dialect: str, tags: list[str]):
     return and_(*conditions)
 
 
+# --- what each reader sees: the one visibility rule of the library's versions ------------------------
+
+def shown_version_no(history: bool):
+    """The version of a study a reader is shown, as SQL over ``case_studies``: its current
+    version (the latest the association has not withdrawn; NULL when every version is, and the
+    study is then gone for that reader).  ``history`` readers (the author and the association)
+    read every version; when all are withdrawn they are shown the latest.  The list, the search
+    and a study's page all go through this expression (``_base`` and ``readable_version``)."""
+    if history:
+        return func.coalesce(CaseStudy.current_version, CaseStudy.latest_version)
+    return CaseStudy.current_version
+
+
+def readable_version(study_id, number: int | None = None, *, history: bool) -> CaseStudyVersion | None:
+    """Version ``number`` of a study (None: the one shown) if this reader may read it: any
+    version for ``history`` readers, only the shown one for everyone else; None otherwise."""
+    stmt = (select(CaseStudyVersion).join(CaseStudy, CaseStudy.id == CaseStudyVersion.study_id)
+            .where(CaseStudyVersion.study_id == study_id))
+    if number is None or not history:
+        stmt = stmt.where(CaseStudyVersion.version_no == shown_version_no(history))
+    if number is not None:
+        stmt = stmt.where(CaseStudyVersion.version_no == number)
+    return db.session.scalar(stmt)
+
+
 def _base(include_hidden: bool, tags: list[str], dialect: str):
     stmt = (select(CaseStudy, CaseStudyVersion)
             .join(CaseStudyVersion, and_(CaseStudyVersion.study_id == CaseStudy.id,
-                                         CaseStudyVersion.version_no == CaseStudy.latest_version)))
+                                         CaseStudyVersion.version_no == shown_version_no(include_hidden))))
     if not include_hidden:
         stmt = stmt.where(CaseStudy.status == "published")
     tag_filter = _tag_filter(dialect, tags)
@@ -256,8 +281,10 @@ def _ranked(stmt, query: Query, dialect: str):
 
 def find_studies(*, q: str | None = None, tags: list[str] | None = None, include_hidden: bool = False,
                  limit: int = 50, cursor: str | None = None) -> tuple[list[tuple[CaseStudy, CaseStudyVersion]], str | None]:
-    """The library's latest versions: ranked by relevance when ``q`` is given, else newest first;
-    every tag in ``tags`` must be present.  Returns (rows, next cursor)."""
+    """The library as a reader sees it (each study's shown version, ``shown_version_no``; the
+    association, ``include_hidden``, also sees hidden and fully withdrawn studies): ranked by
+    relevance when ``q`` is given, else newest first; every tag in ``tags`` must be present.
+    Returns (rows, next cursor)."""
     dialect = db.session.get_bind().dialect.name
     stmt = _base(include_hidden, list(tags or ()), dialect)
     if q and q.strip():

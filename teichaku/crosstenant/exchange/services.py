@@ -12,13 +12,24 @@ Who works where:
   at publication, with the author's own records as known terms: the names and kana of the
   center's persons and staff (the association's accounts in its workspace).  A finding stays
   open until it is replaced (its text is swapped for the suggestion or the author's words, and
-  later findings of the field move by the difference) or dismissed with a reason.  Edits move
-  findings with the text they point at (a diff of old and new text); a finding whose text was
-  edited is dropped and the check decides afresh.  A draft with an open finding is ``draft``;
-  publishing it is refused with 422 (``UnresolvedFindings``).
+  later findings of the field move by the difference) or dismissed with a reason.  Replacement
+  text is checked like any other text: only the placeholder forms the check offers (Aさん,
+  某市, 70代, 令和4年度 ...) are no finding, so a name replaced by another name is a new open
+  finding.  A dismissal covers exactly the span, text and kind the author judged: any other
+  detection, even overlapping it, is a new open finding.  Edits move findings with the text
+  they point at (a diff of old and new text); a finding whose text was edited is dropped and
+  the check decides afresh.  A draft with an open finding is ``draft``; publishing it is
+  refused with 422 (``UnresolvedFindings``).
 * **Publishing** (the center head, or the association's moderator for its own studies) copies
   the checked text into the shared library as the study's next version; nothing else leaves
-  the author.  Corrections start from the latest published version (``start_correction``).
+  the author.  It names the draft version the head reviewed (the page always, the API with
+  ``If-Match``): a draft changed since is a 409.  Corrections start from the latest published
+  version (``start_correction``).
+* **Who reads which version**: other centers read only a study's current version (the latest
+  the association has not withdrawn; none left: the study is gone for them); the author and the
+  association read every version (``search.shown_version_no`` is the one rule, for the list,
+  the search and a study's page).  The association withdraws a single version with a reason
+  (``withdraw_version``, audited).
 * **Cross-tenant steps** (routing a question to a hidden author, writing the other side's copy
   of a message, the association hiding a study) run inside ``tenancy.cross_tenant(
   "exchange.<verb>")``, which is audited.
@@ -53,7 +64,8 @@ from ...tenants.persons.models import Person
 from . import lifecycle as lc
 from . import pii, search
 from .models import (
-    ASSOCIATION_WORKSPACE, CaseStudy, CaseStudyDraft, CaseStudyFinding, CaseStudyMessage, CaseStudyVersion, HelpfulMark,
+    ASSOCIATION_WORKSPACE, CaseStudy, CaseStudyDraft, CaseStudyFinding, CaseStudyMessage, CaseStudyVersion,
+    CaseStudyWithdrawal, HelpfulMark,
 )
 
 CONFLICT_MESSAGE = "他の職員が先に更新しました。最新の内容を確認してから再度保存してください。"
@@ -202,26 +214,29 @@ def _findings(draft: CaseStudyDraft, field: str | None = None) -> list[CaseStudy
     return list(db.session.scalars(stmt.order_by(CaseStudyFinding.field, CaseStudyFinding.start_offset)))
 
 
-def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
-    return a_start < b_end and b_start < a_end
+def _standing(f: CaseStudyFinding, d: pii.Finding) -> bool:
+    """Whether detection ``d`` is finding ``f`` already decided: still open at the same text, or
+    dismissed for exactly this span, text and kind (a dismissal covers what the author judged,
+    nothing wider, nothing else).  A replaced finding covers nothing: its replacement is text
+    like any other, and what the check finds in it is a new finding."""
+    if (f.start_offset, f.end_offset, f.text) != (d.start, d.end, d.text):
+        return False
+    return f.status == "open" or (f.status == "dismissed" and f.kind == d.kind)
 
 
 def _check_field(draft: CaseStudyDraft, field: str, kept: list[CaseStudyFinding], known: list[pii.KnownTerm]) -> None:
-    """Run the detector on one field and reconcile with the findings that survived the edit:
-    a detection at a kept finding's span stays that finding (open, replaced or dismissed); a
-    detection inside a chosen replacement is the author's own placeholder; any other detection
-    is a new open finding; a kept open finding no longer detected is dropped."""
+    """Run the detector on the whole of one field and reconcile with the findings that survived
+    the edit: a detection a kept finding already stands for (``_standing``) stays that finding;
+    any other detection, replacement text included, is a new open finding; a kept open finding
+    no longer detected is dropped.  Only the detector's own placeholder forms (Aさん, 某市, 70代,
+    令和4年度 ...) are never detected, so only they are exempt."""
     text = draft.text_of(field)
     detected = pii.detect(text, known_terms=known) if text else []
-    by_span = {(f.start_offset, f.end_offset): f for f in kept}
-    replaced = [(f.start_offset, f.end_offset) for f in kept if f.status == "replaced"]
     confirmed = set()
     for d in detected:
-        existing = by_span.get((d.start, d.end))
+        existing = next((f for f in kept if _standing(f, d)), None)
         if existing is not None:
             confirmed.add(existing.id)
-            continue
-        if any(_overlaps(d.start, d.end, s, e) for s, e in replaced):
             continue
         db.session.add(CaseStudyFinding(
             id=uuid.uuid4(), center_id=draft.center_id, draft_id=draft.id, field=field, start_offset=d.start,
@@ -266,7 +281,10 @@ def _settle(draft: CaseStudyDraft) -> int:
 
 
 def _check_all(draft: CaseStudyDraft) -> int:
-    """Check every field of a draft against its current findings (nothing moves)."""
+    """Check the whole text of every field of a draft against its current findings (nothing
+    moves); returns how many findings are open.  Publication runs it last, so whatever was
+    replaced or dismissed before, anything the check finds now that no dismissal covers
+    exactly refuses it."""
     texts = [draft.text_of(f) for f in lc.TEXT_FIELDS]
     known = known_terms(*texts)
     for field in lc.TEXT_FIELDS:
@@ -355,9 +373,13 @@ def get_open_draft_or_404(study_id) -> CaseStudyDraft:
     return draft
 
 
-def _check_version(draft: CaseStudyDraft, expected_version: int | None) -> None:
+PUBLISH_CONFLICT_MESSAGE = ("確認した後に内容が変更されています。最新の内容と指摘を確認してから、"
+                            "もう一度「承認して公開する」を押してください。")
+
+
+def _check_version(draft: CaseStudyDraft, expected_version: int | None, message: str = CONFLICT_MESSAGE) -> None:
     if expected_version is not None and expected_version != draft.version:
-        raise VersionConflict(CONFLICT_MESSAGE, details={"current_version": draft.version})
+        raise VersionConflict(message, details={"current_version": draft.version})
 
 
 def update_draft(draft: CaseStudyDraft, changes: dict, *, expected_version: int | None, actor) -> CaseStudyDraft:
@@ -459,15 +481,19 @@ def findings_of(draft: CaseStudyDraft) -> list[CaseStudyFinding]:
 
 # --- publishing -------------------------------------------------------------------------------------
 
-def publish_draft(draft: CaseStudyDraft, *, actor) -> CaseStudyVersion:
+def publish_draft(draft: CaseStudyDraft, *, actor, expected_version: int | None = None) -> CaseStudyVersion:
     """Approve and publish a checked draft as the study's next version (the center head; the
-    association's moderator in its workspace).  The check runs once more on every field first
-    (a person registered since would be caught): any open finding refuses publication with
-    ``UnresolvedFindings`` (422) after flushing what the check found."""
+    association's moderator in its workspace).  ``expected_version`` is the draft version the
+    head reviewed: a draft changed since is refused (``VersionConflict``, 409), so what is
+    published is what was approved.  The check then runs once more on the whole text of every
+    field (a person registered since, or a name typed as a "replacement", would be caught): any
+    open finding refuses publication with ``UnresolvedFindings`` (422) after flushing what the
+    check found."""
     _require(actor, "exchange.publish", "事例を承認・公開できるのはセンター長（管理者）です。")
     _lock(draft)
     if draft.status == "published":
         lc.require_draft_action("publish", draft.status)
+    _check_version(draft, expected_version, PUBLISH_CONFLICT_MESSAGE)
     open_count = _check_all(draft)
     if open_count:
         raise UnresolvedFindings(f"個人を特定できる可能性のある箇所が{open_count}件残っています。すべて対応してから公開してください。",
@@ -483,11 +509,11 @@ def publish_draft(draft: CaseStudyDraft, *, actor) -> CaseStudyVersion:
         tags=list(draft.tags or []), **{f: draft.text_of(f) for f in lc.TEXT_FIELDS})
     if study is None:
         study = CaseStudy(id=draft.study_id, publisher=publisher, status="published", latest_version=number,
-                          helpful_count=0, first_published_at=now, last_published_at=now)
+                          current_version=number, helpful_count=0, first_published_at=now, last_published_at=now)
         db.session.add(study)
         db.session.flush()
     else:
-        study.latest_version, study.last_published_at = number, now
+        study.latest_version, study.current_version, study.last_published_at = number, number, now
     db.session.add(version)
     search.index_version(version)
     draft.status, draft.published_version = "published", number
@@ -563,16 +589,23 @@ def _version(study_id, number: int) -> CaseStudyVersion | None:
                                                              CaseStudyVersion.version_no == number))
 
 
-def may_see_hidden(actor, study_id) -> bool:
-    """The association (moderating) and the author see a hidden study; nobody else does."""
+def sees_history(actor, study_id) -> bool:
+    """The association (moderating) and the author see a hidden study and every version of a
+    study, withdrawn ones included; nobody else does."""
     return is_association(actor) or is_author(study_id)
 
 
 def get_study(study_id, *, actor) -> CaseStudy | None:
-    """A study of the library the caller may read; None when missing or hidden from the caller."""
+    """A study of the library the caller may read; None when missing, hidden from the caller, or
+    with no version the caller may read (every version withdrawn)."""
     study_id = _uuid(study_id)
     study = db.session.get(CaseStudy, study_id) if study_id else None
-    if study is None or (study.status == "hidden" and not may_see_hidden(actor, study.id)):
+    if study is None:
+        return None
+    history = sees_history(actor, study.id)
+    if study.status == "hidden" and not history:
+        return None
+    if search.readable_version(study.id, history=history) is None:
         return None
     return study
 
@@ -584,18 +617,37 @@ def get_study_or_404(study_id, *, actor) -> CaseStudy:
     return study
 
 
-def read_version(study: CaseStudy, number: int | None = None) -> CaseStudyVersion:
-    """The latest version, or an older one by its number (older versions stay readable)."""
-    version = _version(study.id, study.latest_version if number is None else number)
+def read_version(study: CaseStudy, number: int | None = None, *, actor) -> CaseStudyVersion:
+    """The version shown to the caller, or another by its number: any version for the author
+    and the association, only the current one for everyone else (``search.readable_version``);
+    404 otherwise."""
+    version = search.readable_version(study.id, number, history=sees_history(actor, study.id))
     if version is None:
         raise NotFound()
     return version
 
 
-def versions_of(study: CaseStudy) -> list[dict]:
+def _withdrawals(study_id) -> dict[int, CaseStudyWithdrawal]:
+    rows = db.session.scalars(select(CaseStudyWithdrawal).where(CaseStudyWithdrawal.study_id == study_id))
+    return {w.version_no: w for w in rows}
+
+
+def versions_of(study: CaseStudy, *, history: bool) -> list[dict]:
+    """The versions the caller may open: every one, with its withdrawal, for the author and the
+    association; only the shown one for everyone else."""
+    if not history:
+        shown = search.readable_version(study.id, history=False)
+        return [{"version": shown.version_no, "published_at": shown.published_at}] if shown else []
+    withdrawn = _withdrawals(study.id)
     rows = db.session.execute(select(CaseStudyVersion.version_no, CaseStudyVersion.published_at)
                               .where(CaseStudyVersion.study_id == study.id).order_by(CaseStudyVersion.version_no))
-    return [{"version": n, "published_at": at} for n, at in rows]
+    return [{"version": n, "published_at": at, **_withdrawal_view(withdrawn.get(n))} for n, at in rows]
+
+
+def _withdrawal_view(w: CaseStudyWithdrawal | None) -> dict:
+    if w is None:
+        return {"withdrawn": False}
+    return {"withdrawn": True, "withdrawn_at": w.withdrawn_at, "withdrawn_reason": w.reason}
 
 
 def marked_helpful(study_id) -> bool:
@@ -642,15 +694,20 @@ def _notify_scope(kind: str, scope: uuid.UUID | None, study_id) -> None:
         emit(kind, to_center_id=scope, case_study_id=study_id)
 
 
+def _clean_reason(reason: str | None, missing: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(missing, fields={"reason": ["必須項目です。"]})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed("理由が長すぎます。", fields={"reason": [f"{MAX_REASON}文字以内で入力してください。"]})
+    return reason
+
+
 def hide_study(study_id, reason: str, *, actor) -> CaseStudy:
     """The association hides a published study from every reader but the author, with a reason
     (the author center is notified)."""
     _require(actor, "exchange.moderate", "事例を非表示にできるのは全国協議会です。")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("非表示にする理由を入力してください。", fields={"reason": ["必須項目です。"]})
-    if len(reason) > MAX_REASON:
-        raise ValidationFailed("理由が長すぎます。", fields={"reason": [f"{MAX_REASON}文字以内で入力してください。"]})
+    reason = _clean_reason(reason, "非表示にする理由を入力してください。")
     with cross_tenant("exchange.moderate"):
         study = _lock_study(study_id)
         study.status = lc.require_study_action("hide", study.status)
@@ -673,6 +730,40 @@ def unhide_study(study_id, *, actor) -> CaseStudy:
         db.session.flush()
     audit("case_study.unhide", object_type="case_study", object_id=study.id)
     return study
+
+
+def withdraw_version(study_id, version_no, reason: str, *, actor) -> CaseStudy:
+    """The association withdraws one published version (取り下げ), with a reason: from then on
+    only the author and the association read it, and the study's current version becomes the
+    latest one not withdrawn (none left: the study is gone from every other center's list,
+    search and page).  Permanent and audited; a withdrawn version stays withdrawn.  The author
+    center is notified (its inbox links to the study, where it reads the reason)."""
+    _require(actor, "exchange.moderate", "版を取り下げられるのは全国協議会です。")
+    reason = _clean_reason(reason, "取り下げる理由を入力してください。")
+    number = int(version_no) if str(version_no or "").strip().isdigit() else 0
+    with cross_tenant("exchange.moderate"):
+        study = _lock_study(study_id)
+        if number < 1 or _version(study.id, number) is None:
+            raise NotFound()
+        if number in _withdrawals(study.id):
+            raise InvalidState("この版はすでに取り下げられています。", details={"version": number})
+        db.session.add(CaseStudyWithdrawal(id=uuid.uuid4(), study_id=study.id, version_no=number, reason=reason,
+                                           withdrawn_at=utcnow(), withdrawn_by_id=getattr(actor, "id", None)))
+        db.session.flush()
+        study.current_version = _latest_not_withdrawn(study.id)
+        db.session.flush()
+        author = _author_scope_of(study.id)
+        if author != ASSOCIATION_WORKSPACE:
+            _notify_scope("case_study_version_withdrawn", author, study.id)
+    audit("case_study.withdraw_version", object_type="case_study", object_id=study.id,
+          details={"version": number, "reason": reason, "current_version": study.current_version})
+    return study
+
+
+def _latest_not_withdrawn(study_id) -> int | None:
+    withdrawn = select(CaseStudyWithdrawal.version_no).where(CaseStudyWithdrawal.study_id == study_id)
+    return db.session.scalar(select(func.max(CaseStudyVersion.version_no)).where(
+        CaseStudyVersion.study_id == study_id, CaseStudyVersion.version_no.not_in(withdrawn)))
 
 
 def _lock_study(study_id) -> CaseStudy:
@@ -818,20 +909,28 @@ def center_view(center: Center | None) -> dict | None:
 
 def study_view(study: CaseStudy, version: CaseStudyVersion, *, actor, full: bool = True) -> dict:
     """A library study as the caller may see it: never its author, only the center it chose to
-    show.  ``full`` adds the versions, the caller's mark and whether the caller wrote it."""
+    show.  ``full`` adds the versions, the caller's mark and whether the caller wrote it.  Only
+    the author and the association learn of versions other than the shown one (and of
+    withdrawals); for everyone else the shown version is the latest."""
+    history = is_association(actor) if not full else sees_history(actor, study.id)
     view = {
         "id": study.id, "status": study.status, "publisher": version.publisher,
         "center": center_view(center_of(version.shown_center_id)),
-        "published_version": version.version_no, "latest_version": study.latest_version,
+        "published_version": version.version_no,
+        "latest_version": study.latest_version if history else version.version_no,
         "published_at": version.published_at, "first_published_at": study.first_published_at,
         "helpful_count": study.helpful_count, "tags": list(version.tags or []),
         **{f: getattr(version, f) for f in lc.TEXT_FIELDS},
     }
     if study.status == "hidden":
         view.update(hidden_at=study.hidden_at, hidden_reason=study.hidden_reason)
+    if history:
+        withdrawal = _withdrawals(study.id).get(version.version_no)
+        view.update(current_version=study.current_version, **_withdrawal_view(withdrawal))
     if full:
         author = is_author(study.id)
-        view.update(versions=versions_of(study), marked_helpful=marked_helpful(study.id), is_author=author)
+        view.update(versions=versions_of(study, history=history), marked_helpful=marked_helpful(study.id),
+                    is_author=author)
         draft = get_open_draft(study.id) if author else None
         if draft is not None:
             view["draft"] = draft_view(draft)
@@ -843,7 +942,7 @@ def read_case_study(study_id, *, actor, version_no: int | None = None) -> dict:
     author's open correction), else the caller's own draft of a study never published."""
     study = get_study(study_id, actor=actor)
     if study is not None:
-        return study_view(study, read_version(study, version_no), actor=actor)
+        return study_view(study, read_version(study, version_no, actor=actor), actor=actor)
     draft = get_open_draft(study_id)
     if draft is None or version_no is not None:
         raise NotFound()
