@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import APP_ROLE, BACKEND
+from tests.conftest import APP_ROLE, BACKEND, rls_scope
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="row-level security exists only on PostgreSQL")
 
@@ -40,7 +40,7 @@ def test_a_reset_tenant_setting_fails_closed_instead_of_erroring(world, app_engi
 def test_tenant_setting_shows_only_that_centers_rows(world, app_engine, owner_engine):
     tokyo = _center_id(owner_engine, "tokyo")
     with app_engine.begin() as conn:
-        conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+        rls_scope(conn, tenant=tokyo)
         rows = conn.execute(text("select distinct center_id from cases")).scalars().all()
     assert rows == [tokyo]
 
@@ -49,7 +49,7 @@ def test_app_role_cannot_write_a_row_into_another_center(world, app_engine, owne
     tokyo, osaka = _center_id(owner_engine, "tokyo"), _center_id(owner_engine, "osaka")
     with app_engine.connect() as conn:
         trans = conn.begin()
-        conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+        rls_scope(conn, tenant=tokyo)
         with pytest.raises(Exception, match="row-level security"):
             conn.execute(text(
                 "insert into persons (center_id, id, family_name, given_name, family_name_kana, given_name_kana,"
