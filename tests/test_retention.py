@@ -428,6 +428,7 @@ def test_the_application_role_cannot_use_the_deletion_functions_outside_an_erasu
             ("select retention_delete_rows('case_records', :ids, :p)", {"ids": [note.id], "p": case["person_id"]}),
             ("select retention_delete_rows('audit_entries', :ids, :p)", {"ids": [uuid.uuid4()], "p": case["person_id"]}),
             ("select retention_blank_audit(:p, :o)", {"p": case["person_id"], "o": [str(case["id"])]}),
+            ("select retention_erase_person(:p)", {"p": case["person_id"]}),  # a person not erased
         ):
             with pytest.raises(DBAPIError):
                 db.session.execute(text(sql), params)
