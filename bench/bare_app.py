@@ -16,9 +16,11 @@ the header, ``BENCH_BARE_CENTER_ID``.  A malformed id answers 400.
 
 ``BENCH_BARE_ROLE=app`` (default): connects as the application role, so row-level security still
 applies, and sends ``set_config('app.tenant_id', <center>, true)`` inside the same transaction as
-the query.  ``BENCH_BARE_ROLE=owner``: connects as the schema owner (BYPASSRLS), no setting.
+the query, signed as the platform signs it (``platform/scope_token.py``: the transaction's nonce
+fetched, then the settings and their token; key from ``BENCH_BARE_SECRET_KEY``).  ``BENCH_BARE_ROLE=owner``: connects as the schema owner (BYPASSRLS), no setting.
 
-Environment: ``BENCH_BARE_DATABASE_URL``, ``BENCH_BARE_ROLE``, ``BENCH_BARE_CENTER_ID`` (optional).
+Environment: ``BENCH_BARE_DATABASE_URL``, ``BENCH_BARE_ROLE``, ``BENCH_BARE_SECRET_KEY``,
+``BENCH_BARE_CENTER_ID`` (optional).
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ from datetime import date, datetime, timezone
 
 from flask import Flask, abort, jsonify, request
 from sqlalchemy import create_engine, text
+
+from teichaku.platform.scope_token import derive_key, scope
 
 DEFAULT_CASE_FIELDS = ("id,case_number,case_type,status,version,release_date,destination_prefecture_code,"
                        "requested_on,created_at,updated_at")
@@ -54,7 +58,7 @@ PERSON_FIELDS = _fields("BENCH_BARE_PERSON_FIELDS", DEFAULT_PERSON_FIELDS)
 
 engine = create_engine(DATABASE_URL, pool_size=5, max_overflow=10)
 
-SET_TENANT = text("select set_config('app.tenant_id', :tenant, true)")
+SCOPE_KEY = derive_key({"SECRET_KEY": os.environ.get("BENCH_BARE_SECRET_KEY", "")})
 _columns = ([f"c.{f} as c_{f}" for f in CASE_FIELDS] + [f"p.{f} as p_{f}" for f in PERSON_FIELDS]
             + ["c.created_at as cursor_created_at", "c.id as cursor_id"])
 LIST_SQL = text(f"""
@@ -106,7 +110,7 @@ def list_cases():
     center = _center()
     with engine.begin() as conn:
         if ROLE == "app":
-            conn.execute(SET_TENANT, {"tenant": center})
+            scope(conn, SCOPE_KEY, tenant=center)
         rows = conn.execute(LIST_SQL, {"center": center, "limit": limit + 1}).mappings().all()
     next_cursor = _cursor(rows[limit - 1]) if len(rows) > limit else None
     return jsonify({"items": [_item(r) for r in rows[:limit]], "next_cursor": next_cursor})

@@ -38,7 +38,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from .config import RESULTS_DIR, Settings
-from .database import bench_database, owner_app_config
+from .database import bench_database, owner_app_config, sign_tenant
 from .diagnostics import ProcessCPU
 from .foundation import _token
 from .loadgen import Request, run_load
@@ -215,9 +215,8 @@ def _explain(bdb, settings: Settings, sql: str, params: dict, generic: bool = Fa
     """EXPLAIN (ANALYZE, BUFFERS) of the application's statement, as the application role with
     tokyo's ``app.tenant_id``, the second of two runs (warm cache)."""
     dsn = make_conninfo(bdb.owner_dsn, user="teichaku_app")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT set_config('app.tenant_id', %s, false), set_config('app.cross_tenant', '', false),"
-                      " set_config('app.accounts', '', false)", (str(bdb.tenant_id),))
+    with psycopg.connect(dsn) as conn:  # one transaction: the signed scope lasts as long as it
+        sign_tenant(conn, bdb.secret_key, bdb.tenant_id)
         role = conn.execute("SELECT current_user, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
         plan = None
         for _ in range(2):
@@ -287,8 +286,8 @@ def _cursor_depth(bdb, captured: dict, pages=(100, 1000, 3000)) -> dict | None:
     row_sql = sql[:m.start()] + f"(cases.created_at, cases.id) < ({m.group(1)}, {m.group(3)})" + sql[m.end():]
     names = [re.match(r"%\((\w+)\)s", g).group(1) for g in m.groups()]
     out = {}
-    with _owner(bdb) as own, psycopg.connect(make_conninfo(bdb.owner_dsn, user="teichaku_app"), autocommit=True) as app:
-        app.execute("SELECT set_config('app.tenant_id', %s, false)", (str(bdb.tenant_id),))
+    with _owner(bdb) as own, psycopg.connect(make_conninfo(bdb.owner_dsn, user="teichaku_app")) as app:
+        sign_tenant(app, bdb.secret_key, bdb.tenant_id)
         for page in pages:
             row = own.execute("SELECT created_at, id FROM cases WHERE center_id = %s ORDER BY created_at DESC, id DESC"
                               " OFFSET %s LIMIT 1", (bdb.tenant_id, page * PAGE - PAGE - 1)).fetchone()
@@ -306,8 +305,8 @@ def _experiment(bdb, settings: Settings, captured: dict, queries) -> dict:
 
     def measure_sql(label: str) -> dict:
         out = {}
-        with psycopg.connect(app_dsn, autocommit=True) as conn:
-            conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(bdb.tenant_id),))
+        with psycopg.connect(app_dsn) as conn:
+            sign_tenant(conn, bdb.secret_key, bdb.tenant_id)
             for key in keys:
                 sql, params = captured[key]
                 row = {"as_is_jit_default": _sql_ms(conn, sql, params)}

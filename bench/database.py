@@ -78,8 +78,21 @@ def owner_app_config(bdb: BenchDatabase) -> dict:
         "APP_DB_ROLE": APP_ROLE,
         "REDIS_URL": bdb.redis_url,
         "SECRET_KEY": bdb.secret_key,
+        "RLS_SCOPE_KEY": None,  # derived from SECRET_KEY (the environment's is ignored)
         "TEICHAKU_ENV": "development",
     }
+
+
+def sign_tenant(conn, secret_key: str, tenant_id) -> None:
+    """Scope the open transaction of an application-role psycopg connection to one center the way
+    the app does (``platform/scope_token.py``: the settings signed for this transaction only)."""
+    from teichaku.platform.scope_token import NONCE_SQL, derive_key, token
+
+    settings = {"tenant": str(tenant_id), "cross": "", "accounts": ""}
+    nonce = conn.execute(f"SELECT {NONCE_SQL}").fetchone()[0]
+    conn.execute("SELECT set_config('app.tenant_id', %s, true), set_config('app.cross_tenant', '', true),"
+                 " set_config('app.accounts', '', true), set_config('app.scope_token', %s, true)",
+                 (settings["tenant"], token(derive_key({"SECRET_KEY": secret_key}), settings, nonce)))
 
 
 def migrate_and_seed_centers(bdb: BenchDatabase) -> None:
@@ -96,6 +109,9 @@ def migrate_and_seed_centers(bdb: BenchDatabase) -> None:
             upgrade(revision="heads")
         except SystemExit as exc:  # Flask-Migrate logs the Alembic error and exits
             raise RuntimeError(f"migrating the bench database failed (exit {exc.code}); see the log above") from None
+        from teichaku.platform.scope_token import derive_key, store_key
+
+        store_key(db.session.connection(), derive_key(app.config))  # this run's key (a reused database too)
         seed_centers()
         db.session.commit()
         bdb.tenant_id = center_by_code(bdb.tenant_code).id

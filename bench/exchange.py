@@ -35,7 +35,7 @@ from pathlib import Path
 import psycopg
 
 from .config import ROOT, Settings
-from .database import bench_database, owner_app_config
+from .database import bench_database, owner_app_config, sign_tenant
 from .registry import benchmark
 from .report import write_json
 
@@ -218,7 +218,7 @@ def plan(bdb, query: str) -> list[str]:
 
     dsn = bdb.owner_dsn.replace("teichaku_owner@", "teichaku_app@")
     with psycopg.connect(dsn) as conn:
-        conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(bdb.tenant_id),))
+        sign_tenant(conn, bdb.secret_key, bdb.tenant_id)
         rows = conn.execute(
             "EXPLAIN (ANALYZE, BUFFERS) SELECT v.id, ts_rank(v.search_vector, q) AS rank"
             " FROM case_studies s JOIN case_study_versions v ON v.study_id = s.id AND v.version_no = s.latest_version,"

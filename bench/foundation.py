@@ -198,6 +198,7 @@ def run() -> dict:
                 bare = Server("bare", "bench.bare_app:app", {
                     "BENCH_BARE_DATABASE_URL": bdb.app_url if s.bare_role == "app" else bdb.owner_url,
                     "BENCH_BARE_ROLE": s.bare_role,
+                    "BENCH_BARE_SECRET_KEY": bdb.secret_key,
                     "BENCH_BARE_CENTER_ID": str(bdb.tenant_id),
                     "BENCH_BARE_CASE_FIELDS": ",".join(fields["case"]),
                     "BENCH_BARE_PERSON_FIELDS": ",".join(fields["person"]),

@@ -7,7 +7,7 @@ from typing import Callable
 
 # Modules that define benchmarks (imported on demand).  A later issue adds its module here.
 MODULES = ("bench.foundation", "bench.cases", "bench.notifications", "bench.pii", "bench.aggregates",
-           "bench.exchange", "bench.aggregates_api")
+           "bench.exchange", "bench.aggregates_api", "bench.rls")
 
 
 @dataclass(frozen=True)

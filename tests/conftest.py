@@ -69,6 +69,9 @@ def database(tmp_path_factory):
         "REDIS_URL": REDIS_TEST_URL,
         "TEICHAKU_INSTANCE": str(instance),
         "SECRET_KEY": "test-secret-" + "x" * 32,
+        # The row-level security scope key, fixed so apps built with another SECRET_KEY (the
+        # production-settings tests) still sign tokens the migrated database verifies.
+        "RLS_SCOPE_KEY": "test-rls-scope-key-" + "y" * 32,
         "APP_DB_ROLE": APP_ROLE,
     })
     os.environ.pop("APP_DATABASE_URL", None)
@@ -213,3 +216,12 @@ def world(app):
     """Centers A (tokyo), B (osaka) and C (fukuoka), each with staff and an admin and a case;
     plus prefecture, association, ministry and platform admin accounts."""
     return factories.build_world(app)
+
+
+def rls_scope(conn, *, tenant=None, cross: bool = False, accounts: bool = False) -> None:
+    """Scope a raw application-role transaction the way the app does: settings signed with this
+    run's scope key (``platform/scope_token.py``); a bare ``set_config`` no longer opens anything."""
+    from teichaku.platform.scope_token import derive_key, scope
+
+    key = derive_key({"RLS_SCOPE_KEY": os.environ.get("RLS_SCOPE_KEY"), "SECRET_KEY": os.environ.get("SECRET_KEY")})
+    scope(conn, key, tenant=tenant, cross=cross, accounts=accounts)

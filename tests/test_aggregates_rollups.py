@@ -32,7 +32,7 @@ from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.cases.lifecycle import CLOSING_REASONS, FACILITY_TYPES, PLACEMENTS, REQUESTER_TYPES, SUSPECT_STAGES
 from teichaku.tenants.persons.models import SUPPORT_NEEDS
 from tests import factories
-from tests.conftest import APP_ROLE, BACKEND, REDIS_TEST_URL
+from tests.conftest import APP_ROLE, BACKEND, REDIS_TEST_URL, rls_scope
 from tests.crossprocess import REPO_ROOT, VENV_BIN
 
 postgres_only = pytest.mark.skipif(BACKEND != "postgres", reason="row-level security and the real worker run on PostgreSQL")
@@ -764,7 +764,7 @@ def test_each_center_writes_and_reads_only_its_own_rollup_rows(app, world, datab
             assert conn.execute(text("select count(*) from rollup_counts")).scalar() == 0  # no tenant: nothing
             conn.rollback()
             trans = conn.begin()
-            conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+            rls_scope(conn, tenant=tokyo)
             seen = set(conn.execute(text("select distinct center_id from rollup_counts")).scalars())
             assert seen == {tokyo}
             with pytest.raises(Exception, match="row-level security"):

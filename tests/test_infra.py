@@ -28,7 +28,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from tests import factories
-from tests.conftest import BACKEND, RUN_ID
+from tests.conftest import BACKEND, RUN_ID, rls_scope
 from tests.crossprocess import free_port, serve_gunicorn
 
 pytestmark = pytest.mark.slow
@@ -541,7 +541,7 @@ def test_a_streaming_replica_serves_the_app_schema_read_only_with_row_level_secu
 
             def visible_as(center_id):
                 with conn.begin():
-                    conn.execute(text("select set_config('app.tenant_id', :c, true)"), {"c": str(center_id)})
+                    rls_scope(conn, tenant=center_id)
                     return conn.execute(text("select count(*) from cases where id = :i"), {"i": case["id"]}).scalar()
 
             # Streamed over within seconds; the replica enforces the same policies as the primary.

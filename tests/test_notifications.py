@@ -24,7 +24,7 @@ from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
 from teichaku.platform.tenancy import account_lookup, set_tenant
 from tests import factories
-from tests.conftest import BACKEND, REDIS_TEST_URL
+from tests.conftest import BACKEND, REDIS_TEST_URL, rls_scope
 from tests.crossprocess import REPO_ROOT, VENV_BIN, free_port
 from tests.smtp_server import LocalSMTPServer
 
@@ -543,7 +543,7 @@ def test_row_level_security_keeps_each_centers_inbox_to_itself(app, world, owner
         for code in ("tokyo", "osaka", "fukuoka"):
             center_id = _center_id(app, code)
             with engine.begin() as conn:
-                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(center_id)})
+                rls_scope(conn, tenant=center_id)
                 seen = dict(conn.execute(text("select center_id, count(*) from notifications group by center_id")).all())
             assert seen == ({center_id: by_center[center_id]} if center_id in by_center else {}), code
     finally:

@@ -429,6 +429,7 @@ def test_the_application_role_cannot_use_the_deletion_functions_outside_an_erasu
             ("select retention_delete_rows('case_records', :ids, :p)", {"ids": [note.id], "p": case["person_id"]}),
             ("select retention_delete_rows('audit_entries', :ids, :p)", {"ids": [uuid.uuid4()], "p": case["person_id"]}),
             ("select retention_blank_audit(:p, :o)", {"p": case["person_id"], "o": [str(case["id"])]}),
+            ("select retention_erase_person(:p)", {"p": case["person_id"]}),  # a person not erased
         ):
             with pytest.raises(DBAPIError):
                 db.session.execute(text(sql), params)
@@ -439,6 +440,57 @@ def test_the_application_role_cannot_use_the_deletion_functions_outside_an_erasu
         db.session.rollback()
         _tokyo(app)
         assert db.session.scalar(select(func.count()).select_from(CaseRecord)) == 1
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the deletion functions exist on PostgreSQL only")
+def test_injected_sql_cannot_use_an_erased_person_to_delete_or_blank_another_live_persons_file(app, world, monkeypatch):
+    """Once one person of the center is erased, SQL injected into the app's connection calls the
+    SECURITY DEFINER erasure function(s) with a live person's row ids and arbitrary audit ids:
+    nothing of the live person changes (the function takes the person only and finds its rows)."""
+    from sqlalchemy.exc import DBAPIError
+
+    gone = _closed_case(app)
+    live = factories.make_case(app, "tokyo", person=factories.person_payload(family_name="生存者", given_name="残"))
+    with app.app_context():
+        _tokyo(app)
+        loaded = records.load_case(live["id"])
+        note = records.create_record(loaded, {"kind": "progress", "recorded_on": today_jst(), "content": "残す記録"})
+        records.read_record(loaded, note.id)
+        db.session.commit()
+        note_id = note.id
+    _erase(app, monkeypatch, gone["person_id"])
+
+    def live_state():
+        with app.app_context():
+            _tokyo(app)
+            rows = db.session.scalar(select(func.count()).select_from(CaseRecord).where(CaseRecord.case_id == live["id"]))
+            entries = db.session.execute(select(AuditEntry.seq, AuditEntry.details_blanked).where(
+                (AuditEntry.person_id == live["person_id"]) | AuditEntry.object_id.in_([str(live["id"]), str(note_id)])
+            )).all()
+            db.session.rollback()
+            return rows, sorted(entries)
+
+    before = live_state()
+    assert before[0] == 1 and before[1] and not any(blanked for _, blanked in before[1])
+    attacks = (
+        # the old signatures: caller-chosen rows under the cover of the erased person
+        ("select retention_delete_rows('case_records', :ids, :gone)", {"ids": [note_id], "gone": gone["person_id"]}),
+        ("select retention_blank_audit(:gone, :objects)",
+         {"gone": gone["person_id"], "objects": [str(live["id"]), str(note_id), str(live["person_id"])]}),
+        # the new one: with the live person, and again with the erased one
+        ("select retention_erase_person(:live)", {"live": live["person_id"]}),
+        ("select retention_erase_person(:gone)", {"gone": gone["person_id"]}),
+    )
+    with app.app_context():
+        for sql, params in attacks:
+            _tokyo(app)
+            assert db.session.scalar(text("select current_user")) == APP_ROLE
+            try:
+                db.session.execute(text(sql), params)
+                db.session.commit()
+            except DBAPIError:
+                db.session.rollback()
+    assert live_state() == before
 
 
 # --- the pages -------------------------------------------------------------------------------

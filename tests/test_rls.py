@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import APP_ROLE, BACKEND
+from tests.conftest import APP_ROLE, BACKEND, rls_scope
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="row-level security exists only on PostgreSQL")
 
@@ -40,7 +40,7 @@ def test_a_reset_tenant_setting_fails_closed_instead_of_erroring(world, app_engi
 def test_tenant_setting_shows_only_that_centers_rows(world, app_engine, owner_engine):
     tokyo = _center_id(owner_engine, "tokyo")
     with app_engine.begin() as conn:
-        conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+        rls_scope(conn, tenant=tokyo)
         rows = conn.execute(text("select distinct center_id from cases")).scalars().all()
     assert rows == [tokyo]
 
@@ -49,7 +49,7 @@ def test_app_role_cannot_write_a_row_into_another_center(world, app_engine, owne
     tokyo, osaka = _center_id(owner_engine, "tokyo"), _center_id(owner_engine, "osaka")
     with app_engine.connect() as conn:
         trans = conn.begin()
-        conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+        rls_scope(conn, tenant=tokyo)
         with pytest.raises(Exception, match="row-level security"):
             conn.execute(text(
                 "insert into persons (center_id, id, family_name, given_name, family_name_kana, given_name_kana,"
@@ -115,3 +115,128 @@ def test_every_tenant_owned_table_has_center_id_first_in_its_primary_key(app):
             target = fk.referred_table
             if any(c.name == "center_id" for c in target.columns) and target.name != "centers":
                 assert "center_id" in [c.name for c in fk.columns], f"{model.__tablename__} -> {target.name} lacks center_id"
+
+
+# --- SQL injected into the application's connection (the scope token) -----------------------------
+
+def _counts(conn, osaka, tokyo) -> tuple[int, int, int]:
+    """(osaka's cases, tokyo's cases, osaka's accounts) visible in this transaction."""
+    cases = dict(conn.execute(text("select center_id, count(*) from cases group by center_id")).all())
+    users = conn.execute(text("select count(*) from users where center_id = :c"), {"c": osaka}).scalar()
+    return cases.get(osaka, 0), cases.get(tokyo, 0), users
+
+
+def test_injected_set_config_of_the_scope_settings_sees_nothing_of_another_center(world, app_engine, owner_engine):
+    """In tokyo's signed transaction, injected SQL sets app.cross_tenant / app.accounts / app.tenant_id
+    by hand: the policies believe none of it (the token no longer matches) and show nothing."""
+    tokyo, osaka = _center_id(owner_engine, "tokyo"), _center_id(owner_engine, "osaka")
+    with app_engine.begin() as conn:
+        rls_scope(conn, tenant=tokyo)
+        assert _counts(conn, osaka, tokyo)[:2] == (0, 1)  # the legitimate scope: tokyo only
+    injections = (
+        "select set_config('app.cross_tenant', 'on', true)",
+        "select set_config('app.accounts', 'on', true)",
+        "select set_config('app.cross_tenant', 'on', true), set_config('app.accounts', 'on', true)",
+        f"select set_config('app.tenant_id', '{osaka}', true)",
+        "select set_config('app.cross_tenant', 'on', false)",  # session-wide, then a new transaction
+    )
+    for injected in injections:
+        with app_engine.begin() as conn:
+            rls_scope(conn, tenant=tokyo)
+            conn.execute(text(injected))
+            assert _counts(conn, osaka, tokyo) == (0, 0, 0), injected
+        with app_engine.begin() as conn:  # without any token at all
+            conn.execute(text(injected))
+            assert _counts(conn, osaka, tokyo) == (0, 0, 0), injected
+
+
+def test_a_scope_token_copied_from_another_transaction_lifts_nothing(app, world, owner_engine):
+    """A token read inside a lifted transaction (cross-tenant and account look-up) and replayed
+    with the same settings in a later transaction of the same connection opens nothing."""
+    from teichaku.platform.extensions import db
+    from teichaku.platform.tenancy import account_lookup, cross_tenant, set_tenant
+
+    tokyo, osaka = _center_id(owner_engine, "tokyo"), _center_id(owner_engine, "osaka")
+    read = text("select current_setting('app.tenant_id'), current_setting('app.cross_tenant'),"
+                " current_setting('app.accounts'), current_setting('app.scope_token')")
+    with app.app_context():
+        set_tenant(tokyo)
+        with cross_tenant("test.replay"), account_lookup():
+            copied = db.session.execute(read).one()
+            assert _counts(db.session.connection(), osaka, tokyo)[0] >= 1  # lifted for real
+        db.session.commit()
+        set_tenant(None)
+        connection = db.session.connection()  # the same pooled connection: same backend, new transaction
+        connection.execute(text("select set_config('app.tenant_id', :t, true), set_config('app.cross_tenant', :c, true),"
+                                " set_config('app.accounts', :a, true), set_config('app.scope_token', :k, true)"),
+                           dict(zip("tcak", copied)))
+        assert _counts(connection, osaka, tokyo) == (0, 0, 0)
+        db.session.rollback()
+
+
+def test_the_application_role_cannot_read_the_scope_key_nor_call_the_verifier(world, app_engine):
+    for sql in ("select * from rls_scope_key", "select teichaku_scope_valid()"):
+        with app_engine.connect() as conn:
+            with pytest.raises(Exception, match="permission denied"):
+                conn.execute(text(sql))
+
+
+def test_no_policy_reads_a_setting_except_through_the_verifying_functions(database, owner_engine):
+    with owner_engine.connect() as conn:
+        rows = conn.execute(text("select tablename, policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '')"
+                                 " from pg_policies where schemaname = 'public'")).all()
+        definer = conn.execute(text("select proname from pg_proc where prosecdef and pronamespace = 'public'::regnamespace"
+                                    " and prosrc like '%current_setting(''app.tenant_id''%'"
+                                    " and proname not in ('teichaku_scope_valid', 'teichaku_tenant')")).scalars().all()
+    assert rows
+    assert [(t, p) for t, p, expr in rows if "current_setting" in expr] == []
+    assert definer == [], "SECURITY DEFINER functions trusting the raw tenant setting"
+
+
+def test_the_cross_tenant_services_still_see_across_centers_inside_one_transaction(app, world, owner_engine):
+    from teichaku.platform.extensions import db
+    from teichaku.platform.tenancy import cross_tenant, set_tenant
+
+    tokyo, osaka = _center_id(owner_engine, "tokyo"), _center_id(owner_engine, "osaka")
+    with app.app_context():
+        set_tenant(tokyo)
+        assert _counts(db.session.connection(), osaka, tokyo)[:2] == (0, 1)
+        with cross_tenant("test.lift"):
+            seen_osaka, seen_tokyo, _ = _counts(db.session.connection(), osaka, tokyo)
+            assert seen_osaka >= 1 and seen_tokyo == 1
+        assert _counts(db.session.connection(), osaka, tokyo)[:2] == (0, 1)  # lowered again, same transaction
+        db.session.rollback()
+
+
+def test_the_app_refuses_to_start_when_the_database_does_not_verify_its_scope_key(make_app):
+    from teichaku.platform.scope_token import ScopeKeyMismatch
+
+    with pytest.raises(ScopeKeyMismatch, match="rls sync-key"):
+        make_app(RLS_SCOPE_KEY="another-installation-" + "z" * 32)
+
+
+def test_rls_sync_key_stores_the_environments_key_for_the_app(database, make_app):
+    """After a key change the owner's command makes the database verify the new key (and only it)."""
+    import os
+
+    from teichaku.platform.app import create_app
+    from teichaku.platform.scope_token import ScopeKeyMismatch
+
+    def sync(key: str) -> None:
+        owner = create_app({"TESTING": True, "RLS_SCOPE_KEY": key}, database_role="owner")
+        result = owner.test_cli_runner().invoke(args=["rls", "sync-key"])
+        assert result.exit_code == 0, result.output
+        from teichaku.platform.extensions import db
+
+        with owner.app_context():
+            db.engine.dispose()
+
+    rotated = "rotated-scope-key-" + "r" * 32
+    try:
+        sync(rotated)
+        make_app(RLS_SCOPE_KEY=rotated)  # starts
+        with pytest.raises(ScopeKeyMismatch):
+            make_app()
+    finally:
+        sync(os.environ["RLS_SCOPE_KEY"])
+    make_app()

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.i18n import today_jst
 from tests import factories
-from tests.conftest import APP_ROLE, BACKEND
+from tests.conftest import APP_ROLE, BACKEND, rls_scope
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
@@ -289,7 +289,7 @@ def test_attachment_rows_cannot_be_changed_and_each_center_sees_only_its_own(web
             for code in ("tokyo", "osaka"):
                 with conn.begin():
                     center = _center_id(web, code)
-                    conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(center)})
+                    rls_scope(conn, tenant=center)
                     centers = set(conn.execute(text("select center_id from transfer_message_attachments")).scalars())
                     assert centers == {center}
     finally:

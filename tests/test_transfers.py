@@ -18,7 +18,7 @@ from teichaku.platform.i18n import today_jst, wareki
 from teichaku.platform.tenancy import set_tenant
 from tests import factories
 from tests.races import race
-from tests.conftest import APP_ROLE, BACKEND
+from tests.conftest import APP_ROLE, BACKEND, rls_scope
 
 # A's person: distinctive values, so that a scan for them cannot match anything else.
 PERSON = {"family_name": "甲斐田", "given_name": "秘三郎", "family_name_kana": "かいだ", "given_name_kana": "ひさぶろう",
@@ -468,11 +468,11 @@ def test_provision_records_cannot_be_changed_or_deleted_and_each_center_sees_onl
                     conn.execute(text(statement))
                 trans.rollback()
             with conn.begin():
-                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tokyo)})
+                rls_scope(conn, tenant=tokyo)
                 assert set(conn.execute(text("select side from transfers")).scalars()) == {"sending"}
                 assert conn.execute(text("select count(*) from provision_records")).scalar() == 1
             with conn.begin():
-                conn.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(osaka)})
+                rls_scope(conn, tenant=osaka)
                 rows = conn.execute(text("select center_id, side from transfers")).all()
                 assert rows and all(c == osaka for c, _side in rows)
                 assert conn.execute(text("select count(*) from provision_records where center_id <> :c"),

@@ -8,6 +8,8 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 PORT="${PORT:-5000}"
 
 $BIN/flask --app wsgi db upgrade
+# The row-level security scope key of this environment (idempotent; see platform/scope_token.py).
+$BIN/flask --app wsgi rls sync-key
 $BIN/flask --app wsgi centers seed
 if [ "${TEICHAKU_ENV:-development}" != "production" ]; then
   $BIN/flask --app wsgi demo seed

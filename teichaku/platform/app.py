@@ -54,6 +54,9 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     if database_role == "app" and is_postgres(app.config["DATABASE_URL"]) and not app.config.get("SKIP_ROLE_CHECK"):
         with app.app_context():
             check_app_connection(db.engine)
+            from .scope_token import check_key, derive_key
+
+            check_key(db.engine, derive_key(app.config))
     return app
 
 

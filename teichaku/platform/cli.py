@@ -16,6 +16,7 @@ centers_cli = AppGroup("centers", help="センター（テナント）の管理"
 users_cli = AppGroup("users", help="アカウントの管理")
 audit_cli = AppGroup("audit", help="監査ログ")
 demo_cli = AppGroup("demo", help="デモ用データ（開発環境のみ）")
+rls_cli = AppGroup("rls", help="行レベルセキュリティ（スコープの鍵）")
 
 
 def init_app(app: Flask) -> None:
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
     from ..crosstenant.exchange.cli import exchange_cli
     from ..tenants.retention.cli import retention_cli
 
-    for group in (centers_cli, users_cli, audit_cli, demo_cli, aggregates_cli, exchange_cli, retention_cli):
+    for group in (centers_cli, users_cli, audit_cli, demo_cli, rls_cli, aggregates_cli, exchange_cli, retention_cli):
         app.cli.add_command(group)
     from .handover.cli import register as register_handover
 
@@ -109,6 +110,31 @@ def audit_verify(center_code: str | None) -> None:
         click.echo(problem, err=True)
     click.echo(f"audit: {result.chains} chains, {result.entries} entries, {'OK' if result.ok else 'TAMPERED'}")
     sys.exit(0 if result.ok else 1)
+
+
+@rls_cli.command("sync-key")
+def rls_sync_key() -> None:
+    """Store this environment's scope key (RLS_SCOPE_KEY, else from SECRET_KEY) in the database.
+
+    Run as the schema owner after ``db upgrade`` and after changing either variable: the app
+    refuses to start while the database would not verify its scope tokens.
+    """
+    from flask import current_app
+
+    from .scope_token import derive_key, store_key, verifies
+
+    if db.engine.dialect.name != "postgresql":
+        click.echo("rls: no row-level security on this database; nothing to store", err=True)
+        return
+    key = derive_key(current_app.config)
+    with db.engine.begin() as connection:
+        store_key(connection, key)
+    with db.engine.connect() as connection:
+        ok = verifies(connection, key)
+    if not ok:
+        click.echo("エラー: 鍵を保存しましたが検証できません（db upgrade を先に実行してください）。", err=True)
+        sys.exit(1)
+    click.echo("rls: scope key stored and verified")
 
 
 DEMO_PASSWORD = "demo-password-2026"

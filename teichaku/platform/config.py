@@ -36,6 +36,9 @@ def from_environment() -> dict:
     return {
         "TEICHAKU_ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET),
+        # The key that signs the row-level security scope (platform/scope_token.py); unset: derived
+        # from SECRET_KEY.  After changing either: `flask --app wsgi rls sync-key` (schema owner).
+        "RLS_SCOPE_KEY": os.environ.get("RLS_SCOPE_KEY") or None,
         "DEBUG": _bool("FLASK_DEBUG", False),
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL") or None,
@@ -122,6 +125,8 @@ def check_production(config: dict) -> None:
     problems = []
     if config["SECRET_KEY"] in (DEFAULT_SECRET, "", None) or len(config["SECRET_KEY"]) < 32:
         problems.append("SECRET_KEY is the default or shorter than 32 characters")
+    if config.get("RLS_SCOPE_KEY") and len(str(config["RLS_SCOPE_KEY"])) < 32:
+        problems.append("RLS_SCOPE_KEY is shorter than 32 characters")
     if str(config["DATABASE_URL"]).startswith("sqlite"):
         problems.append("DATABASE_URL points at SQLite")
     if config.get("DEBUG"):

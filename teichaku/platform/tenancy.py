@@ -7,7 +7,9 @@ Three layers, all driven from here:
    every ORM statement, so a forgotten filter still cannot reach another center's rows.  With no
    tenant set the criterion matches nothing (fail closed).
 3. On PostgreSQL, each transaction carries ``app.tenant_id`` (``set_config(..., true)``), which the
-   row-level security policies written by the migrations compare against.
+   row-level security policies written by the migrations compare against, signed with
+   ``app.scope_token`` (``platform/scope_token.py``) so that SQL injected into the connection
+   cannot choose another center or lift the scope.
 
 The scope lives in ``flask.g`` (one per request, one per job's app context).  Two named escape
 hatches exist, both narrow:
@@ -24,9 +26,10 @@ from contextlib import contextmanager
 from typing import Iterator, TypeVar
 
 from flask import abort, g, has_app_context
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import Session, with_loader_criteria
 
+from . import scope_token
 from .extensions import db
 from .models import TenantOwned
 
@@ -151,7 +154,12 @@ def _stamp_and_check_tenant(session, flush_context, instances) -> None:
             raise TenantViolation("refusing to write a row of another center")
 
 
-# --- PostgreSQL: the per-transaction setting for row-level security ---------------------------
+# --- PostgreSQL: the per-transaction settings for row-level security ---------------------------
+#
+# The policies believe the settings only with ``app.scope_token``, the HMAC of the settings and
+# of the transaction's nonce (backend pid, transaction start) under the app's key
+# (``platform/scope_token.py``): SQL injected into this connection can change a setting but
+# cannot sign it, and a token copied from another transaction names another nonce.
 
 def _settings() -> dict[str, str]:
     tenant_id = current_center_id()
@@ -162,18 +170,33 @@ def _settings() -> dict[str, str]:
     }
 
 
-_SET_SQL = text(
-    "select set_config('app.tenant_id', :tenant, true),"
-    " set_config('app.cross_tenant', :cross, true),"
-    " set_config('app.accounts', :accounts, true)"
-)
+def _scope_key() -> bytes:
+    """The app's HMAC key (derived once per app from its configuration)."""
+    from flask import current_app
+
+    key = current_app.extensions.get("teichaku_scope_key")
+    if key is None:
+        key = current_app.extensions["teichaku_scope_key"] = scope_token.derive_key(current_app.config)
+    return key
+
+
+def _send(connection, settings: dict[str, str]) -> None:
+    """Sign and send the settings; the nonce is fetched once per transaction and connection."""
+    if not any(settings.values()):
+        scope_token.send(connection, b"", settings, None)  # nothing to sign: every setting blank
+        return
+    nonce = connection.info.get("rls_nonce")
+    if nonce is None:
+        nonce = connection.info["rls_nonce"] = scope_token.fetch_nonce(connection)
+    scope_token.send(connection, _scope_key(), settings, nonce)
 
 
 @event.listens_for(Session, "after_begin")
 def _set_rls_settings(session, transaction, connection) -> None:
     if connection.dialect.name == "postgresql":
+        connection.info["rls_nonce"] = None  # a new transaction: a new nonce when one is needed
         settings = _settings()
-        connection.execute(_SET_SQL, settings)
+        _send(connection, settings)
         session.info["rls_sent"] = settings
 
 
@@ -189,5 +212,5 @@ def _apply_to_open_transaction() -> None:
         return  # this transaction already carries them
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_SET_SQL, settings)
+        _send(connection, settings)
         session.info["rls_sent"] = settings

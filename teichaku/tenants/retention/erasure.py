@@ -19,9 +19,14 @@ the person would not be due).  The audit entries stay, with their personal value
 (``details``; the chain still verifies, see ``platform/audit``).
 
 The application role may not delete records, documents or plan revisions, nor update audit
-entries: on PostgreSQL the deletions go through the SECURITY DEFINER functions of migration
-``r3tention001``, which act only on the current center and only for a person already marked
-erased.  Files are removed once the transaction commits; a rollback keeps them.
+entries: on PostgreSQL the deletions and the blanking go through one SECURITY DEFINER function,
+``retention_erase_person(person)`` (migration ``h4rden0001``), which takes nothing but the person:
+it acts only in the verified current center, only for a person already erased (identity gone),
+finds that person's rows itself and blanks only the audit entries about the person, its cases,
+transfers and pulls and the rows it deletes.  So SQL injected into the application's connection
+cannot use it to delete another person's records or blank other entries.  ``plan`` lists the
+same rows here for SQLite and for the files to remove.  Files are removed once the transaction
+commits; a rollback keeps them.
 """
 from __future__ import annotations
 
@@ -113,14 +118,15 @@ def erase_person(person: Person) -> dict[str, int]:
         case_ids = _ids(select(Case.id).where(Case.person_id == person.id))
         doomed = plan(person, case_ids)
         _blank_person(person)
-        counts = {table: _delete(table, model, doomed[table], person.id) for table, model in DELETED}
+        if db.session.get_bind().dialect.name == "postgresql":
+            counts = _erase_in_database(person.id)
+        else:
+            counts = _erase_here(person, case_ids, doomed)
         counts["cases"] = _blank(Case, CASE_BLANK, Case.id.in_(case_ids))
         counts["transfers"] = _blank(Transfer, {**TRANSFER_BLANK, "snapshot_erased_at": utcnow()},
                                      Transfer.case_id.in_(case_ids))
         counts["transfer_pulls"] = _blank(TransferPull, PULL_BLANK, TransferPull.case_id.in_(case_ids))
         _blank(CaseStudyDraft, {"source_case_id": None}, CaseStudyDraft.source_case_id.in_(case_ids))
-        object_ids = [str(i) for i in [person.id, *case_ids, *(i for ids in doomed.values() for i in ids)]]
-        counts["audit_entries_blanked"] = _blank_audit(person.id, object_ids)
         _remove_files_after_commit(doomed["case_documents"] + doomed["transfer_message_attachments"])
         db.session.expire_all()
         return counts
@@ -145,27 +151,31 @@ def _blank(model, values: dict, where) -> int:
     return len(rows)
 
 
-def _delete(table: str, model, ids: list[uuid.UUID], person_id: uuid.UUID) -> int:
-    if not ids:
-        return 0
-    if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(text("select retention_delete_rows(:t, :ids, :p)"),
-                                  {"t": table, "ids": ids, "p": person_id}).scalar_one()
-    stmt = model.__table__.delete().where(model.__table__.c.center_id == current_center_id(),
-                                          model.__table__.c.id.in_(ids))
-    return db.session.execute(stmt).rowcount
+def _erase_in_database(person_id: uuid.UUID) -> dict[str, int]:
+    """PostgreSQL: the SECURITY DEFINER function deletes the person's rows and blanks its audit."""
+    counts = db.session.execute(text("select retention_erase_person(:p)"), {"p": person_id}).scalar_one()
+    return {table: int(counts[table]) for table, _ in DELETED} | {
+        "audit_entries_blanked": int(counts["audit_entries_blanked"])}
 
 
-def _blank_audit(person_id: uuid.UUID, object_ids: list[str]) -> int:
-    """Blank the personal values of the center's audit entries about the person or its rows."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(text("select retention_blank_audit(:p, :o)"),
-                                  {"p": person_id, "o": object_ids}).scalar_one()
+def _erase_here(person: Person, case_ids: list[uuid.UUID], doomed: dict[str, list[uuid.UUID]]) -> dict[str, int]:
+    """SQLite (no roles, no functions): the same deletions and blanking as the database function."""
+    counts = {}
+    for table, model in DELETED:
+        ids = doomed[table]
+        stmt = model.__table__.delete().where(model.__table__.c.center_id == current_center_id(),
+                                              model.__table__.c.id.in_(ids))
+        counts[table] = db.session.execute(stmt).rowcount if ids else 0
+    owned = [*_ids(select(Transfer.id).where(Transfer.case_id.in_(case_ids))),
+             *_ids(select(TransferPull.id).where(TransferPull.case_id.in_(case_ids)))]
+    object_ids = [str(i) for i in [person.id, *case_ids, *owned, *(i for ids in doomed.values() for i in ids)]]
     stmt = (update(AuditEntry)
             .where(AuditEntry.center_id == current_center_id(), AuditEntry.details_blanked.is_(False),
-                   (AuditEntry.person_id == person_id) | AuditEntry.object_id.in_(object_ids))
+                   (AuditEntry.person_id == person.id) | AuditEntry.object_id.in_(object_ids))
             .values(details=null(), details_blanked=True))
-    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    counts["audit_entries_blanked"] = db.session.execute(
+        stmt, execution_options={"synchronize_session": False}).rowcount
+    return counts
 
 
 def _remove_files_after_commit(file_ids: list[uuid.UUID]) -> None:
