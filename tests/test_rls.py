@@ -240,3 +240,12 @@ def test_rls_sync_key_stores_the_environments_key_for_the_app(database, make_app
     finally:
         sync(os.environ["RLS_SCOPE_KEY"])
     make_app()
+
+
+def test_injected_sql_cannot_plant_a_temporary_table_that_shadows_a_real_one(world, app_engine):
+    """A temporary table comes first in an unqualified lookup: planted by injected SQL on a pooled
+    connection, it would stand in for ``persons`` in every later transaction there."""
+    with app_engine.connect() as conn:
+        with pytest.raises(Exception, match="permission denied"):
+            conn.execute(text("create temporary table persons (id uuid)"))
+        conn.rollback()

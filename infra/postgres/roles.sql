@@ -50,6 +50,8 @@ SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', :'db
 -- Only the two roles may connect.  In PostgreSQL 15 the public schema is owned by the
 -- database owner and PUBLIC may not create in it, so the application role cannot add tables.
 REVOKE ALL ON DATABASE :"dbname" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE :"dbname" TO :"app";
+-- No TEMPORARY: a temporary table planted by injected SQL would shadow a real one on a pooled
+-- connection (migration h4rden0006 revokes it on existing databases too).
+GRANT CONNECT ON DATABASE :"dbname" TO :"app";
 \connect :"dbname"
 GRANT USAGE ON SCHEMA public TO :"app";
