@@ -24,9 +24,9 @@ def user_new():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            services.create_user(email=form.email.data, password=form.password.data, role=form.role.data,
-                                 center_code=current_user.center.code, display_name=form.display_name.data,
-                                 display_name_kana=form.display_name_kana.data or "")
+            services.create_center_account(email=form.email.data, password=form.password.data, role=form.role.data,
+                                           display_name=form.display_name.data,
+                                           display_name_kana=form.display_name_kana.data or "")
         except (services.AccountError, ValueError) as exc:
             flash(str(exc), "error")
             return render_template("center_admin/user_new.html", form=form), 422
