@@ -79,6 +79,7 @@ def build_world(app) -> World:
         family_name="乙川", given_name="秘子", family_name_kana="おとがわ", given_name_kana="ひめこ",
         birth_date=date(1948, 2, 3), sex="female", support_needs=["elderly", "dementia"]))
     w.cases["c"] = make_case(app, "fukuoka")
+    # the contract's --center selects the prefecture: Tokyo's official (13), tied to no center
     w.users["a_prefecture"] = make_user(app, "prefecture", "tokyo")
     w.users["association"] = make_user(app, "association")
     w.users["ministry"] = make_user(app, "ministry")

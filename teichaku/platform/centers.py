@@ -98,6 +98,33 @@ def list_centers() -> list[Center]:
     return list(db.session.scalars(select(Center).order_by(Center.prefecture_code, Center.code)))
 
 
+@dataclass(frozen=True)
+class Prefecture:
+    """A prefecture that has a center (JIS X 0401 code and name): what a prefecture official
+    belongs to."""
+
+    code: str
+    name: str
+
+
+def list_prefectures() -> list[Prefecture]:
+    """Every prefecture with at least one center, by code (Hokkaido once, for its two centers)."""
+    rows = db.session.execute(select(Center.prefecture_code, Center.prefecture_name)
+                              .distinct().order_by(Center.prefecture_code)).all()
+    seen: dict[str, Prefecture] = {}
+    for code, name in rows:
+        seen.setdefault(code, Prefecture(code, name))
+    return list(seen.values())
+
+
+def prefecture_by_code(code: str | None) -> Prefecture | None:
+    """The prefecture of that code if a center is in it; None for anything else."""
+    if not code:
+        return None
+    name = db.session.scalar(select(Center.prefecture_name).where(Center.prefecture_code == code).limit(1))
+    return Prefecture(code, name) if name is not None else None
+
+
 class CenterError(ValueError):
     """A center change that is not allowed; the message is Japanese and safe to show."""
 

@@ -91,6 +91,23 @@ def users_invitation_link(email: str) -> None:
     click.echo(link)
 
 
+@users_cli.command("prefecture-link")
+@click.argument("email")
+def users_prefecture_link(email: str) -> None:
+    """Print a one-time set-password link of a prefecture official (invited from the operator's
+    pages when no e-mail can be sent); prints the link alone on stdout.  Audited."""
+    from .auth.services import AccountError, prefecture_setup_link
+
+    try:
+        url = prefecture_setup_link(email)
+    except AccountError as exc:
+        db.session.rollback()
+        click.echo(f"エラー: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(url)
+
+
 @audit_cli.command("verify")
 @click.option("--center", "center_code", default=None, help="one center's chain only")
 def audit_verify(center_code: str | None) -> None:
@@ -144,6 +161,7 @@ DEMO_ACCOUNTS = (
     ("staff@osaka.demo.teichaku.jp", "staff", "osaka", "大阪 次郎"),
     ("admin@osaka.demo.teichaku.jp", "center_admin", "osaka", "大阪 三郎"),
     ("staff@fukuoka.demo.teichaku.jp", "staff", "fukuoka", "福岡 四郎"),
+    # a prefecture official belongs to a prefecture: "tokyo" selects its prefecture (13 東京都)
     ("pref@tokyo.demo.teichaku.jp", "prefecture", "tokyo", "東京都 担当"),
     ("association@demo.teichaku.jp", "association", None, "全国協議会 担当"),
     ("ministry@demo.teichaku.jp", "ministry", None, "厚生労働省 担当"),
@@ -159,6 +177,7 @@ def demo_seed() -> None:
 
     from .auth.models import User
     from .auth.services import create_user
+    from .centers import center_by_code
     from .tenancy import account_lookup
 
     if current_app.config["TEICHAKU_ENV"] == "production":
@@ -173,4 +192,8 @@ def demo_seed() -> None:
     db.session.commit()
     click.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
     for email, role, center, _ in DEMO_ACCOUNTS:
-        click.echo(f"  {role:15} {email}{'  (' + center + ')' if center else ''}")
+        where = center
+        if role == "prefecture":  # no center: the prefecture its center code selected
+            place = center_by_code(center)
+            where = f"{place.prefecture_code} {place.prefecture_name}"
+        click.echo(f"  {role:15} {email}{'  (' + where + ')' if where else ''}")

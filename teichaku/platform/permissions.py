@@ -11,13 +11,16 @@ from enum import StrEnum
 class Role(StrEnum):
     STAFF = "staff"                    # 相談員・支援員: one center
     CENTER_ADMIN = "center_admin"      # センター長: one center, manages its accounts
-    PREFECTURE = "prefecture"          # 都道府県の担当者: figures of its prefecture's centers
+    PREFECTURE = "prefecture"          # 都道府県の担当者: one prefecture (no center), its centers' figures
     ASSOCIATION = "association"        # 全国地域生活定着支援センター協議会
     MINISTRY = "ministry"              # 厚生労働省: national aggregates only
     PLATFORM_ADMIN = "platform_admin"  # operator: provisions centers, never reads case records
 
 
-CENTER_ROLES = frozenset({Role.STAFF, Role.CENTER_ADMIN, Role.PREFECTURE})
+# The roles that belong to a center (its tenant scope, its user management, its handover and
+# export).  A prefecture official is not one: it belongs to a prefecture (``users.prefecture_code``)
+# and is created and managed only by the operator, because it confirms the centers' figures.
+CENTER_ROLES = frozenset({Role.STAFF, Role.CENTER_ADMIN})
 PERSONAL_DATA_ROLES = frozenset({Role.STAFF, Role.CENTER_ADMIN})
 ALL_ROLES = frozenset(Role)
 
@@ -115,6 +118,9 @@ ENDPOINTS: dict[str, str] = {
     "confirmations.index": "accounts.confirm",
     "confirmations.decide": "accounts.confirm",
     "platform_admin.center_handover": "platform.users.manage",  # 受託法人の変更: disables and invites accounts
+    # prefecture officials belong to a prefecture, not a center: only the operator invites and manages them
+    "prefecture_accounts.index": "platform.users.manage",
+    "prefecture_accounts.toggle": "platform.users.manage",
     # pages: case work
     "cases.list": "case.read",
     "cases.new": "case.write",

@@ -10,6 +10,7 @@ from ...platform.auth.services import (
     InvalidCredentials, OtpEnrollmentRequired, OtpRequired, authenticate, issue_api_token, revoke_api_token,
 )
 from ...platform.auth.throttle import throttled_signin
+from ...platform.centers import prefecture_by_code
 from ...platform.errors import api_error
 from ...platform.extensions import db
 from ...platform.validation import StrictSchema
@@ -35,11 +36,17 @@ class CenterRef(StrictSchema):
     name = fields.String()
 
 
+class PrefectureRef(StrictSchema):
+    code = fields.String()
+    name = fields.String()
+
+
 class MeSchema(StrictSchema):
     id = fields.UUID()
     email = fields.String()
     role = fields.String()
     center = fields.Nested(CenterRef, allow_none=True)
+    prefecture = fields.Nested(PrefectureRef, allow_none=True)  # a prefecture official's (no center)
 
 
 @blp.route("/auth/token", methods=["POST"], endpoint="token_create")
@@ -73,7 +80,12 @@ def token_delete():
 @blp.route("/me", methods=["GET"], endpoint="me")
 @blp.response(200, MeSchema)
 def me():
-    """The caller: id, e-mail, role and center."""
+    """The caller: id, e-mail, role and center (null for a prefecture official, which belongs
+    to the prefecture given in ``prefecture`` instead)."""
     center = current_user.center
-    return {"id": current_user.id, "email": current_user.email, "role": current_user.role,
+    body = {"id": current_user.id, "email": current_user.email, "role": current_user.role,
             "center": {"code": center.code, "name": center.name} if center else None}
+    prefecture = prefecture_by_code(current_user.prefecture_code)
+    if prefecture is not None:
+        body["prefecture"] = {"code": prefecture.code, "name": prefecture.name}
+    return body

@@ -23,6 +23,7 @@ def register_pages(app: Flask) -> None:
 def _layout_context() -> dict:
     from flask_login import current_user
 
+    from ...platform.centers import prefecture_by_code
     from ...platform.permissions import ROLE_LABELS, Role, can
 
     user = current_user if getattr(current_user, "is_authenticated", False) else None
@@ -30,4 +31,6 @@ def _layout_context() -> dict:
         "can": (lambda capability: bool(user) and can(user.role, capability)),
         "role_label": ROLE_LABELS.get(Role(user.role)) if user else "",
         "current_center": user.center if user else None,
+        # a prefecture official belongs to a prefecture, not a center: the header names it
+        "current_prefecture": prefecture_by_code(user.prefecture_code) if user and user.prefecture_code else None,
     }

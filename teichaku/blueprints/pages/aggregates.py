@@ -226,7 +226,12 @@ def _render_prefecture(fiscal_year: int, errors: list[str], status: int = 200):
 
 
 def _report_center() -> str:
-    return request.args.get("center") or current_user.center.code
+    """The ``center`` of the query; by default the center admin's own, or a prefecture
+    official's only center (Hokkaido's official names one of its two: "" answers 404)."""
+    if request.args.get("center"):
+        return request.args["center"]
+    visible = reporting.visible_centers(_viewer())
+    return visible[0].code if len(visible) == 1 else ""
 
 
 @bp.get("/report")

@@ -24,9 +24,9 @@ def user_new():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(email=form.email.data, password=form.password.data, role=form.role.data,
-                                        center_code=current_user.center.code, display_name=form.display_name.data,
-                                        display_name_kana=form.display_name_kana.data or "")
+            user = services.create_center_account(email=form.email.data, password=form.password.data,
+                                                  role=form.role.data, display_name=form.display_name.data,
+                                                  display_name_kana=form.display_name_kana.data or "")
             duties.announce_center_admin(user)  # a new center admin reaches the association and the admins
         except (services.AccountError, ValueError) as exc:
             flash(str(exc), "error")

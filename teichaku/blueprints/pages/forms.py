@@ -60,7 +60,8 @@ class UserForm(FlaskForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
     display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
     display_name_kana = StringField(_l("ふりがな"), validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("役割"), choices=[("staff", _l("センター職員")), ("center_admin", _l("センター長（管理者）")), ("prefecture", _l("都道府県担当者"))])
+    # A center creates only its own staff and admins; prefecture officials are the operator's.
+    role = SelectField(_l("役割"), choices=[("staff", _l("センター職員")), ("center_admin", _l("センター長（管理者）"))])
     password = PasswordField(_l("初期パスワード（12文字以上）"), validators=[DataRequired(REQUIRED)])
 
 

@@ -109,7 +109,8 @@ class NotVisible(LookupError):
 @dataclass(frozen=True)
 class Viewer:
     """Who is looking, as far as disclosure is concerned: the role, and for the exempt roles the
-    account's center and that center's prefecture (JIS code)."""
+    center admin's center and that center's prefecture (JIS code), or the prefecture official's
+    prefecture (its account's own ``prefecture_code``: it belongs to no center)."""
 
     role: Role
     center_code: str | None = None
@@ -121,8 +122,10 @@ class Viewer:
         role = Role(user.role)
         if role in NATIONAL_ROLES:
             return cls(role)
-        if role in EXEMPT_ROLES and user.center is not None:
+        if role == Role.CENTER_ADMIN and user.center is not None:
             return cls(role, user.center.code, user.center.prefecture_code)
+        if role == Role.PREFECTURE and user.prefecture_code:
+            return cls(role, None, user.prefecture_code)  # a prefecture official has no center
         raise PermissionError("this role sees no aggregate figures")
 
     @property

@@ -14,9 +14,11 @@ a ``VersionConflict``); a first submission racing another one hits the unique
 ``(center_id, fiscal_year)`` and is refused as ``InvalidState``.  Every action writes an event
 row (the history the pages show) and an audit entry in the center's own chain.
 
-The rows belong to the center (``TenantOwned``).  A prefecture viewer confirms inside its
-center's scope, or inside ``cross_tenant("aggregates.submissions")`` for the other center of its
-prefecture (Hokkaido); the ministry reopens and the national view reads inside that scope too.
+The rows belong to the center (``TenantOwned``).  A prefecture official belongs to its
+prefecture, not to a center (it has no tenant scope), and confirms any center of its prefecture
+(both of Hokkaido's) inside ``cross_tenant("aggregates.submissions")``, refused for any other
+center; the event and the audit entry go to the confirmed center's own chain.  The ministry
+reopens and the national view reads inside that scope too.
 Nothing here commits: the view does.
 """
 from __future__ import annotations

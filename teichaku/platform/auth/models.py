@@ -1,9 +1,13 @@
 """Account tables.
 
-``users`` carries a nullable ``center_id`` (staff, center admins and prefecture viewers belong to
-one center; the other roles to none).  It is a platform table, not a tenant-owned one: the row
-level security policy lets a tenant see its own accounts, and ``tenancy.account_lookup`` opens it
-for sign-in.  Sessions and tokens hang off users and are stored hashed.
+``users`` carries a nullable ``center_id`` (staff and center admins belong to one center; the
+other roles to none) and a nullable ``prefecture_code`` (a prefecture official, 都道府県の担当者,
+belongs to a prefecture, JIS X 0401 "01".."47", never to a center: it confirms the figures of
+every center of its prefecture, so no center may own, see or manage it).  The database checks
+both pairings.  It is a platform table, not a tenant-owned one: the row level security policy
+lets a tenant see its own accounts (a prefecture official, like the association's accounts, is
+in no center's), and ``tenancy.account_lookup`` opens it for sign-in.  Sessions and tokens hang
+off users and are stored hashed.
 """
 from __future__ import annotations
 
@@ -25,8 +29,16 @@ class User(db.Model):
             name="role",
         ),
         CheckConstraint(
-            "(role IN ('staff','center_admin','prefecture')) = (center_id IS NOT NULL)",
+            "(role IN ('staff','center_admin')) = (center_id IS NOT NULL)",
             name="center_matches_role",
+        ),
+        CheckConstraint(
+            "(role = 'prefecture') = (prefecture_code IS NOT NULL)",
+            name="prefecture_matches_role",
+        ),
+        CheckConstraint(
+            "prefecture_code IS NULL OR (prefecture_code >= '01' AND prefecture_code <= '47')",
+            name="prefecture_code",
         ),
     )
 
@@ -35,6 +47,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     center_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("centers.id"), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(2))  # JIS X 0401; prefecture officials only
     display_name: Mapped[str] = mapped_column(String(100), default="", nullable=False)
     display_name_kana: Mapped[str] = mapped_column(String(100), default="", nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import smtplib
 import uuid
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
@@ -15,7 +18,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..audit.services import record
-from ..centers import Center, center_by_code
+from ..centers import Center, Prefecture, center_by_code, prefecture_by_code
 from ..extensions import db
 from ..models import utcnow
 from ..permissions import ALL_ROLES, CENTER_ROLES, PERSONAL_DATA_ROLES, Role
@@ -78,38 +81,90 @@ def signin_address(raw: object) -> str | None:
 # --- creating and managing accounts ----------------------------------------------------------
 
 def create_user(*, email: str, password: str, role: str, center_code: str | None = None,
-                display_name: str = "", display_name_kana: str = "",
+                prefecture_code: str | None = None, display_name: str = "", display_name_kana: str = "",
                 two_factor_exempt: bool = False) -> User:
     """Create an account.  E-mail addresses are unique across the platform; a taken address
-    gets the same message whichever center holds it."""
+    gets the same message whichever center holds it.
+
+    Staff and center admins belong to the center ``center_code``.  A prefecture official belongs
+    to a prefecture: ``prefecture_code`` (JIS X 0401), or the prefecture of the center
+    ``center_code`` (the contract's ``users create --role prefecture --center CODE``); it is
+    never created inside a center's scope (see ``_affiliation``).  Raises ``AccountError`` (and
+    ``PasswordPolicyError`` for a weak password)."""
     try:
         role = Role(role)
     except ValueError as exc:
         raise AccountError("ロールが正しくありません（staff, center_admin, prefecture, association, ministry, platform_admin）。") from exc
     email = normalize_email(email)
-    center: Center | None = None
-    if role in CENTER_ROLES:
-        if not center_code:
-            raise AccountError("このロールにはセンター（--center）の指定が必要です。")
-        center = center_by_code(center_code)
-        if center is None:
-            raise AccountError("指定されたセンターが見つかりません。")
-    elif center_code:
-        raise AccountError("このロールはセンターに所属しません（--center は指定できません）。")
+    center, prefecture = _affiliation(role, center_code, prefecture_code)
     check_policy(password, email=email)
     with account_lookup():
         taken = db.session.scalar(select(func.count()).select_from(User).where(User.email == email))
     if taken:
         raise AccountError("このメールアドレスは使用できません。")
     user = User(email=email, password_hash=hash_password(password), role=role,
-                center_id=center.id if center else None, display_name=display_name.strip(),
-                display_name_kana=display_name_kana.strip(), two_factor_exempt=two_factor_exempt)
+                center_id=center.id if center else None, prefecture_code=prefecture.code if prefecture else None,
+                display_name=display_name.strip(), display_name_kana=display_name_kana.strip(),
+                two_factor_exempt=two_factor_exempt)
     with account_lookup():
         db.session.add(user)
         db.session.flush()
-    record("user.create", object_type="user", object_id=user.id, center_id=user.center_id,
-           details={"role": role.value})
+    details = {"role": role.value, **({"prefecture": prefecture.code} if prefecture else {})}
+    record("user.create", object_type="user", object_id=user.id, center_id=user.center_id, details=details)
     return user
+
+
+def _affiliation(role: Role, center_code: str | None, prefecture_code: str | None) -> tuple[Center | None, Prefecture | None]:
+    """Where an account of ``role`` belongs: a center, a prefecture, or nowhere.
+
+    A prefecture official confirms the figures of every center of its prefecture, so no center
+    may mint one: refused inside any center's scope, whatever the door (a page, an API, a job);
+    the operator's pages and the shell run with no center."""
+    if role in CENTER_ROLES:
+        if prefecture_code:
+            raise AccountError("このロールは都道府県に所属しません。")
+        if not center_code:
+            raise AccountError("このロールにはセンター（--center）の指定が必要です。")
+        center = center_by_code(center_code)
+        if center is None:
+            raise AccountError("指定されたセンターが見つかりません。")
+        return center, None
+    if role == Role.PREFECTURE:
+        if current_center_id() is not None:
+            raise AccountError("都道府県担当者のアカウントは、運用管理者だけが作成できます。")
+        if center_code and prefecture_code:
+            raise AccountError("都道府県は、センター（--center）か都道府県のどちらか一方で指定してください。")
+        if center_code:
+            center = center_by_code(center_code)
+            if center is None:
+                raise AccountError("指定されたセンターが見つかりません。")
+            prefecture_code = center.prefecture_code
+        prefecture = prefecture_by_code(prefecture_code)
+        if prefecture is None:
+            raise AccountError("都道府県担当者には都道府県の指定が必要です（--center にその都道府県のセンターを指定）。")
+        return None, prefecture
+    if center_code or prefecture_code:
+        raise AccountError("このロールはセンターに所属しません（--center は指定できません）。")
+    return None, None
+
+
+def create_center_account(*, email: str, password: str, role: str, display_name: str = "",
+                          display_name_kana: str = "") -> User:
+    """Center user management's one door: an account of the current center, staff or center
+    admin only.  Raises ``AccountError`` for any other role (a prefecture official above all:
+    the operator creates those) and outside a center's scope."""
+    center_id = current_center_id()
+    if center_id is None:
+        raise AccountError("センターのアカウントは、センターの管理画面から作成してください。")
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise AccountError("ロールが正しくありません。") from exc
+    if role not in CENTER_ROLES:
+        raise AccountError("センターで作成できるのは、センター職員とセンター長のアカウントだけです。")
+    center = db.session.scalar(select(Center).where(Center.id == center_id))
+    return create_user(email=email, password=password, role=role, center_code=center.code,
+                       display_name=display_name, display_name_kana=display_name_kana)
 
 
 def users_of_current_center() -> list[User]:
@@ -124,6 +179,108 @@ def get_center_user(user_id) -> User | None:
     except ValueError:
         return None
     return db.session.scalar(select(User).where(User.id == user_id, User.center_id == current_center_id()))
+
+
+# --- prefecture officials (the operator's) -----------------------------------------------------
+#
+# A prefecture official confirms the figures of its prefecture's centers, so it is created and
+# managed only by the operator: ``users create`` on the shell (the hosting operator's trust
+# boundary), or invited from the operator's pages (/platform/prefectures) by a one-time
+# set-password link (the account-setup mechanism of ``handover.invitations``), which goes to the
+# invitee by e-mail when ``SMTP_HOST`` is set and is otherwise printed only on the shell
+# (``users prefecture-link EMAIL``): the web operator never sees it and never knows the password.
+
+SETUP_EMAIL_SUBJECT = "【Teichaku】アカウントのパスワード設定のご案内"
+SETUP_EMAIL_BODY = (
+    "Teichaku に、あなたの都道府県担当者のアカウントが作成されました。\n"
+    "次のリンクから、ご自身でパスワードを設定してください（{hours}時間有効、一度だけ使えます）。\n"
+    "\n"
+    "{link}\n"
+    "\n"
+    "心当たりがない場合は、このメールを破棄してください。返信はできません。\n"
+)
+
+
+def prefecture_officials() -> list[User]:
+    """Every prefecture official, by prefecture (the operator's list)."""
+    with account_lookup():
+        return list(db.session.scalars(select(User).where(User.role == Role.PREFECTURE.value)
+                                       .order_by(User.prefecture_code, User.created_at)))
+
+
+def get_prefecture_official(user_id) -> User | None:
+    """A prefecture official by id; None for any other account, as for a missing one."""
+    try:
+        user_id = uuid.UUID(str(user_id))
+    except ValueError:
+        return None
+    with account_lookup():
+        return db.session.scalar(select(User).where(User.id == user_id, User.role == Role.PREFECTURE.value))
+
+
+def set_prefecture_official_active(user: User, active: bool) -> None:
+    """The operator disables (sessions and tokens end now) or re-enables a prefecture official.
+    Its row is in no center's scope: the change is written through the account lookup."""
+    with account_lookup():
+        set_user_active(user, active)
+        db.session.flush()
+
+
+def invite_prefecture_official(*, email: str, prefecture_code: str, display_name: str = "") -> User:
+    """Create a prefecture official nobody can sign in to yet (a random password nobody learns);
+    its owner sets the password through the one-time link (``send_setup_email`` after the commit,
+    or ``prefecture_setup_link`` on the shell).  Raises ``AccountError``."""
+    user = create_user(email=email, password=secrets.token_urlsafe(32), role=Role.PREFECTURE,
+                       prefecture_code=prefecture_code, display_name=display_name)
+    record("user.invite", object_type="user", object_id=user.id,
+           details={"role": Role.PREFECTURE.value, "prefecture": user.prefecture_code})
+    return user
+
+
+def prefecture_setup_link(email: str) -> str:
+    """A fresh one-time set-password link of an active prefecture official (the shell's
+    ``users prefecture-link``: the hosting operator hands it over when no e-mail can be sent).
+    Audited.  Raises ``AccountError`` for any other account."""
+    from ..handover.invitations import setup_url
+
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        email = ""
+    with account_lookup():
+        user = db.session.scalar(select(User).where(User.email == email, User.role == Role.PREFECTURE.value))
+    if user is None or not user.active:
+        raise AccountError("有効な都道府県担当者のアカウントが見つかりません。")
+    record("user.setup_link", object_type="user", object_id=user.id)
+    return setup_url(user)
+
+
+def send_setup_email(user: User) -> bool:
+    """Send the account's one-time set-password link to its own address, when SMTP is set.
+
+    Call after the commit that created the account.  True when the SMTP server took it; False
+    when SMTP is not set or failed (logged with the account id and an error code only): the
+    hosting operator then prints the link with ``users prefecture-link``."""
+    from ..handover.invitations import lifetime_seconds, setup_url
+    from ..logs import get_logger
+
+    cfg = current_app.config
+    if not cfg.get("SMTP_HOST"):
+        return False
+    message = EmailMessage()
+    message["Subject"] = SETUP_EMAIL_SUBJECT
+    message["From"] = cfg["SMTP_FROM"]
+    message["To"] = user.email
+    message["Message-ID"] = make_msgid(domain="teichaku")
+    message.set_content(SETUP_EMAIL_BODY.format(link=setup_url(user), hours=lifetime_seconds() // 3600),
+                        cte="base64")
+    try:
+        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        get_logger("teichaku.accounts").warning("setup_email_failed", user_id=str(user.id), error=type(exc).__name__)
+        return False
+    return True
 
 
 def set_user_active(user: User, active: bool) -> None:
