@@ -46,6 +46,7 @@ from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from ...tenants.persons.names import normalize as normalize_name
 from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from ..aggregates import rules as count_rules
 from . import attachments as thread_files
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment, TransferPull
@@ -1175,10 +1176,9 @@ def compliance_report(fiscal_year: int) -> dict:
             continue
         s = line(r.center_id)
         s["received"] += 1
-        sent_on = jst_date(r.sent_at)
-        answered_on = jst_date(r.answered_at)
-        if answered_on is not None:
-            days = (answered_on - sent_on).days
+        counted = count_rules.transfer_row(r.side, r.sent_at, r.accepted_at, r.declined_at)
+        answered_on, days = count_rules.answered_on(counted), count_rules.days_to_answer(counted)
+        if days is not None:
             s["answered"] += 1
             s["days"].append(days)
             s["answered_within_deadline"] += int(days <= limit_days)
@@ -1192,6 +1192,7 @@ def compliance_report(fiscal_year: int) -> dict:
             s["reassigned_away"] += 1
         elif r.status == "withdrawn":
             s["withdrawn_before_answer"] += 1
+    all_days = [day for s in stats.values() for day in s["days"]]
     out_rows = []
     for center_id, s in sorted(stats.items(), key=lambda kv: (centers[kv[0]].prefecture_code, centers[kv[0]].code)):
         days = s.pop("days")
@@ -1199,8 +1200,6 @@ def compliance_report(fiscal_year: int) -> dict:
                          "median_days_to_answer": statistics.median(days) if days else None})
     totals = {k: sum(r[k] for r in out_rows) for k in ("received", "answered", "answered_within_deadline", "unanswered",
                                                         "open_past_release", "reassigned_away", "withdrawn_before_answer", "sent")}
-    all_days = [(jst_date(r.answered_at) - jst_date(r.sent_at)).days for r in rows
-                if r.side == "receiving" and r.answered_at is not None]
     totals.update(center=None, center_name=None, median_days_to_answer=statistics.median(all_days) if all_days else None)
     audit("transfer.compliance_report", object_type="transfer", object_id=str(fiscal_year))
     return {"fiscal_year": fiscal_year, "fiscal_year_label": fiscal_year_label(fiscal_year), "answer_days": limit_days,
