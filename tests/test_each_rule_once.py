@@ -6,15 +6,20 @@ apart (a fix to the exact check that misses the family tables; a compliance repo
 days from other columns than the national figures; a list whose cursor compares differently)."""
 from __future__ import annotations
 
+import ast
+import pathlib
 import pkgutil
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 import teichaku
 from teichaku.crosstenant.aggregates import disclosure, family_tables, figures, rules
 from teichaku.crosstenant.aggregates.jobs import sweep_dirty_slices
 from teichaku.platform.i18n import today_jst
+from teichaku.platform.pagination import encode_cursor
 from tests.conftest import BACKEND
 from tests.test_transfers import _a_case, _age, _incoming_id, _ok, _request
 
@@ -83,6 +88,55 @@ def test_a_change_to_the_days_to_answer_rule_reaches_the_compliance_report(app, 
     after = {r["center"]: r for r in _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
     assert before["osaka"]["median_days_to_answer"] == 0 and before["osaka"]["answered_within_deadline"] == 1
     assert after["osaka"]["median_days_to_answer"] == 100 and after["osaka"]["answered_within_deadline"] == 0
+
+
+# --- keyset pagination ---------------------------------------------------------------------------
+
+PACKAGE = pathlib.Path(teichaku.__file__).parent
+
+
+def test_no_service_hand_writes_a_cursor_or_a_page_limit():
+    """Every list pages through ``platform.pagination``: no other module decodes or encodes a
+    cursor or reads ``limit + 1`` rows itself (each copy was a place for the comparison to drift)."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "platform" / "pagination.py" or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = getattr(node, "id", None) or getattr(node, "attr", None)
+            if name in ("decode_cursor", "encode_cursor"):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {name}")
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and getattr(node.left, "id", None) == "limit"
+                    and getattr(node.right, "value", None) == 1):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} limit + 1")
+    assert offenders == []
+
+
+def test_a_naive_timestamp_cursor_on_the_committee_members_list_is_bad_input_not_a_500(api):
+    naive = encode_cursor(datetime(2025, 4, 1, 9, 0), uuid.uuid4())
+    response = api("a_staff").get(f"/api/v1/committee/members?cursor={naive}")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "validation_error"
+
+
+def test_rows_sharing_one_timestamp_are_paged_without_loss_or_repeat(api, owner_engine):
+    client = api("a_staff")
+    for n in range(5):
+        response = client.post("/api/v1/resources", json={"name": f"同時{n}", "resource_type": "other"})
+        assert response.status_code == 201, response.get_json()
+    with owner_engine.begin() as conn:
+        conn.execute(text("update resources set created_at = :t where name like '同時%'"),
+                     {"t": datetime.fromisoformat("2025-04-01T00:00:00+00:00")})
+        expected = [name for (name,) in conn.execute(text(
+            "select name from resources where name like '同時%' order by id desc"))]
+    seen, cursor = [], ""
+    for _ in range(4):
+        page = _ok(client.get(f"/api/v1/resources?limit=2{'&cursor=' + cursor if cursor else ''}"))
+        seen += [r["name"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == expected and cursor is None
 
 
 # --- module names --------------------------------------------------------------------------------
