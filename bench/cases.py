@@ -60,7 +60,7 @@ def _int(name: str, default: int) -> int:
 
 
 def _cursor(created: datetime, ident) -> str:
-    """The API's cursor (``services._encode_cursor``): base64 of ``created_at.isoformat()|id``."""
+    """The API's cursor (``platform.pagination.keyset_page``): base64 of ``created_at.isoformat()|id``."""
     raw = f"{created.astimezone(timezone.utc).isoformat()}|{ident}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

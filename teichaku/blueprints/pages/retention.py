@@ -18,7 +18,7 @@ from ...platform.errors import DomainError
 from ...platform.extensions import db
 from ...tenants.cases.lifecycle import CASE_TYPES
 from ...tenants.retention import services
-from ...tenants.retention.disclosure import build_disclosure
+from ...tenants.retention.disclosure_request import build_disclosure
 from ...tenants.retention.models import MAX_YEARS, MIN_YEARS
 from .forms import EmptyForm
 

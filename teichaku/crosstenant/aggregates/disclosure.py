@@ -73,6 +73,10 @@ The algorithm
    first through the suppressed cells it is tied to), unless a cell was already added next to
    it in this round (the next round sees whether that was enough).  Back to 2.
 Every round adds at least one cell and suppressing everything determines nothing, so it ends.
+
+The engine (``Echelon``, ``determined_cells``, ``zero_sum_parts``, ``nearest_cell``) is the one
+exact check and nearest-cell search of the platform: ``family_tables`` suppresses its small
+two-way tables with it too, so a fix to either lands in both.
 For the 48 centers (895 cells) a year takes 0.15-0.75 s on one core, most for small years where
 half the cells are below the threshold.
 
@@ -418,21 +422,23 @@ def _known_cells(cells: list[_Cell], geography: Geography) -> list[frozenset[int
 
 
 Row = dict[int, int]
+Relation = tuple[int, tuple[int, ...]]  # (total, parts) as cell indexes; ``_Relation`` is one
 
 
-class _Echelon:
+class Echelon:
     """Reduced row echelon form over the integers, rows as sparse ``{column: coefficient}``.
 
     Fraction-free: a row is combined as ``a*row - b*pivot_row`` and divided by the gcd of its
     entries, so arithmetic is exact and numbers stay small.  Rows are never changed in place,
-    so ``copy`` is shallow and cheap.
+    so ``copy`` is shallow and cheap.  Which columns are determined does not depend on the
+    order the rows come in (a unit vector lies in the row space or not), only the speed does.
     """
 
     def __init__(self) -> None:
         self._rows: dict[int, Row] = {}
 
-    def copy(self) -> _Echelon:
-        other = _Echelon()
+    def copy(self) -> Echelon:
+        other = Echelon()
         other._rows = dict(self._rows)
         return other
 
@@ -468,6 +474,76 @@ def _combine(row: Row, pivot_row: Row, column: int) -> Row:
     return {c: v // divisor for c, v in result.items()} if divisor > 1 else result
 
 
+def relation_row(relation: Relation, unknown: set[int] | frozenset[int]) -> Row:
+    """"total - sum(parts) = 0" restricted to the unknown cells (the published ones move to the
+    right-hand side, which does not change what is determined)."""
+    total, parts = relation
+    row: Row = {total: 1} if total in unknown else {}
+    for part in parts:
+        if part in unknown:
+            row[part] = row.get(part, 0) - 1
+    return {c: v for c, v in row.items() if v}
+
+
+def determined_cells(relations: Iterable[Relation], unknown: set[int] | frozenset[int]) -> set[int]:
+    """The unknown cells that the relations and the published cells fix exactly."""
+    echelon = Echelon()
+    for relation in relations:
+        row = relation_row(relation, unknown)
+        if row:
+            echelon.add(row)
+    return echelon.determined()
+
+
+def zero_sum_parts(relation: Relation, unknown: set[int] | frozenset[int], values: Sequence[int]) -> list[int]:
+    """The unknown parts of a relation whose total is known when they add up to 0: each of them
+    is then 0, by non-negativity (the one inequality the exact check does not see)."""
+    total, parts = relation
+    hidden = [p for p in parts if p in unknown]
+    if total in unknown or not hidden or sum(values[p] for p in hidden):
+        return []
+    return hidden
+
+
+def relations_by_cell(cell_count: int, relations: Sequence[Relation]) -> list[list[int]]:
+    """For each cell, the indexes of the relations it takes part in."""
+    relations_of: list[list[int]] = [[] for _ in range(cell_count)]
+    for r, (total, parts) in enumerate(relations):
+        for member in (total, *parts):
+            relations_of[member].append(r)
+    return relations_of
+
+
+def cell_cost(values: Sequence[int], cell: int) -> tuple[bool, int, int]:
+    """Smallest positive count first (least information lost), zeros last, then by order."""
+    return (values[cell] == 0, values[cell], cell)
+
+
+def nearest_cell(cell: int, relations: Sequence[Relation], relations_of: Sequence[Sequence[int]],
+                 hidden: set[int], excluded: set[int] | frozenset[int], values: Sequence[int]) -> int | None:
+    """The cheapest cell that may still be hidden in the relations around ``cell`` (never one in
+    ``excluded``: the viewer's own, or published elsewhere), widening breadth first through the
+    hidden cells it is tied to.  None when there is none left to hide."""
+    seen_cells, seen_relations, frontier = {cell}, set(), [cell]
+    while frontier:
+        candidates, next_frontier = [], []
+        for current in frontier:
+            for r in relations_of[current]:
+                if r in seen_relations:
+                    continue
+                seen_relations.add(r)
+                total, parts = relations[r]
+                for m in (total, *parts):
+                    if m in seen_cells or m in excluded:
+                        continue
+                    seen_cells.add(m)
+                    (next_frontier if m in hidden else candidates).append(m)
+        if candidates:
+            return min(candidates, key=lambda i: cell_cost(values, i))
+        frontier = next_frontier
+    return None
+
+
 class _Suppressor:
     """Adds complementary cells until no member of the exemption family can determine any
     suppressed cell it does not own (see the module docstring, "The algorithm")."""
@@ -476,10 +552,7 @@ class _Suppressor:
         self.values = values
         self.relations = relations
         self.known = known
-        self.relations_of: list[list[int]] = [[] for _ in values]
-        for r, relation in enumerate(relations):
-            for member in (relation.total, *relation.parts):
-                self.relations_of[member].append(r)
+        self.relations_of = relations_by_cell(len(values), relations)
         # A relation with no cell a member knows reads the same for it as for nobody.
         self.relevant = [range(len(relations))] + [
             sorted({r for i in own for r in self.relations_of[i]}) for own in known[1:]
@@ -513,18 +586,16 @@ class _Suppressor:
         published = [m for m in members if m not in suppressed and m not in own]
         if len(unknown) == 1:
             return min(published, key=self._cost)
-        if relation.total not in unknown and sum(self.values[m] for m in unknown) == 0:
-            # Known total, unknown parts adding up to 0: each of them is 0 by non-negativity.
+        if zero_sum_parts(relation, frozenset(unknown), self.values):
             positive = [m for m in published if self.values[m] > 0 and m != relation.total]
             return min(positive, key=self._cost) if positive else relation.total
         return None
 
     def _determined(self, suppressed: set[int]) -> list[tuple[int, int]]:
         """(member, cell) for every suppressed cell some member can compute exactly."""
-        base = _Echelon()
+        base = Echelon()
         for relation in sorted(self.relations, key=lambda rel: len(rel.parts)):
-            row = {relation.total: 1} if relation.total in suppressed else {}
-            row.update({p: -1 for p in relation.parts if p in suppressed})
+            row = relation_row(relation, suppressed)
             if row:
                 base.add(row)
         exposed = []
@@ -554,32 +625,13 @@ class _Suppressor:
             raise AssertionError("complementary suppression made no progress")
 
     def _nearest_published(self, cell: int, own: frozenset[int], suppressed: set[int]) -> int | None:
-        """The cheapest published cell not owned by the member in the relations around ``cell``,
-        widening through the suppressed cells it is tied to.
+        """The cheapest published cell not owned by the member around ``cell`` (``nearest_cell``).
 
         None means ``cell`` is no longer determined: when every cell of its connected relations
         is suppressed or owned, those relations hold for the true counts whatever the other
         centers' counts are, and ``cell`` changes with them.  That happens only to an exposure
         found before complements added earlier in the same round."""
-        seen_cells, seen_relations, frontier = {cell}, set(), [cell]
-        while frontier:
-            candidates, next_frontier = [], []
-            for current in frontier:
-                for r in self.relations_of[current]:
-                    if r in seen_relations:
-                        continue
-                    seen_relations.add(r)
-                    relation = self.relations[r]
-                    for m in (relation.total, *relation.parts):
-                        if m in seen_cells or m in own:
-                            continue
-                        seen_cells.add(m)
-                        (next_frontier if m in suppressed else candidates).append(m)
-            if candidates:
-                return min(candidates, key=self._cost)
-            frontier = next_frontier
-        return None
+        return nearest_cell(cell, self.relations, self.relations_of, suppressed, own, self.values)
 
     def _cost(self, cell: int) -> tuple[bool, int, int]:
-        """Smallest positive count first (least information lost), zeros last, then by order."""
-        return (self.values[cell] == 0, self.values[cell], cell)
+        return cell_cost(self.values, cell)

@@ -20,13 +20,14 @@ the exact check below decides derivability from this table alone truthfully.
 The algorithm
 -------------
 1. Primary suppression, plus every anchor suppressed elsewhere.
-2. The exact check: Gauss-Jordan elimination over the rationals of the relations restricted to
-   the suppressed cells (published ones move to the right-hand side), once per member of the
-   known family with its known cells removed.  A suppressed cell is determined iff its row of the
+2. The exact check: ``disclosure``'s engine (``determined_cells``: Gauss-Jordan elimination over
+   the integers of the relations restricted to the suppressed cells, published ones moved to the
+   right-hand side), once per member of the known family with its known cells removed.  A suppressed cell is determined iff its row of the
    reduced form has no other entry.  Non-negativity is checked within each relation too: a known
    total whose suppressed parts add up to 0 gives each of them away.
 3. For the first determined cell, one more suppressed cell: the smallest positive published count
-   in the relations around it (widening through the suppressed cells it is tied to), never an
+   in the relations around it (``nearest_cell``: widening through the suppressed cells it is
+   tied to), never an
    anchor published elsewhere and never a cell the member already knows.  Back to 2.
    If no such cell exists, every cell not published elsewhere is suppressed (safe, and it only
    happens when anchors published elsewhere already determine the cell).
@@ -54,7 +55,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
+
+from .disclosure import Relation, determined_cells, nearest_cell, relations_by_cell, zero_sum_parts
 
 Cell = tuple  # (row value or None, column value / subtotal name or None)
 TOTAL = None
@@ -152,16 +154,13 @@ def suppress(grid: Grid, threshold: int, *, anchors: Mapping[Cell, bool] | None 
 class _Complementer:
     """Adds complementary cells one at a time until no member can determine a hidden cell."""
 
-    def __init__(self, values: list[int], relations: list[tuple[int, tuple[int, ...]]],
+    def __init__(self, values: list[int], relations: list[Relation],
                  anchors: dict[int, bool], members: list[frozenset[int]], threshold: int) -> None:
         self.values, self.relations, self.members = values, relations, members
         self.published_elsewhere = {i for i, hidden in anchors.items() if not hidden}
         self.initial = {i for i, v in enumerate(values) if 1 <= v < threshold} | {
             i for i, hidden in anchors.items() if hidden}
-        self.relations_of: list[list[int]] = [[] for _ in values]
-        for r, (total, parts) in enumerate(relations):
-            for member in (total, *parts):
-                self.relations_of[member].append(r)
+        self.relations_of = relations_by_cell(len(values), relations)
 
     def run(self) -> set[int]:
         hidden = set(self.initial)
@@ -180,77 +179,14 @@ class _Complementer:
         exposed = []
         for m, own in enumerate(self.members):
             unknown = hidden - own
-            found = _determined(self.relations, unknown) | self._zero_sums(unknown)
+            found = determined_cells(self.relations, unknown)
+            for relation in self.relations:
+                found.update(zero_sum_parts(relation, unknown, self.values))
             exposed += [(m, cell) for cell in sorted(found)]
         return exposed
 
-    def _zero_sums(self, unknown: set[int]) -> set[int]:
-        """Unknown parts of a relation with a known total that add up to 0 (each is then 0)."""
-        found = set()
-        for total, parts in self.relations:
-            hidden_parts = [p for p in parts if p in unknown]
-            if total not in unknown and hidden_parts and sum(self.values[p] for p in hidden_parts) == 0:
-                found.update(hidden_parts)
-        return found
-
     def _nearest(self, cell: int, hidden: set[int], own: frozenset[int]) -> int | None:
-        """The cheapest cell that may still be hidden, in the relations around ``cell``, widening
-        through the hidden cells it is tied to."""
-        seen_cells, seen_relations, frontier = {cell}, set(), [cell]
-        while frontier:
-            candidates, next_frontier = [], []
-            for current in frontier:
-                for r in self.relations_of[current]:
-                    if r in seen_relations:
-                        continue
-                    seen_relations.add(r)
-                    total, parts = self.relations[r]
-                    for m in (total, *parts):
-                        if m in seen_cells or m in own or m in self.published_elsewhere:
-                            continue
-                        seen_cells.add(m)
-                        (next_frontier if m in hidden else candidates).append(m)
-            if candidates:
-                return min(candidates, key=lambda i: (self.values[i] == 0, self.values[i], i))
-            frontier = next_frontier
-        return None
-
-
-def _determined(relations: list[tuple[int, tuple[int, ...]]], unknown: set[int]) -> set[int]:
-    """Unknown cells whose value the relations fix: reduced row echelon form over the rationals
-    of each relation restricted to the unknown cells; a pivot row with one entry is determined."""
-    pivots: dict[int, dict[int, Fraction]] = {}
-    for total, parts in relations:
-        row: dict[int, Fraction] = {}
-        if total in unknown:
-            row[total] = Fraction(1)
-        for p in parts:
-            if p in unknown:
-                row[p] = row.get(p, Fraction(0)) - 1
-        row = {c: v for c, v in row.items() if v}
-        for column in [c for c in row if c in pivots]:
-            if column in row:
-                row = _eliminate(row, pivots[column], column)
-        if not row:
-            continue
-        pivot = min(row)
-        scale = row[pivot]
-        row = {c: v / scale for c, v in row.items()}
-        for other, other_row in list(pivots.items()):
-            if pivot in other_row:
-                pivots[other] = _eliminate(other_row, row, pivot)
-        pivots[pivot] = row
-    return {pivot for pivot, row in pivots.items() if len(row) == 1}
-
-
-def _eliminate(row: dict[int, Fraction], pivot_row: dict[int, Fraction], column: int) -> dict[int, Fraction]:
-    """``row`` minus the multiple of ``pivot_row`` (whose ``column`` entry is 1) that clears ``column``."""
-    factor = row[column]
-    out = dict(row)
-    for c, v in pivot_row.items():
-        w = out.get(c, Fraction(0)) - factor * v
-        if w:
-            out[c] = w
-        else:
-            out.pop(c, None)
-    return out
+        """The cheapest cell that may still be hidden around ``cell`` (never one the member
+        owns or one published elsewhere)."""
+        return nearest_cell(cell, self.relations, self.relations_of, hidden, own | self.published_elsewhere,
+                            self.values)

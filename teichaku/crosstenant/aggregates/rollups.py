@@ -127,9 +127,8 @@ def _transfer_rows(years: set[int] | None, centers: dict):
         _, end = rules.fiscal_year_moments(max(years))
         stmt = stmt.where(Transfer.sent_at >= start, Transfer.sent_at < end)
     for row in db.session.execute(stmt):
-        yield rules.TransferRow(side=row.side, sent_on=rules.jst_date(row.sent_at),
-                                accepted_on=rules.jst_date(row.accepted_at), declined_on=rules.jst_date(row.declined_at),
-                                other_center=centers[row.counterpart_center_id].code)
+        yield rules.transfer_row(row.side, row.sent_at, row.accepted_at, row.declined_at,
+                                 centers[row.counterpart_center_id].code)
 
 
 def _activity_rows(years: set[int] | None):

@@ -67,7 +67,8 @@ Day statistics (``MEASURES``, kept as exact histograms so medians are exact)
   - ``fu_days_to_end``: FU cases closed: days from the FU's start (its ``requested_on``, the
     release day when it was opened from a CO case) to ``closed_on``.
   - ``transfer_days_to_answer``: receiving rows answered (accepted or declined): days from the
-    day it reached the center to the day of the answer, in Japan time, by the other center.
+    day it reached the center to the day of the answer, in Japan time, by the other center
+    (``days_to_answer``; the transfers compliance report counts its median with it too).
 
 Headline figures (``HEADLINES``: the dashboard's totals, the year-over-year comparison and the
 5-year trend) are totals of one family, optionally of some values of one dimension; FU cases
@@ -433,10 +434,31 @@ def transfer_contributions(row: TransferRow) -> Iterator[Contribution]:
         yield year, "transfers_declined", other, OWN, 1
 
 
+def transfer_row(side: str, sent_at: datetime | None, accepted_at: datetime | None,
+                 declined_at: datetime | None, other_center: str = "") -> TransferRow:
+    """One side's row of a transfer as the rules read it: each moment as its day in Japan time."""
+    return TransferRow(side=side, sent_on=jst_date(sent_at), accepted_on=jst_date(accepted_at),
+                       declined_on=jst_date(declined_at), other_center=other_center)
+
+
+def answered_on(row: TransferRow) -> date | None:
+    """The day the receiving center answered: it accepted or it declined (one of the two)."""
+    return row.accepted_on or row.declined_on
+
+
+def days_to_answer(row: TransferRow) -> int | None:
+    """Days to answer (``transfer_days_to_answer``): a receiving row answered, from the day the
+    request reached the center to the day of the answer; None for any other row."""
+    answered = answered_on(row)
+    if row.side != "receiving" or row.sent_on is None or answered is None:
+        return None
+    return (answered - row.sent_on).days
+
+
 def transfer_days(row: TransferRow) -> Iterator[DayObservation]:
-    answered = row.accepted_on or row.declined_on
-    if row.side == "receiving" and row.sent_on is not None and answered is not None:
-        yield fiscal_year_of(row.sent_on), "transfer_days_to_answer", row.other_center, OWN, (answered - row.sent_on).days
+    days = days_to_answer(row)
+    if days is not None:
+        yield fiscal_year_of(row.sent_on), "transfer_days_to_answer", row.other_center, OWN, days
 
 
 def activity_contributions(row: ActivityRow) -> Iterator[Contribution]:

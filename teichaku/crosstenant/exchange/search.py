@@ -31,15 +31,13 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, cast, column, exists, func, literal, literal_column, or_, select, table, text
+from sqlalchemy import and_, bindparam, cast, column, exists, func, literal, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ...platform.errors import ValidationFailed
 from ...platform.extensions import db
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page, offset_page
 from .models import CaseStudy, CaseStudyVersion
 
 SKIP_POS = frozenset({"補助記号", "空白", "助詞", "助動詞"})  # punctuation, particles, auxiliaries
@@ -291,22 +289,7 @@ def find_studies(*, q: str | None = None, tags: list[str] | None = None, include
         query = parse_query(q)
         if not query:
             return [], None
-        offset = 0
-        if cursor:
-            marker, offset = decode_cursor(cursor, str, int)
-            if marker != "rank" or offset < 0:
-                raise ValidationFailed("cursor が正しくありません。", fields={"cursor": ["不正な値です。"]})
-        rows = db.session.execute(_ranked(stmt, query, dialect).limit(limit + 1).offset(offset)).all()
-        next_cursor = encode_cursor("rank", offset + limit) if len(rows) > limit else None
-        return [(r[0], r[1]) for r in rows[:limit]], next_cursor
-    if cursor:
-        published, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(CaseStudy.last_published_at < published,
-                              and_(CaseStudy.last_published_at == published, CaseStudy.id < ident)))
-    rows = db.session.execute(stmt.order_by(CaseStudy.last_published_at.desc(), CaseStudy.id.desc())
-                              .limit(limit + 1)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.last_published_at, last.id)
-    return [(r[0], r[1]) for r in rows[:limit]], next_cursor
+        rows, next_cursor = offset_page(_ranked(stmt, query, dialect), limit, cursor)
+        return [(r[0], r[1]) for r in rows], next_cursor
+    rows, next_cursor = keyset_page(stmt, (CaseStudy.last_published_at, CaseStudy.id), limit, cursor)
+    return [(r[0], r[1]) for r in rows], next_cursor

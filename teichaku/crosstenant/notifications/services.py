@@ -19,7 +19,7 @@ from ...platform.audit.services import record
 from ...platform.extensions import db
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.tenancy import account_lookup
 from ...workers.queue import enqueue
 from .models import KINDS, Notification, OutboxEvent
@@ -110,15 +110,8 @@ def enqueue_deliveries(event_ids, *, retry: bool = False) -> int:
 
 def list_notifications(user, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Notification], str | None]:
     """The user's notifications, newest first, and the cursor of the next page."""
-    stmt = (select(Notification).where(Notification.recipient_user_id == user.id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1))
-    if cursor:
-        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(Notification.created_at < created,
-                              and_(Notification.created_at == created, Notification.id < ident)))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    stmt = select(Notification).where(Notification.recipient_user_id == user.id)
+    return keyset_page(stmt, (Notification.created_at, Notification.id), limit, cursor)
 
 
 def unread_count(user) -> int:

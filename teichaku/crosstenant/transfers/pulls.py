@@ -26,7 +26,7 @@ import uuid
 from datetime import date
 
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
@@ -35,7 +35,7 @@ from ...platform.errors import InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...platform.models import utcnow
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.permissions import can
 from ...platform.tenancy import cross_tenant, get_owned
 from ...tenants.cases.lifecycle import FINAL_STATUSES as CASE_FINAL_STATUSES
@@ -320,19 +320,14 @@ def candidates(row: TransferPull) -> list[dict]:
 def list_pulls(*, limit: int = 50, cursor: str | None = None, side: str | None = None,
                status: str | None = None) -> tuple[list[TransferPull], str | None]:
     """The current center's own rows (both sides), newest first."""
-    stmt = select(TransferPull).order_by(TransferPull.created_at.desc(), TransferPull.id.desc()).limit(limit + 1)
+    stmt = select(TransferPull)
     if side:
         stmt = stmt.where(TransferPull.side == side)
     if status:
         stmt = stmt.where(TransferPull.status == status)
-    if cursor:
-        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(TransferPull.created_at < created,
-                              and_(TransferPull.created_at == created, TransferPull.id < ident)))
-    rows = list(db.session.scalars(stmt))
+    rows, next_cursor = keyset_page(stmt, (TransferPull.created_at, TransferPull.id), limit, cursor)
     audit("transfer_pull.list", object_type="transfer_pull", details={"side": side, "status": status})
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return rows, next_cursor
 
 
 def pulls_of_case(case: Case) -> list[TransferPull]:

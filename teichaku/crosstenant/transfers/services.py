@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Iterator, Sequence
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
@@ -39,13 +39,14 @@ from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform.i18n import JST, fiscal_year_label, today_jst
 from ...platform.models import utcnow
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
 from ...tenants.cases.lifecycle import FINAL_STATUSES as CASE_FINAL_STATUSES
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from ...tenants.persons.names import normalize as normalize_name
 from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from ..aggregates import rules as count_rules
 from . import attachments as thread_files
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment, TransferPull
@@ -874,15 +875,9 @@ def list_messages(row: Transfer, *, limit: int = 50, cursor: str | None = None, 
         rows = list(db.session.scalars(stmt.order_by(TransferMessage.created_at, TransferMessage.id).limit(500)))
         _audit("transfer.messages_read", row)
         return rows, None
-    stmt = stmt.order_by(TransferMessage.created_at.desc(), TransferMessage.id.desc()).limit(limit + 1)
-    if cursor:
-        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(TransferMessage.created_at < created,
-                              and_(TransferMessage.created_at == created, TransferMessage.id < ident)))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    rows, next_cursor = keyset_page(stmt, (TransferMessage.created_at, TransferMessage.id), limit, cursor)
     _audit("transfer.messages_read", row)
-    return rows[:limit], next_cursor
+    return rows, next_cursor
 
 
 # --- a center's lists ------------------------------------------------------------------------------
@@ -890,20 +885,16 @@ def list_messages(row: Transfer, *, limit: int = 50, cursor: str | None = None, 
 def list_transfers(*, limit: int = 50, cursor: str | None = None, side: str | None = None,
                    status: str | None = None, case_id=None) -> tuple[list[Transfer], str | None]:
     """The current center's own rows (both sides), newest first."""
-    stmt = select(Transfer).order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit + 1)
+    stmt = select(Transfer)
     if side:
         stmt = stmt.where(Transfer.side == side)
     if status:
         stmt = stmt.where(Transfer.status == status)
     if case_id:
         stmt = stmt.where(Transfer.case_id == case_id)
-    if cursor:
-        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(Transfer.created_at < created, and_(Transfer.created_at == created, Transfer.id < ident)))
-    rows = list(db.session.scalars(stmt))
+    rows, next_cursor = keyset_page(stmt, (Transfer.created_at, Transfer.id), limit, cursor)
     audit("transfer.list", object_type="transfer", details={"side": side, "status": status})
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return rows, next_cursor
 
 
 def transfers_of_case(case: Case) -> list[Transfer]:
@@ -1103,25 +1094,18 @@ def oversight_list(*, limit: int = 50, cursor: str | None = None, status: str | 
     """Every sent request of every center, newest first, as metadata (the association)."""
     today = today_jst()
     with cross_tenant("transfers.oversee"):
-        stmt = (select(Transfer).where(Transfer.side == "sending", Transfer.sent_at.is_not(None))
-                .order_by(Transfer.created_at.desc(), Transfer.id.desc()))
+        stmt = select(Transfer).where(Transfer.side == "sending", Transfer.sent_at.is_not(None))
         if status:
             stmt = stmt.where(Transfer.status == status)
         if overdue_only:
             stmt = stmt.where(Transfer.status == "requested")
-        if cursor:
-            created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-            stmt = stmt.where(or_(Transfer.created_at < created, and_(Transfer.created_at == created, Transfer.id < ident)))
-        rows = list(db.session.scalars(stmt.limit(500 if overdue_only else limit + 1)))
+        # Overdue requests are picked from the 500 newest after the cursor, in one page.
+        rows, next_cursor = keyset_page(stmt, (Transfer.created_at, Transfer.id), 500 if overdue_only else limit, cursor)
         receiving = _receiving_by_group([r.group_id for r in rows])
         items = [_metadata(row, receiving.get(row.group_id, []), today) for row in rows]
     audit("transfer.oversee_list", object_type="transfer", details={"status": status, "overdue_only": overdue_only})
     if overdue_only:
         return [i for i in items if i["overdue"]][:limit], None
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1]["created_at"], items[-1]["id"])
     return items, next_cursor
 
 
@@ -1175,10 +1159,9 @@ def compliance_report(fiscal_year: int) -> dict:
             continue
         s = line(r.center_id)
         s["received"] += 1
-        sent_on = jst_date(r.sent_at)
-        answered_on = jst_date(r.answered_at)
-        if answered_on is not None:
-            days = (answered_on - sent_on).days
+        counted = count_rules.transfer_row(r.side, r.sent_at, r.accepted_at, r.declined_at)
+        answered_on, days = count_rules.answered_on(counted), count_rules.days_to_answer(counted)
+        if days is not None:
             s["answered"] += 1
             s["days"].append(days)
             s["answered_within_deadline"] += int(days <= limit_days)
@@ -1192,6 +1175,7 @@ def compliance_report(fiscal_year: int) -> dict:
             s["reassigned_away"] += 1
         elif r.status == "withdrawn":
             s["withdrawn_before_answer"] += 1
+    all_days = [day for s in stats.values() for day in s["days"]]
     out_rows = []
     for center_id, s in sorted(stats.items(), key=lambda kv: (centers[kv[0]].prefecture_code, centers[kv[0]].code)):
         days = s.pop("days")
@@ -1199,8 +1183,6 @@ def compliance_report(fiscal_year: int) -> dict:
                          "median_days_to_answer": statistics.median(days) if days else None})
     totals = {k: sum(r[k] for r in out_rows) for k in ("received", "answered", "answered_within_deadline", "unanswered",
                                                         "open_past_release", "reassigned_away", "withdrawn_before_answer", "sent")}
-    all_days = [(jst_date(r.answered_at) - jst_date(r.sent_at)).days for r in rows
-                if r.side == "receiving" and r.answered_at is not None]
     totals.update(center=None, center_name=None, median_days_to_answer=statistics.median(all_days) if all_days else None)
     audit("transfer.compliance_report", object_type="transfer", object_id=str(fiscal_year))
     return {"fiscal_year": fiscal_year, "fiscal_year_label": fiscal_year_label(fiscal_year), "answer_days": limit_days,
@@ -1222,15 +1204,10 @@ def provision_records(*, limit: int = 200, cursor: str | None = None) -> tuple[l
     (the center admin's own data).  Audited."""
     stmt = (select(ProvisionRecord, Person, Case)
             .join(Person, and_(Person.center_id == ProvisionRecord.center_id, Person.id == ProvisionRecord.person_id))
-            .join(Case, and_(Case.center_id == ProvisionRecord.center_id, Case.id == ProvisionRecord.case_id))
-            .order_by(ProvisionRecord.created_at.desc(), ProvisionRecord.id.desc()).limit(limit + 1))
-    if cursor:
-        created, ident = decode_cursor(cursor, aware_datetime, uuid.UUID)
-        stmt = stmt.where(or_(ProvisionRecord.created_at < created,
-                              and_(ProvisionRecord.created_at == created, ProvisionRecord.id < ident)))
-    rows = db.session.execute(stmt).all()
+            .join(Case, and_(Case.center_id == ProvisionRecord.center_id, Case.id == ProvisionRecord.case_id)))
+    rows, next_cursor = keyset_page(stmt, (ProvisionRecord.created_at, ProvisionRecord.id), limit, cursor)
     items = []
-    for rec, person, case in rows[:limit]:
+    for rec, person, case in rows:
         recipient = center_of(rec.recipient_center_id)
         items.append({
             "id": rec.id, "provided_on": rec.provided_on, "recipient_center": recipient.code,
@@ -1243,10 +1220,6 @@ def provision_records(*, limit: int = 200, cursor: str | None = None) -> tuple[l
             "created_at": rec.created_at,
         })
     audit("transfer.provision_records_read", object_type="provision_record", details={"count": len(items)})
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.created_at, last.id)
     return items, next_cursor
 
 

@@ -7,16 +7,15 @@ yearly figures are the center's own activities only.
 from __future__ import annotations
 
 import io
-import uuid
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ...platform import csv_export
 from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.i18n import fiscal_year_label, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
@@ -204,19 +203,10 @@ def update_activity(activity: NetworkActivity, changes: dict, *, expected_versio
 
 # --- lists -----------------------------------------------------------------------------------
 
-def _encode_cursor(activity: NetworkActivity) -> str:
-    return encode_cursor(activity.held_on, activity.created_at, activity.id)
-
-
-def _decode_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
-    return decode_cursor(cursor, date.fromisoformat, aware_datetime, uuid.UUID)
-
-
 def list_activities(*, fiscal_year: int | None = None, activity_type: str | None = None, limit: int = 50,
                     cursor: str | None = None) -> tuple[list[NetworkActivity], str | None]:
     """A page of the center's activities, latest date first, and the cursor of the next page."""
-    order = (NetworkActivity.held_on.desc(), NetworkActivity.created_at.desc(), NetworkActivity.id.desc())
-    stmt = select(NetworkActivity).order_by(*order).limit(limit + 1)
+    stmt = select(NetworkActivity)
     if fiscal_year is not None:
         first, last = fiscal_year_period(check_fiscal_year(fiscal_year))
         stmt = stmt.where(NetworkActivity.held_on >= first, NetworkActivity.held_on <= last)
@@ -224,17 +214,8 @@ def list_activities(*, fiscal_year: int | None = None, activity_type: str | None
         if activity_type not in ACTIVITY_TYPES:
             raise ValidationFailed("種別の指定が正しくありません。", fields={"activity_type": ["選択肢にない値です。"]})
         stmt = stmt.where(NetworkActivity.activity_type == activity_type)
-    if cursor:
-        held, created, ident = _decode_cursor(cursor)
-        a = NetworkActivity
-        stmt = stmt.where(or_(
-            a.held_on < held,
-            and_(a.held_on == held, a.created_at < created),
-            and_(a.held_on == held, a.created_at == created, a.id < ident),
-        ))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    order = (NetworkActivity.held_on, NetworkActivity.created_at, NetworkActivity.id)
+    return keyset_page(stmt, order, limit, cursor)
 
 
 def activities_in_fiscal_year(fiscal_year: int) -> list[NetworkActivity]:

@@ -7,16 +7,16 @@ Services flush and audit; the caller owns the transaction.  Raises ``ValidationF
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, select, text, tuple_
+from sqlalchemy import and_, func, select, text
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record
 from ...platform.errors import InvalidState, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.i18n import today_jst
 from ...platform.models import utcnow
 from ...platform.permissions import can
@@ -297,14 +297,6 @@ def update_need(case: Case, need: CaseNeed, changes: dict, *, expected_version: 
 
 # --- lists and search -------------------------------------------------------------------------
 
-def _encode_cursor(case: Case) -> str:
-    return encode_cursor(case.created_at, case.id)
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    return decode_cursor(cursor, aware_datetime, uuid.UUID)
-
-
 def search_cases(*, limit: int = 50, cursor: str | None = None, q: str | None = None, case_number: str | None = None,
                  case_type: str | None = None, status: str | None = None, assigned_user_id=None,
                  requested_from: date | None = None, requested_to: date | None = None,
@@ -317,7 +309,7 @@ def search_cases(*, limit: int = 50, cursor: str | None = None, q: str | None = 
     """
     # The page of ids first (cases alone, newest first, on the (center_id, created_at, id) index),
     # then those cases with their people.
-    stmt = select(Case.id).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+    stmt = select(Case.id, Case.created_at)
     if q and q.strip():
         stmt = stmt.where(Case.person_id.in_(matching_person_ids(q.strip())))
     if case_number:
@@ -339,19 +331,16 @@ def search_cases(*, limit: int = 50, cursor: str | None = None, q: str | None = 
             stmt = stmt.where(column >= low)
         if high:
             stmt = stmt.where(column <= high)
-    if cursor:
-        created, ident = _decode_cursor(cursor)
-        stmt = stmt.where(tuple_(Case.created_at, Case.id) < tuple_(created, ident))  # a row value: an index condition
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL jit = off"))  # JIT costs more than these short queries
-    ids = list(db.session.scalars(stmt))
+    keys, next_cursor = keyset_page(stmt, (Case.created_at, Case.id), limit, cursor)
+    ids = [key.id for key in keys]
     rows = []
     if ids:
         by_id = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))}
         rows = [by_id[i] for i in ids if i in by_id]
     record("case.search" if (q or case_number) else "case.list", object_type="case")
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return rows, next_cursor
 
 
 def list_cases(*, limit: int = 50, cursor: str | None = None, case_type: str | None = None,

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, select
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record
 from ...platform.errors import InvalidState, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...platform.pagination import decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.i18n import age_on, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
@@ -55,24 +55,6 @@ def _apply(obj, changes: dict, fields: tuple[str, ...]) -> dict:
 
 # --- cursors (newest first) ------------------------------------------------------------------
 
-def _encode_cursor(first, ident: uuid.UUID) -> str:
-    return encode_cursor(first, ident)
-
-
-def _decode_cursor(cursor: str, parse) -> tuple:
-    return decode_cursor(cursor, parse, uuid.UUID)
-
-
-def _page(stmt, column, id_column, key, *, limit: int, cursor: str | None, parse):
-    stmt = stmt.order_by(column.desc(), id_column.desc()).limit(limit + 1)
-    if cursor:
-        first, ident = _decode_cursor(cursor, parse)
-        stmt = stmt.where(or_(column < first, and_(column == first, id_column < ident)))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = _encode_cursor(key(rows[limit - 1]), rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
 # --- members ---------------------------------------------------------------------------------
 
 def list_members(*, limit: int = 50, cursor: str | None = None, active: bool | None = None
@@ -81,8 +63,7 @@ def list_members(*, limit: int = 50, cursor: str | None = None, active: bool | N
     stmt = select(CommitteeMember)
     if active is not None:
         stmt = stmt.where(CommitteeMember.active == active)
-    return _page(stmt, CommitteeMember.created_at, CommitteeMember.id, lambda m: m.created_at,
-                 limit=limit, cursor=cursor, parse=datetime.fromisoformat)
+    return keyset_page(stmt, (CommitteeMember.created_at, CommitteeMember.id), limit, cursor)
 
 
 def members_by_kana(*, include_inactive: bool = True) -> list[CommitteeMember]:
@@ -179,8 +160,7 @@ def _set_attendees(meeting: CommitteeMeeting, member_ids) -> list[str] | None:
 
 def list_meetings(*, limit: int = 50, cursor: str | None = None) -> tuple[list[CommitteeMeeting], str | None]:
     """A page of the center's meetings, latest meeting date first."""
-    return _page(select(CommitteeMeeting), CommitteeMeeting.held_on, CommitteeMeeting.id, lambda m: m.held_on,
-                 limit=limit, cursor=cursor, parse=date.fromisoformat)
+    return keyset_page(select(CommitteeMeeting), (CommitteeMeeting.held_on, CommitteeMeeting.id), limit, cursor)
 
 
 def get_meeting(meeting_id) -> CommitteeMeeting | None:

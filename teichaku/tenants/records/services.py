@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
 from ...platform.auth.models import User
 from ...platform.errors import DomainError, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.i18n import today_jst, wareki
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
@@ -75,22 +75,8 @@ def user_names(ids) -> dict[uuid.UUID, str]:
 
 # --- cursor pagination (newest first) ------------------------------------------------------------
 
-def _encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
-    return encode_cursor(created_at, ident)
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    return decode_cursor(cursor, aware_datetime, uuid.UUID)
-
-
 def _page(model, stmt, limit: int, cursor: str | None):
-    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    if cursor:
-        created, ident = _decode_cursor(cursor)
-        stmt = stmt.where(or_(model.created_at < created, and_(model.created_at == created, model.id < ident)))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = _encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return keyset_page(stmt, (model.created_at, model.id), limit, cursor)
 
 
 # --- the case page's section ------------------------------------------------------------------------

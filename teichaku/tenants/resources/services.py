@@ -7,15 +7,13 @@ Every change is audited in the caller's transaction; the view or job commits.  R
 from __future__ import annotations
 
 import unicodedata
-import uuid
-from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
-from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
+from ...platform.pagination import keyset_page
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
 from ..cases.models import Case
@@ -145,14 +143,6 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _encode_cursor(resource: Resource) -> str:
-    return encode_cursor(resource.created_at, resource.id)
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    return decode_cursor(cursor, aware_datetime, uuid.UUID)
-
-
 def list_resources(*, limit: int = 50, cursor: str | None = None, resource_type: str | None = None,
                    municipality: str | None = None, accepts_record: str | None = None,
                    has_openings: bool = False, q: str | None = None,
@@ -163,7 +153,7 @@ def list_resources(*, limit: int = 50, cursor: str | None = None, resource_type:
     digits without the check digit find it too).  ``q`` matches name or kana, hiragana and
     katakana alike.
     """
-    stmt = select(Resource).order_by(Resource.created_at.desc(), Resource.id.desc()).limit(limit + 1)
+    stmt = select(Resource)
     if not include_inactive:
         stmt = stmt.where(Resource.active.is_(True))
     if resource_type:
@@ -181,12 +171,7 @@ def list_resources(*, limit: int = 50, cursor: str | None = None, resource_type:
     key = normalize(q or "")
     if key:
         stmt = stmt.where(Resource.name_search.like(f"%{_like_escape(key)}%", escape="\\"))
-    if cursor:
-        created, ident = _decode_cursor(cursor)
-        stmt = stmt.where(or_(Resource.created_at < created, and_(Resource.created_at == created, Resource.id < ident)))
-    rows = list(db.session.scalars(stmt))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return keyset_page(stmt, (Resource.created_at, Resource.id), limit, cursor)
 
 
 # --- placement history -------------------------------------------------------------------------
