@@ -7,7 +7,6 @@ provision recorded in B."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -376,6 +375,8 @@ def test_a_cancellation_and_a_confirmation_arriving_together_leave_exactly_one_o
                                                                                         monkeypatch):
     from teichaku.crosstenant.transfers import pulls, services
 
+    # Both orders, each staged the same way every run (tests/races.py): whoever holds the locks first
+    # wins, the other is refused, and both sides of the pull always agree.
     # The confirmation holds the locks (slow while sending the transfer); the cancellation waits and is refused.
     asking, a_case, results = _race(app, api, monkeypatch, first="confirm", second="cancel",
                                     slow_module=services, slow_name="_send")
@@ -389,31 +390,6 @@ def test_a_cancellation_and_a_confirmation_arriving_together_leave_exactly_one_o
     assert (results["cancel"].status_code, results["confirm"].status_code) == (200, 409)
     assert [s for _side, s in _statuses(owner_engine, asking["id"])] == ["cancelled", "cancelled"]
     assert _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"]) == 0
-
-
-@pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
-def test_simultaneous_cancellations_and_confirmations_never_disagree(app, world, api, owner_engine):
-    a, b = api("a_staff"), api("b_staff")
-    for _ in range(4):
-        a_case = _a_case(app)
-        asking = ok(_pull(b, _b_case(app)), 201)
-        asked = _incoming(a)
-        barrier, results = threading.Barrier(2), {}
-
-        def run(name, call):
-            barrier.wait()
-            results[name] = call().status_code
-        threads = [threading.Thread(target=run, args=("cancel", lambda: b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"))),
-                   threading.Thread(target=run, args=("confirm", lambda: _confirm(a, a_case, asked["id"])))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(results.values()) in ([200, 409], [201, 409]), results
-        winner = "confirmed" if results["confirm"] == 201 else "cancelled"
-        assert {s for _side, s in _statuses(owner_engine, asking["id"])} == {winner}
-        transfers = _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"])
-        assert transfers == (1 if winner == "confirmed" else 0)
 
 
 # --- approval at the asked center -----------------------------------------------------------------------
