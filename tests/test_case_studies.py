@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -23,6 +21,7 @@ from teichaku.platform.tenancy import set_tenant
 from tests import factories
 from tests.conftest import APP_ROLE, BACKEND, REDIS_TEST_URL
 from tests.helpers import ok
+from tests.races import race
 
 BACKGROUND = ("センターの職員は相談支援の経験が少ないため、外部の専門職から助言を得る仕組みが必要だった。"
               "認知症の疑いのある対象者への対応に苦慮していた。")
@@ -255,23 +254,11 @@ def test_two_publications_of_one_draft_at_once_leave_one_version(app, api, world
 
     world.users["a_admin2"] = factories.make_user(app, "center_admin", "tokyo")
     draft = _create(api)
-    original = search.index_version
-
-    def slowly(version):  # the first publication holds the draft's lock a while
-        original(version)
-        time.sleep(0.5)
-    monkeypatch.setattr(search, "index_version", slowly)
-    results = {}
-
-    def run(key):
-        results[key] = api(key).post(f"/api/v1/case-studies/{draft['id']}/publish")
-    first = threading.Thread(target=run, args=("a_admin",))
-    first.start()
-    time.sleep(0.2)
-    second = threading.Thread(target=run, args=("a_admin2",))
-    second.start()
-    first.join(30)
-    second.join(30)
+    admins = {key: api(key) for key in ("a_admin", "a_admin2")}
+    # The first publication holds the draft's lock (stopped right after indexing) when the second asks.
+    results = race(monkeypatch, {key: (lambda c=client: c.post(f"/api/v1/case-studies/{draft['id']}/publish"))
+                                 for key, client in admins.items()}, "a_admin", "a_admin2",
+                   module=search, name="index_version")
     assert (results["a_admin"].status_code, results["a_admin2"].status_code) == (200, 409)
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from case_study_versions where study_id = :i"),
