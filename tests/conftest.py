@@ -196,19 +196,19 @@ def _truncate(engine) -> None:
 
 
 @pytest.fixture()
-def api(app, world):
-    """``api("a_staff")``: a test client signed in to the API with that world user's token (one
-    per user and test).  Modules with their own needs define their own ``api``."""
-    clients = {}
+def api_app(app):
+    """The app ``api`` signs in to: a module whose tests need another configuration (uploads under
+    a temporary root, CSRF off) overrides this fixture, never ``api`` itself."""
+    return app
 
-    def as_user(key):
-        if key not in clients:
-            token = factories.api_token(app.test_client(), world.users[key])
-            client = app.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            clients[key] = client
-        return clients[key]
-    return as_user
+
+@pytest.fixture()
+def api(api_app, world):
+    """``api("a_staff")``: a test client signed in to the API with that world user's token (one
+    per user and test: asking twice gives the same client)."""
+    from tests.helpers import api_clients
+
+    return api_clients(api_app, world)
 
 
 @pytest.fixture()

@@ -16,19 +16,10 @@ from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.activities.models import SECTORS, ActivityParticipants
 from teichaku.tenants.activities.services import current_fiscal_year
 from tests import factories
+from tests.helpers import api_error
 from tests.world_activities import B_ACTIVITY_TITLE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture()
-def api(app, world):
-    def as_user(key):
-        token = factories.api_token(app.test_client(), world.users[key])
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-    return as_user
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +43,6 @@ def _post(client, **overrides):
     response = client.post("/api/v1/activities", json=body)
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
-
-
-def _error(response, status, code="validation_error"):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    return body["error"]
 
 
 def _field_messages(error, field):
@@ -186,9 +170,9 @@ def test_csv_export_has_bom_and_crlf(api):
 
 def test_export_format_and_fiscal_year_are_checked(api):
     client = api("a_staff")
-    error = _error(client.get("/api/v1/activities/summary/export?fiscal_year=2025&format=pdf"), 422)
+    error = api_error(client.get("/api/v1/activities/summary/export?fiscal_year=2025&format=pdf"), 422, "validation_error")
     assert "format" in error["details"]["fields"]
-    error = _error(client.get("/api/v1/activities/summary/export?format=csv"), 422)
+    error = api_error(client.get("/api/v1/activities/summary/export?format=csv"), 422, "validation_error")
     assert error["details"]["fields"]["fiscal_year"] == ["必須項目です。"]
 
 
@@ -197,7 +181,7 @@ def test_fiscal_year_out_of_range_is_refused(api, query):
     client = api("a_staff")
     for url in (f"/api/v1/activities/summary?{query}", f"/api/v1/activities?{query}",
                 f"/api/v1/activities/summary/export?{query}&format=csv"):
-        error = _error(client.get(url), 422)
+        error = api_error(client.get(url), 422, "validation_error")
         assert list(error["details"]["fields"]) == ["fiscal_year"], url
         assert all(any("\u3040" <= ch <= "\u9fff" for ch in m) for m in error["details"]["fields"]["fiscal_year"])
 
@@ -206,7 +190,7 @@ def test_next_fiscal_year_is_accepted_and_the_one_after_is_not(api):
     client = api("a_staff")
     next_year = current_fiscal_year() + 1
     assert client.get(f"/api/v1/activities/summary?fiscal_year={next_year}").status_code == 200
-    _error(client.get(f"/api/v1/activities/summary?fiscal_year={next_year + 1}"), 422)
+    api_error(client.get(f"/api/v1/activities/summary?fiscal_year={next_year + 1}"), 422, "validation_error")
     assert client.get("/api/v1/activities/summary?fiscal_year=2009").get_json()["fiscal_year_label"] == "平成21年度"
 
 
@@ -216,7 +200,7 @@ def test_negative_participant_count_is_refused(api, pages, owner_engine):
     before = (_count(owner_engine, "network_activities"), _count(owner_engine, "network_activity_participants"))
     body = {"held_on": "2025-06-10", "activity_type": "regional_training", "title": "研修",
             "participants": {"welfare": 3, "medical": -1}}
-    error = _error(api("a_staff").post("/api/v1/activities", json=body), 422)
+    error = api_error(api("a_staff").post("/api/v1/activities", json=body), 422, "validation_error")
     assert error["details"]["fields"] == {"participants.medical": ["0以上100000以下の値を入力してください。"]}
 
     page = pages("a_staff").post("/activities/new", data={
@@ -248,13 +232,13 @@ def test_bad_input_gets_field_errors_in_japanese_and_changes_nothing(api, owner_
     created = _post(client)
     before = _count(owner_engine, "network_activities")
     body = {"held_on": "2025-06-10", "activity_type": "regional_training", "title": "研修", **change}
-    error = _error(client.post("/api/v1/activities", json=body), 422)
+    error = api_error(client.post("/api/v1/activities", json=body), 422, "validation_error")
     messages = _field_messages(error, field)
     assert messages and all(any("\u3040" <= ch <= "\u9fff" for ch in m) for m in messages), error
     assert _count(owner_engine, "network_activities") == before
 
     url = f"/api/v1/activities/{created['id']}"
-    error = _error(client.patch(url, headers={"If-Match": '"1"'}, json=change), 422)
+    error = api_error(client.patch(url, headers={"If-Match": '"1"'}, json=change), 422, "validation_error")
     assert _field_messages(error, field), error
     after = client.get(url).get_json()
     assert after["version"] == 1 and after["participants"] == created["participants"] and after["title"] == created["title"]
@@ -291,14 +275,14 @@ def test_patch_needs_if_match_merges_participants_and_refuses_a_stale_version(ap
     client = api("a_staff")
     created = _post(client, participants={"welfare": 4, "medical": 1})
     url = f"/api/v1/activities/{created['id']}"
-    _error(client.patch(url, json={"title": "x"}), 428, "precondition_required")
+    api_error(client.patch(url, json={"title": "x"}), 428, "precondition_required")
     first = client.patch(url, headers={"If-Match": '"1"'}, json={"participants": {"medical": 0, "police": 2}})
     assert first.status_code == 200 and first.headers["ETag"] == '"2"'
     body = first.get_json()
     assert body["version"] == 2  # only participants changed: the version moves all the same
     assert body["participants"] == {**dict.fromkeys(SECTORS, 0), "welfare": 4, "police": 2}
     stale = client.patch(url, headers={"If-Match": '"1"'}, json={"title": "上書き"})
-    assert _error(stale, 409, "version_conflict")["details"]["current_version"] == 2
+    assert api_error(stale, 409, "version_conflict")["details"]["current_version"] == 2
     assert client.get(url).get_json()["title"] == created["title"]
     same = client.patch(url, headers={"If-Match": '"2"'}, json={"title": created["title"]})
     assert same.get_json()["version"] == 2  # no change, no new version
@@ -313,7 +297,7 @@ def test_list_pages_latest_first_with_a_cursor(api):
     assert [a["id"] for a in page2["items"]] == ids[::-1][2:4]
     last = client.get(f"/api/v1/activities?limit=2&cursor={page2['next_cursor']}").get_json()
     assert [a["id"] for a in last["items"]] == ids[:1] and last["next_cursor"] is None
-    _error(client.get("/api/v1/activities?cursor=garbage!"), 422)
+    api_error(client.get("/api/v1/activities?cursor=garbage!"), 422, "validation_error")
     only = client.get("/api/v1/activities?activity_type=other").get_json()
     assert only["items"] == []
 
@@ -343,7 +327,7 @@ def test_other_centers_activity_is_404(api, pages, world, owner_engine):
     client = api("a_staff")
     for response in (client.get(f"/api/v1/activities/{b_id}"),
                      client.patch(f"/api/v1/activities/{b_id}", headers={"If-Match": '"1"'}, json={"title": "改ざん"})):
-        _error(response, 404, "not_found")
+        api_error(response, 404, "not_found")
     page_client = pages("a_admin")
     assert page_client.get(f"/activities/{b_id}").status_code == 404
     assert page_client.get(f"/activities/{b_id}/edit").status_code == 404

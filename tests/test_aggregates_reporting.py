@@ -28,6 +28,7 @@ from teichaku.platform.errors import InvalidState
 from teichaku.platform.extensions import db
 from teichaku.platform.tenancy import set_tenant
 from tests import factories
+from tests.races import race
 
 THRESHOLD = 3
 FY = 2024
@@ -536,34 +537,28 @@ def test_a_stale_page_cannot_confirm_a_resubmitted_year(reporting_app, small_wor
 
 
 def test_two_simultaneous_first_submissions_make_one_submission_and_one_refusal(reporting_app, small_world,
-                                                                               owner_engine):
-    import threading
-
+                                                                               owner_engine, monkeypatch):
     from teichaku.platform.auth.models import User
     from teichaku.platform.tenancy import account_lookup
 
-    start, outcomes = threading.Barrier(2), []
-
-    def submit_once() -> None:
+    def submit_once() -> str:
         with reporting_app.app_context():
             set_tenant(center_by_code("tokyo").id)
             with account_lookup():
                 admin = db.session.scalar(db.select(User).where(User.id == small_world.users["a_admin"]["id"]))
-            start.wait(timeout=30)
             try:
                 submissions.submit(admin, FY)
                 db.session.commit()
-                outcomes.append("submitted")
+                return "submitted"
             except InvalidState:
                 db.session.rollback()
-                outcomes.append("refused")
+                return "refused"
 
-    threads = [threading.Thread(target=submit_once) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["refused", "submitted"]
+    # The first has inserted its row (not yet committed) when the second asks: the second waits for
+    # the first's commit (on the center's audit chain, or else on the row's unique key) and is refused.
+    outcomes = race(monkeypatch, {"first": submit_once, "second": submit_once}, "first", "second",
+                    module=submissions, name="_insert_or_update")
+    assert outcomes == {"first": "submitted", "second": "refused"}
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from aggregate_submission_events e join centers c"
                                  " on c.id = e.center_id where c.code = 'tokyo'")).scalar() == 1

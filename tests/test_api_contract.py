@@ -7,29 +7,11 @@ import uuid
 
 import pytest
 
-from tests import factories
 from tests.crossprocess import REPO_ROOT, VENV_BIN
+from tests.helpers import api_error
 
 PERSON = {"family_name": "山田", "given_name": "太郎", "family_name_kana": "ヤマダ", "given_name_kana": "たろう",
           "birth_date": "1950-01-02", "sex": "male", "support_needs": ["elderly", "intellectual"]}
-
-
-@pytest.fixture()
-def api(app, world):
-    def as_user(key):
-        token = factories.api_token(app.test_client(), world.users[key])
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-    return as_user
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def test_me_describes_the_caller(api, world):
@@ -68,18 +50,18 @@ def test_another_centers_record_and_a_missing_one_answer_identically(api, world)
     other = api("a_staff").get(f"/api/v1/cases/{world.cases['b']['id']}")
     missing = api("a_staff").get(f"/api/v1/cases/{uuid.uuid4()}")
     assert other.get_json() == missing.get_json()
-    _error(other, 404, "not_found")
+    api_error(other, 404, "not_found")
     via_person = api("a_staff").post("/api/v1/cases", json={"case_type": "follow_up", "person_id": str(world.cases["b"]["person_id"])})
-    _error(via_person, 404, "not_found")
+    api_error(via_person, 404, "not_found")
 
 
 def test_roles_without_case_access_get_403(api, world):
     for role in ("ministry", "association", "platform_admin", "a_prefecture"):
-        _error(api(role).get("/api/v1/cases"), 403, "forbidden")
+        api_error(api(role).get("/api/v1/cases"), 403, "forbidden")
 
 
 def test_no_token_gets_401(app):
-    _error(app.test_client().get("/api/v1/cases"), 401, "unauthenticated")
+    api_error(app.test_client().get("/api/v1/cases"), 401, "unauthenticated")
 
 
 @pytest.mark.parametrize("body,field", [
@@ -98,30 +80,30 @@ def test_bad_input_gets_field_level_422_and_changes_nothing(api, body, field, ow
 
     with owner_engine.connect() as conn:
         before = conn.execute(text("select count(*) from cases")).scalar()
-    error = _error(api("a_staff").post("/api/v1/cases", json=body), 422, "validation_error")
+    error = api_error(api("a_staff").post("/api/v1/cases", json=body), 422, "validation_error")
     assert field in error["details"]["fields"], error
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from cases")).scalar() == before
 
 
 def test_malformed_json_gets_400(api):
-    _error(api("a_staff").post("/api/v1/cases", data="{not json", content_type="application/json"), 400, "bad_request")
+    api_error(api("a_staff").post("/api/v1/cases", data="{not json", content_type="application/json"), 400, "bad_request")
 
 
 def test_patch_needs_if_match_and_refuses_a_stale_version(api, world):
     client = api("a_staff")
     url = f"/api/v1/cases/{world.cases['a']['id']}"
-    _error(client.patch(url, json={"release_date": "2027-04-01"}), 428, "precondition_required")
+    api_error(client.patch(url, json={"release_date": "2027-04-01"}), 428, "precondition_required")
     first = client.patch(url, headers={"If-Match": '"1"'}, json={"release_date": "2027-04-01"})
     assert first.status_code == 200 and first.get_json()["version"] == 2 and first.headers["ETag"] == '"2"'
     stale = client.patch(url, headers={"If-Match": '"1"'}, json={"release_date": "2027-05-01"})
-    _error(stale, 409, "version_conflict")
+    api_error(stale, 409, "version_conflict")
     assert client.get(url).get_json()["release_date"] == "2027-04-01"  # nothing overwritten
 
 
 def test_patch_refuses_status_changes(api, world):
     response = api("a_staff").patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": '"1"'}, json={"status": "closed"})
-    assert "status" in _error(response, 422, "validation_error")["details"]["fields"]
+    assert "status" in api_error(response, 422, "validation_error")["details"]["fields"]
 
 
 def test_list_pages_newest_first_with_a_cursor(api):
@@ -133,8 +115,8 @@ def test_list_pages_newest_first_with_a_cursor(api):
     assert [c["id"] for c in page2["items"]] == ids[::-1][2:4]
     last = client.get(f"/api/v1/cases?limit=200&cursor={page2['next_cursor']}").get_json()
     assert last["next_cursor"] is None and len(last["items"]) == 2  # one more + the world's case
-    _error(client.get("/api/v1/cases?limit=201"), 422, "validation_error")
-    _error(client.get("/api/v1/cases?cursor=garbage!"), 422, "validation_error")
+    api_error(client.get("/api/v1/cases?limit=201"), 422, "validation_error")
+    api_error(client.get("/api/v1/cases?cursor=garbage!"), 422, "validation_error")
 
 
 def test_case_numbers_are_unique_per_center_not_globally(world):
@@ -150,9 +132,9 @@ def test_openapi_document_is_generated_from_the_schemas(app):
 
 
 def test_unknown_route_and_method_use_the_error_format(app):
-    _error(app.test_client().get("/api/v1/nothing-here"), 404, "not_found")
+    api_error(app.test_client().get("/api/v1/nothing-here"), 404, "not_found")
     response = app.test_client().put("/api/v1/cases")
-    _error(response, 405, "method_not_allowed")
+    api_error(response, 405, "method_not_allowed")
     assert "GET" in response.headers["Allow"]
 
 

@@ -12,14 +12,6 @@ from tests import factories
 from tests.crossprocess import REPO_ROOT, VENV_BIN
 
 
-@pytest.fixture()
-def api(app, world):
-    token = factories.api_token(app.test_client(), world.users["a_staff"])
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
 def _entries(owner_engine, action=None):
     sql = "select e.action, e.person_id, e.actor_id, e.request_id, e.ip, c.code from audit_entries e left join centers c on c.id = e.center_id"
     if action:
@@ -29,7 +21,7 @@ def _entries(owner_engine, action=None):
 
 
 def test_reading_a_person_record_is_audited_with_who_what_and_request_id(api, world, owner_engine):
-    response = api.get(f"/api/v1/cases/{world.cases['a']['id']}", headers={"X-Request-ID": "req-abcdef12"})
+    response = api("a_staff").get(f"/api/v1/cases/{world.cases['a']['id']}", headers={"X-Request-ID": "req-abcdef12"})
     assert response.status_code == 200
     reads = _entries(owner_engine, "case.read")
     assert len(reads) == 1
@@ -40,7 +32,7 @@ def test_reading_a_person_record_is_audited_with_who_what_and_request_id(api, wo
 
 
 def test_a_change_is_audited_with_its_old_and_new_values(api, world, owner_engine):
-    response = api.patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": '"1"'},
+    response = api("a_staff").patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": '"1"'},
                          json={"release_date": "2027-06-01"})
     assert response.status_code == 200
     with owner_engine.connect() as conn:
@@ -52,7 +44,7 @@ def test_a_change_is_audited_with_its_old_and_new_values(api, world, owner_engin
 
 
 def test_a_refused_change_leaves_no_audit_entry_and_no_change(api, world, owner_engine):
-    response = api.patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": '"7"'}, json={"release_date": "2027-06-01"})
+    response = api("a_staff").patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": '"7"'}, json={"release_date": "2027-06-01"})
     assert response.status_code == 409
     assert _entries(owner_engine, "case.update") == []
 
@@ -60,7 +52,7 @@ def test_a_refused_change_leaves_no_audit_entry_and_no_change(api, world, owner_
 def test_chains_are_per_center(api, world, owner_engine, app):
     b_token = factories.api_token(app.test_client(), world.users["b_staff"])
     app.test_client().get(f"/api/v1/cases/{world.cases['b']['id']}", headers={"Authorization": f"Bearer {b_token}"})
-    api.get(f"/api/v1/cases/{world.cases['a']['id']}")
+    api("a_staff").get(f"/api/v1/cases/{world.cases['a']['id']}")
     centers = {row[5] for row in _entries(owner_engine, "case.read")}
     assert centers == {"tokyo", "osaka"}
     with owner_engine.connect() as conn:
@@ -75,7 +67,7 @@ def _verify(*args) -> subprocess.CompletedProcess:
 
 
 def test_audit_verify_passes_on_an_untouched_log(api, world):
-    api.get(f"/api/v1/cases/{world.cases['a']['id']}")
+    api("a_staff").get(f"/api/v1/cases/{world.cases['a']['id']}")
     result = _verify()
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
@@ -88,8 +80,8 @@ def test_audit_verify_passes_on_an_untouched_log(api, world):
     "delete from audit_entries where seq = (select max(seq) from audit_entries a2 where a2.center_id = audit_entries.center_id)",
 ])
 def test_audit_verify_catches_an_edited_or_deleted_entry(api, world, owner_engine, tamper):
-    api.get(f"/api/v1/cases/{world.cases['a']['id']}")
-    api.get("/api/v1/cases")
+    api("a_staff").get(f"/api/v1/cases/{world.cases['a']['id']}")
+    api("a_staff").get("/api/v1/cases")
     with owner_engine.begin() as conn:
         assert conn.execute(text(tamper)).rowcount >= 1
     result = _verify()

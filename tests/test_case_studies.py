@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -22,6 +20,8 @@ from teichaku.platform.extensions import db
 from teichaku.platform.tenancy import set_tenant
 from tests import factories
 from tests.conftest import APP_ROLE, BACKEND, REDIS_TEST_URL
+from tests.helpers import ok
+from tests.races import race
 
 BACKGROUND = ("センターの職員は相談支援の経験が少ないため、外部の専門職から助言を得る仕組みが必要だった。"
               "認知症の疑いのある対象者への対応に苦慮していた。")
@@ -34,19 +34,14 @@ PERSONAL = "令和5年3月14日に72歳の田中太郎さんが出所した。"
 RECORDED = {"family_name": "蒼穹", "given_name": "晴", "family_name_kana": "そうきゅう", "given_name_kana": "はる"}
 
 
-def _ok(response, status=200):
-    assert response.status_code == status, (response.status_code, response.get_json())
-    return response.get_json()
-
-
 def _create(api, key="a_staff", **overrides):
-    return _ok(api(key).post("/api/v1/case-studies", json={**CLEAN, **overrides}), 201)
+    return ok(api(key).post("/api/v1/case-studies", json={**CLEAN, **overrides}), 201)
 
 
 def _published(api, author="a_staff", admin="a_admin", **overrides) -> dict:
     draft = _create(api, author, **overrides)
     assert draft["status"] == "checked", draft["pii_findings"]
-    return _ok(api(admin).post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    return ok(api(admin).post(f"/api/v1/case-studies/{draft['id']}/publish"))
 
 
 def _resolve(api, study, finding, key="a_staff", **body):
@@ -61,7 +56,7 @@ def _audit_actions(owner_engine, study_id: str) -> list[str]:
 
 def _inbox(api, key) -> list[tuple[str, str]]:
     """The user's exchange notifications (the world's transfers notify too)."""
-    items = _ok(api(key).get("/api/v1/notifications"))["items"]
+    items = ok(api(key).get("/api/v1/notifications"))["items"]
     return [(n["kind"], n["case_study_id"]) for n in items if n["kind"].startswith("case_study_")]
 
 
@@ -100,11 +95,11 @@ def test_a_clean_study_is_checked_and_published_by_the_center_head_only(api):
     assert draft["status"] == "checked" and draft["pii_findings"] == []
     refused = api("a_staff").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
-    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    published = ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
     assert published["status"] == "published" and published["published_version"] == 1
     assert published["center"] is None  # the author chose nothing: the center stays hidden
     for reader in ("b_staff", "c_admin", "association"):
-        seen = _ok(api(reader).get(f"/api/v1/case-studies/{draft['id']}"))
+        seen = ok(api(reader).get(f"/api/v1/case-studies/{draft['id']}"))
         assert seen["title"] == CLEAN["title"] and seen["center"] is None
     again = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
@@ -112,7 +107,7 @@ def test_a_clean_study_is_checked_and_published_by_the_center_head_only(api):
 
 def test_a_center_shown_by_choice_is_the_only_center_a_reader_learns(api):
     study = _published(api, show_center=True)
-    assert _ok(api("b_staff").get(f"/api/v1/case-studies/{study['id']}"))["center"]["code"] == "tokyo"
+    assert ok(api("b_staff").get(f"/api/v1/case-studies/{study['id']}"))["center"]["code"] == "tokyo"
 
 
 def test_publishing_with_an_unresolved_finding_is_refused_with_422(api):
@@ -130,9 +125,9 @@ def test_a_draft_naming_a_person_of_the_centers_records_cannot_be_published_unti
     finding = next(f for f in draft["pii_findings"] if f["kind"] == "known_person")
     assert finding["text"] == "蒼穹" and draft["status"] == "draft"
     assert api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish").status_code == 422
-    resolved = _ok(_resolve(api, draft, finding, action="replace"))
+    resolved = ok(_resolve(api, draft, finding, action="replace"))
     assert resolved["status"] == "checked" and "蒼穹" not in resolved["actions"]
-    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    published = ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
     assert "蒼穹" not in published["actions"] and "Aさん" in published["actions"]
 
 
@@ -142,7 +137,7 @@ def test_a_person_registered_after_the_draft_was_written_is_caught_at_publicatio
     factories.make_case(app, "tokyo", person=factories.person_payload(**RECORDED))
     response = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert response.status_code == 422
-    after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    after = ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
     assert after["status"] == "draft" and [f["kind"] for f in after["pii_findings"]] == ["known_person"]
 
 
@@ -157,7 +152,7 @@ def test_replacing_a_finding_moves_the_later_findings_of_the_field(api):
     draft = _create(api, background=background)
     name, phone = sorted((f for f in draft["pii_findings"] if f["field"] == "background"), key=lambda f: f["start"])
     assert phone["kind"] == "phone"
-    after = _ok(_resolve(api, draft, name, action="replace", replacement="本人"))
+    after = ok(_resolve(api, draft, name, action="replace", replacement="本人"))
     moved = next(f for f in after["pii_findings"] if f["id"] == phone["id"])
     delta = len("本人") - len(name["text"])
     assert (moved["start"], moved["end"]) == (phone["start"] + delta, phone["end"] + delta)
@@ -170,7 +165,7 @@ def test_replacing_a_finding_moves_the_later_findings_of_the_field(api):
 def test_replace_uses_the_suggestion_by_default_and_checks_the_field_again(api):
     draft = _create(api, background=BACKGROUND + "田中太郎さんと山田花子さんに面談した。")
     first = min((f for f in draft["pii_findings"] if f["field"] == "background"), key=lambda f: f["start"])
-    after = _ok(_resolve(api, draft, first, action="replace"))
+    after = ok(_resolve(api, draft, first, action="replace"))
     assert first["suggestion"] in after["background"]
     open_ = [f for f in after["pii_findings"] if f["status"] == "open"]
     assert [f["text"] for f in open_] == ["山田花子さん"]
@@ -182,7 +177,7 @@ def test_dismissing_needs_a_reason_which_is_recorded_and_audited(api, owner_engi
     date_finding = next(f for f in draft["pii_findings"] if f["kind"] == "date")
     missing = _resolve(api, draft, date_finding, action="dismiss")
     assert missing.status_code == 422 and "reason" in missing.get_json()["error"]["details"]["fields"]
-    after = _ok(_resolve(api, draft, date_finding, action="dismiss", reason="制度の施行日で、個人の日付ではない"))
+    after = ok(_resolve(api, draft, date_finding, action="dismiss", reason="制度の施行日で、個人の日付ではない"))
     dismissed = next(f for f in after["pii_findings"] if f["id"] == date_finding["id"])
     assert dismissed["status"] == "dismissed" and dismissed["reason"] == "制度の施行日で、個人の日付ではない"
     with owner_engine.connect() as conn:
@@ -196,8 +191,8 @@ def test_dismissing_needs_a_reason_which_is_recorded_and_audited(api, owner_engi
 def test_a_dismissal_survives_an_edit_elsewhere_in_the_field(api):
     draft = _create(api, background=PERSONAL + BACKGROUND)
     date_finding = next(f for f in draft["pii_findings"] if f["kind"] == "date")
-    after = _ok(_resolve(api, draft, date_finding, action="dismiss", reason="公表済みの日付"))
-    edited = _ok(api("a_staff").patch(f"/api/v1/case-studies/{draft['id']}", json={"background": "【経緯】" + after["background"]},
+    after = ok(_resolve(api, draft, date_finding, action="dismiss", reason="公表済みの日付"))
+    edited = ok(api("a_staff").patch(f"/api/v1/case-studies/{draft['id']}", json={"background": "【経緯】" + after["background"]},
                                       headers={"If-Match": f'"{after["version"]}"'}))
     kept = next(f for f in edited["pii_findings"] if f["id"] == date_finding["id"])
     assert kept["status"] == "dismissed" and (kept["start"], kept["end"]) == (date_finding["start"] + 4, date_finding["end"] + 4)
@@ -207,7 +202,7 @@ def test_editing_text_runs_the_check_again_under_optimistic_locking(api):
     draft = _create(api)
     url = f"/api/v1/case-studies/{draft['id']}"
     assert api("a_staff").patch(url, json={"outcomes": "x"}).status_code == 428
-    changed = _ok(api("a_staff").patch(url, json={"outcomes": OUTCOMES + "電話は03-1234-5678。"},
+    changed = ok(api("a_staff").patch(url, json={"outcomes": OUTCOMES + "電話は03-1234-5678。"},
                                        headers={"If-Match": f'"{draft["version"]}"'}))
     assert changed["status"] == "draft" and [f["kind"] for f in changed["pii_findings"]] == ["phone"]
     stale = api("a_staff").patch(url, json={"title": "別の題"}, headers={"If-Match": f'"{draft["version"]}"'})
@@ -233,17 +228,17 @@ def test_published_versions_do_not_change_and_a_correction_is_the_next_version(a
     url = f"/api/v1/case-studies/{study['id']}"
     patch = api("a_staff").patch(url, json={"title": "書き換え"}, headers={"If-Match": '"1"'})
     assert patch.status_code == 409
-    draft = _ok(api("a_staff").post(f"{url}/revisions"), 201)
+    draft = ok(api("a_staff").post(f"{url}/revisions"), 201)
     assert draft["based_on_version"] == 1 and draft["status"] == "checked"
     assert api("a_staff").post(f"{url}/revisions").status_code == 409  # one correction at a time
-    _ok(api("a_staff").patch(url, json={"title": "検討委員会の運営（改訂）"}, headers={"If-Match": f'"{draft["version"]}"'}))
-    assert _ok(api("b_staff").get(url))["title"] == CLEAN["title"]  # readers see version 1 until v2 is out
-    v2 = _ok(api("a_admin").post(f"{url}/publish"))
+    ok(api("a_staff").patch(url, json={"title": "検討委員会の運営（改訂）"}, headers={"If-Match": f'"{draft["version"]}"'}))
+    assert ok(api("b_staff").get(url))["title"] == CLEAN["title"]  # readers see version 1 until v2 is out
+    v2 = ok(api("a_admin").post(f"{url}/publish"))
     assert (v2["published_version"], v2["title"]) == (2, "検討委員会の運営（改訂）")
-    latest = _ok(api("b_staff").get(url))
+    latest = ok(api("b_staff").get(url))
     assert latest["title"] == "検討委員会の運営（改訂）" and [v["version"] for v in latest["versions"]] == [2]
-    assert [v["version"] for v in _ok(api("a_staff").get(url))["versions"]] == [1, 2]  # the author: the history
-    old = _ok(api("a_staff").get(f"{url}?version=1"))
+    assert [v["version"] for v in ok(api("a_staff").get(url))["versions"]] == [1, 2]  # the author: the history
+    old = ok(api("a_staff").get(f"{url}?version=1"))
     assert (old["published_version"], old["title"]) == (1, CLEAN["title"])
     assert api("a_staff").get(f"{url}?version=3").status_code == 404
     if BACKEND == "postgres":
@@ -259,23 +254,11 @@ def test_two_publications_of_one_draft_at_once_leave_one_version(app, api, world
 
     world.users["a_admin2"] = factories.make_user(app, "center_admin", "tokyo")
     draft = _create(api)
-    original = search.index_version
-
-    def slowly(version):  # the first publication holds the draft's lock a while
-        original(version)
-        time.sleep(0.5)
-    monkeypatch.setattr(search, "index_version", slowly)
-    results = {}
-
-    def run(key):
-        results[key] = api(key).post(f"/api/v1/case-studies/{draft['id']}/publish")
-    first = threading.Thread(target=run, args=("a_admin",))
-    first.start()
-    time.sleep(0.2)
-    second = threading.Thread(target=run, args=("a_admin2",))
-    second.start()
-    first.join(30)
-    second.join(30)
+    admins = {key: api(key) for key in ("a_admin", "a_admin2")}
+    # The first publication holds the draft's lock (stopped right after indexing) when the second asks.
+    results = race(monkeypatch, {key: (lambda c=client: c.post(f"/api/v1/case-studies/{draft['id']}/publish"))
+                                 for key, client in admins.items()}, "a_admin", "a_admin2",
+                   module=search, name="index_version")
     assert (results["a_admin"].status_code, results["a_admin2"].status_code) == (200, 409)
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from case_study_versions where study_id = :i"),
@@ -295,10 +278,10 @@ def test_a_draft_of_one_center_is_404_for_every_other_center_and_the_association
         assert [a.status_code for a in answers] == [404, 404] and answers[0].get_json() == answers[1].get_json()
         assert client.patch(url, json={"title": "x"}, headers={"If-Match": f'"{draft["version"]}"'}).status_code == 404
         assert client.post(f"{url}/findings/{finding['id']}/resolve", json={"action": "replace"}).status_code == 404
-        listed = _ok(client.get("/api/v1/case-studies"))
+        listed = ok(client.get("/api/v1/case-studies"))
         assert draft["id"] not in [i["id"] for i in listed["items"]]
     assert api("b_admin").post(f"{url}/publish").status_code == 404
-    mine = _ok(api("a_admin").get("/api/v1/case-studies"))
+    mine = ok(api("a_admin").get("/api/v1/case-studies"))
     assert draft["id"] in [i["id"] for i in mine["items"]]
 
 
@@ -314,7 +297,7 @@ def test_a_setting_lets_the_ministry_read_the_library(make_app, api, world):
     app = make_app(EXCHANGE_READABLE_BY_MINISTRY=True)
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {factories.api_token(app.test_client(), world.users['ministry'])}"
-    assert _ok(client.get(f"/api/v1/case-studies/{study['id']}"))["title"] == CLEAN["title"]
+    assert ok(client.get(f"/api/v1/case-studies/{study['id']}"))["title"] == CLEAN["title"]
     assert client.post("/api/v1/case-studies", json=CLEAN).status_code == 403
 
 
@@ -325,17 +308,17 @@ def test_the_association_hides_a_study_with_a_reason_and_shows_it_again(app, api
     url = f"/api/v1/case-studies/{study['id']}"
     assert api("a_admin").post(f"{url}/hide", json={"reason": "x"}).status_code == 403
     assert api("association").post(f"{url}/hide", json={}).status_code == 422
-    hidden = _ok(api("association").post(f"{url}/hide", json={"reason": "施設名が特定できるため確認中"}))
+    hidden = ok(api("association").post(f"{url}/hide", json={"reason": "施設名が特定できるため確認中"}))
     assert hidden["status"] == "hidden"
     assert api("b_staff").get(url).status_code == 404
-    assert study["id"] not in [i["id"] for i in _ok(api("b_staff").get("/api/v1/case-studies"))["items"]]
-    own = _ok(api("a_staff").get(url))
+    assert study["id"] not in [i["id"] for i in ok(api("b_staff").get("/api/v1/case-studies"))["items"]]
+    own = ok(api("a_staff").get(url))
     assert own["status"] == "hidden" and own["hidden_reason"] == "施設名が特定できるため確認中"
     _deliver_pending(app)
     assert _inbox(api, "a_staff") == [("case_study_hidden", study["id"])]
     assert api("association").post(f"{url}/hide", json={"reason": "again"}).status_code == 409
-    assert _ok(api("association").post(f"{url}/unhide"))["status"] == "published"
-    assert _ok(api("b_staff").get(url))["status"] == "published"
+    assert ok(api("association").post(f"{url}/unhide"))["status"] == "published"
+    assert ok(api("b_staff").get(url))["status"] == "published"
 
 
 def test_the_association_publishes_a_study_with_no_center_through_the_same_check(app, api, world):
@@ -343,15 +326,15 @@ def test_the_association_publishes_a_study_with_no_center_through_the_same_check
     finding = draft["pii_findings"][0]
     assert draft["status"] == "draft" and draft["show_center"] is False
     assert api("association").post(f"/api/v1/case-studies/{draft['id']}/publish").status_code == 422
-    _ok(_resolve(api, draft, finding, key="association", action="replace"))
-    published = _ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    ok(_resolve(api, draft, finding, key="association", action="replace"))
+    published = ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/publish"))
     assert published["publisher"] == "association" and published["center"] is None
-    seen = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    seen = ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
     assert seen["publisher"] == "association" and seen["is_author"] is False
-    _ok(api("a_staff").post(f"/api/v1/case-studies/{draft['id']}/questions", json={"body": "資料はありますか。"}), 201)
+    ok(api("a_staff").post(f"/api/v1/case-studies/{draft['id']}/questions", json={"body": "資料はありますか。"}), 201)
     _deliver_pending(app)
     assert _inbox(api, "association") == [("case_study_question", draft["id"])]
-    threads = _ok(api("association").get(f"/api/v1/case-studies/{draft['id']}/questions"))["items"]
+    threads = ok(api("association").get(f"/api/v1/case-studies/{draft['id']}/questions"))["items"]
     assert threads[0]["asker_center"]["code"] == "tokyo"
 
 
@@ -376,7 +359,7 @@ def test_a_question_reaches_the_author_centers_inbox_through_the_outbox_and_the_
     study = _published(api)
     url = f"/api/v1/case-studies/{study['id']}"
     assert api("a_staff").post(f"{url}/questions", json={"body": "自分に"}).status_code == 409
-    asked = _ok(api("b_staff").post(f"{url}/questions", json={"body": "委員の謝金はどうしましたか。"}), 201)
+    asked = ok(api("b_staff").post(f"{url}/questions", json={"body": "委員の謝金はどうしましたか。"}), 201)
     assert asked["from_side"] == "asker" and asked["mine"] is True
     with owner_engine.connect() as conn:
         events = conn.execute(text("select to_center_id, to_association, case_study_id from outbox_events"
@@ -387,9 +370,9 @@ def test_a_question_reaches_the_author_centers_inbox_through_the_outbox_and_the_
     for key in ("a_staff", "a_admin"):
         assert _inbox(api, key) == [("case_study_question", study["id"])]
     assert _inbox(api, "c_staff") == []
-    author_threads = _ok(api("a_staff").get(f"{url}/questions"))["items"]
+    author_threads = ok(api("a_staff").get(f"{url}/questions"))["items"]
     assert author_threads[0]["asker_center"]["code"] == "osaka"
-    _ok(api("a_staff").post(f"{url}/answers", json={"asker_center": "osaka", "body": "県の予算で支払いました。"}), 201)
+    ok(api("a_staff").post(f"{url}/answers", json={"asker_center": "osaka", "body": "県の予算で支払いました。"}), 201)
     assert api("a_staff").post(f"{url}/answers", json={"asker_center": "fukuoka", "body": "x"}).status_code == 404
     _deliver_pending(app)
     assert ("case_study_answer", study["id"]) in _inbox(api, "b_staff")
@@ -397,31 +380,31 @@ def test_a_question_reaches_the_author_centers_inbox_through_the_outbox_and_the_
     asker_view = api("b_staff").get(f"{url}/questions")
     assert [m["from_side"] for m in asker_view.get_json()["items"][0]["messages"]] == ["asker", "author"]
     assert "tokyo" not in asker_view.get_data(as_text=True) and "東京" not in asker_view.get_data(as_text=True)
-    assert _ok(api("c_staff").get(f"{url}/questions"))["items"] == []
+    assert ok(api("c_staff").get(f"{url}/questions"))["items"] == []
 
 
 def test_helpful_counts_once_per_center_and_not_for_the_author(api):
     study = _published(api)
     url = f"/api/v1/case-studies/{study['id']}/helpful"
-    assert _ok(api("b_staff").post(url))["helpful_count"] == 1
-    assert _ok(api("b_admin").post(url))["helpful_count"] == 1  # the same center
-    assert _ok(api("c_staff").post(url))["helpful_count"] == 2
+    assert ok(api("b_staff").post(url))["helpful_count"] == 1
+    assert ok(api("b_admin").post(url))["helpful_count"] == 1  # the same center
+    assert ok(api("c_staff").post(url))["helpful_count"] == 2
     assert api("a_staff").post(url).status_code == 409
     assert api("association").post(url).status_code == 403
-    seen = _ok(api("b_staff").get(f"/api/v1/case-studies/{study['id']}"))
+    seen = ok(api("b_staff").get(f"/api/v1/case-studies/{study['id']}"))
     assert seen["helpful_count"] == 2 and seen["marked_helpful"] is True
 
 
 def test_every_step_is_written_to_the_audit_log(api, owner_engine):
     draft = _create(api, background=BACKGROUND + "田中太郎さんと面談した。連絡先は03-1234-5678です。")
     first, second = draft["pii_findings"][:2]
-    _ok(_resolve(api, draft, first, action="replace"))
-    _ok(_resolve(api, draft, second, action="dismiss", reason="センターの代表番号"))
-    _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
-    _ok(api("b_staff").post(f"/api/v1/case-studies/{draft['id']}/questions", json={"body": "質問"}), 201)
-    _ok(api("b_staff").post(f"/api/v1/case-studies/{draft['id']}/helpful"))
-    _ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/hide", json={"reason": "確認"}))
-    _ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/unhide"))
+    ok(_resolve(api, draft, first, action="replace"))
+    ok(_resolve(api, draft, second, action="dismiss", reason="センターの代表番号"))
+    ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    ok(api("b_staff").post(f"/api/v1/case-studies/{draft['id']}/questions", json={"body": "質問"}), 201)
+    ok(api("b_staff").post(f"/api/v1/case-studies/{draft['id']}/helpful"))
+    ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/hide", json={"reason": "確認"}))
+    ok(api("association").post(f"/api/v1/case-studies/{draft['id']}/unhide"))
     assert _audit_actions(owner_engine, draft["id"]) == [
         "case_study.create", "case_study.finding_replace", "case_study.finding_dismiss", "case_study.publish",
         "case_study.question", "case_study.helpful", "case_study.hide", "case_study.unhide"]
@@ -450,7 +433,7 @@ def _search(api, query, *tags, key="b_staff"):
     params = {"q": query} if query else {}
     if tags:
         params["tag"] = list(tags)
-    return [i["id"] for i in _ok(api(key).get("/api/v1/case-studies", query_string=params))["items"]]
+    return [i["id"] for i in ok(api(key).get("/api/v1/case-studies", query_string=params))["items"]]
 
 
 def test_search_finds_two_character_words_and_kana_variants_ranked_with_tag_filters(api):
@@ -477,8 +460,8 @@ def test_search_ranks_a_title_match_above_a_body_match(api):
 
 def test_search_pages_with_a_cursor(api):
     ids = [_published(api, title=f"認知症の支援 その{n}")["id"] for n in range(3)]
-    first = _ok(api("b_staff").get("/api/v1/case-studies", query_string={"q": "認知症", "limit": 2}))
-    second = _ok(api("b_staff").get("/api/v1/case-studies", query_string={"q": "認知症", "limit": 2,
+    first = ok(api("b_staff").get("/api/v1/case-studies", query_string={"q": "認知症", "limit": 2}))
+    second = ok(api("b_staff").get("/api/v1/case-studies", query_string={"q": "認知症", "limit": 2,
                                                                            "cursor": first["next_cursor"]}))
     assert sorted([i["id"] for i in first["items"] + second["items"]]) == sorted(ids)
     assert second["next_cursor"] is None
@@ -658,7 +641,7 @@ def _open(draft: dict) -> list[tuple[str, str]]:
 def test_replacing_a_name_with_another_name_and_phone_is_still_a_finding(api):
     draft = _create(api, background=NAMED + BACKGROUND)
     name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
-    after = _ok(_resolve(api, draft, name, action="replace", replacement="田中一郎さん（090-1234-5678）"))
+    after = ok(_resolve(api, draft, name, action="replace", replacement="田中一郎さん（090-1234-5678）"))
     assert after["status"] == "draft"
     assert {("person_name", "田中一郎さん"), ("phone", "090-1234-5678")} <= set(_open(after))
     refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
@@ -669,7 +652,7 @@ def test_replacing_a_name_with_another_name_and_phone_is_still_a_finding(api):
 def test_replacing_a_name_with_the_same_name_is_still_a_finding(api):
     draft = _create(api, background=NAMED + BACKGROUND)
     name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
-    after = _ok(_resolve(api, draft, name, action="replace", replacement=name["text"]))
+    after = ok(_resolve(api, draft, name, action="replace", replacement=name["text"]))
     assert after["status"] == "draft" and _open(after) == [("person_name", "山田花子さん")]
     assert api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish").status_code == 422
 
@@ -678,7 +661,7 @@ def test_replacing_a_name_with_initials_is_still_a_finding(api):
     """Initials are no placeholder: the product offers one letter (Aさん), not TKさん."""
     draft = _create(api, background=NAMED + BACKGROUND)
     name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
-    after = _ok(_resolve(api, draft, name, action="replace", replacement="Y.H.さん"))
+    after = ok(_resolve(api, draft, name, action="replace", replacement="Y.H.さん"))
     assert after["status"] == "draft" and _open(after) == [("honorific", "Y.H.さん")]
     suggestion = next(f["suggestion"] for f in after["pii_findings"] if f["status"] == "open")
     assert suggestion == "Aさん"
@@ -690,10 +673,10 @@ def test_the_offered_placeholders_are_the_replacements_that_pass_the_check(api):
     draft = _create(api, background=text + BACKGROUND)
     assert len(draft["pii_findings"]) == 8
     for finding in sorted(draft["pii_findings"], key=lambda f: -f["start"]):
-        draft = _ok(_resolve(api, draft, finding, action="replace"))  # the one-click suggestion
+        draft = ok(_resolve(api, draft, finding, action="replace"))  # the one-click suggestion
     assert draft["status"] == "checked" and _open(draft) == []
     assert draft["background"].startswith("令和4年度に70代のAさんが某市の〇〇刑務所から出所した。")
-    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish",
+    published = ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish",
                                          headers={"If-Match": f'"{draft["version"]}"'}))
     assert published["status"] == "published"
 
@@ -703,14 +686,14 @@ def test_a_name_left_in_text_marked_replaced_is_caught_by_the_check_at_publicati
     final check reads the whole text of every field afresh."""
     draft = _create(api, background=NAMED + BACKGROUND)
     name = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
-    replaced = _ok(_resolve(api, draft, name, action="replace"))
+    replaced = ok(_resolve(api, draft, name, action="replace"))
     assert replaced["status"] == "checked" and replaced["background"].startswith("面談ではAさんの")
     with owner_engine.begin() as conn:  # the replaced span now holds a name again, status still checked
         conn.execute(text("update case_study_drafts set background = replace(background, 'Aさん', '田中一郎さん')"
                           " where study_id = :id").bindparams(bindparam("id", type_=Uuid)), {"id": uuid.UUID(draft["id"])})
     refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert refused.status_code == 422
-    after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    after = ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
     assert after["status"] == "draft" and _open(after) == [("person_name", "田中一郎さん")]
     assert api("b_staff").get(f"/api/v1/case-studies/{draft['id']}").status_code == 404
 
@@ -718,13 +701,13 @@ def test_a_name_left_in_text_marked_replaced_is_caught_by_the_check_at_publicati
 def test_a_dismissed_guess_does_not_cover_a_registered_person_of_the_same_name(app, api, world):
     draft = _create(api, background="面談では山本健一さんの希望を聞いた。" + BACKGROUND)
     guess = next(f for f in draft["pii_findings"] if f["kind"] == "person_name")
-    dismissed = _ok(_resolve(api, draft, guess, action="dismiss", reason="架空の人物名の例示"))
+    dismissed = ok(_resolve(api, draft, guess, action="dismiss", reason="架空の人物名の例示"))
     assert dismissed["status"] == "checked"
     factories.make_case(app, "tokyo", person=factories.person_payload(
         family_name="山本", given_name="健一", family_name_kana="やまもと", given_name_kana="けんいち"))
     refused = api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish")
     assert refused.status_code == 422
-    after = _ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
+    after = ok(api("a_staff").get(f"/api/v1/case-studies/{draft['id']}"))
     assert _open(after) == [("known_person", "山本健一さん")]
     assert [f["status"] for f in after["pii_findings"] if f["id"] == guess["id"]] == ["dismissed"]
 
@@ -732,8 +715,8 @@ def test_a_dismissed_guess_does_not_cover_a_registered_person_of_the_same_name(a
 def test_a_dismissal_still_stands_for_exactly_the_span_it_was_given_for(api):
     draft = _create(api, outcomes=OUTCOMES + "連絡先は03-1234-5678です。")
     phone = draft["pii_findings"][0]
-    _ok(_resolve(api, draft, phone, action="dismiss", reason="センターの代表番号"))
-    published = _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
+    ok(_resolve(api, draft, phone, action="dismiss", reason="センターの代表番号"))
+    published = ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))
     assert "03-1234-5678" in published["outcomes"]
 
 
@@ -741,7 +724,7 @@ def test_publish_with_a_stale_version_is_a_conflict(api):
     draft = _create(api)
     url = f"/api/v1/case-studies/{draft['id']}"
     reviewed = draft["version"]
-    changed = _ok(api("a_staff").patch(url, json={"outcomes": OUTCOMES + "対象者の状況も説明した。"},
+    changed = ok(api("a_staff").patch(url, json={"outcomes": OUTCOMES + "対象者の状況も説明した。"},
                                        headers={"If-Match": f'"{reviewed}"'}))
     assert changed["status"] == "checked" and changed["version"] != reviewed
     stale = api("a_admin").post(f"{url}/publish", headers={"If-Match": f'"{reviewed}"'})
@@ -749,13 +732,13 @@ def test_publish_with_a_stale_version_is_a_conflict(api):
     assert stale.get_json()["error"]["details"]["current_version"] == changed["version"]
     assert api("b_staff").get(url).status_code == 404  # nothing went out
     assert api("a_admin").post(f"{url}/publish", headers={"If-Match": "junk"}).status_code == 422
-    published = _ok(api("a_admin").post(f"{url}/publish", headers={"If-Match": f'"{changed["version"]}"'}))
+    published = ok(api("a_admin").post(f"{url}/publish", headers={"If-Match": f'"{changed["version"]}"'}))
     assert published["outcomes"].endswith("対象者の状況も説明した。")
 
 
 def test_publish_without_if_match_still_works_for_existing_clients(api):
     draft = _create(api)
-    assert _ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))["status"] == "published"
+    assert ok(api("a_admin").post(f"/api/v1/case-studies/{draft['id']}/publish"))["status"] == "published"
 
 
 def test_the_openapi_document_names_if_match_and_409_on_publish(app):
@@ -774,7 +757,7 @@ def test_the_publish_page_refuses_a_version_changed_since_the_head_reviewed_it(p
     page = admin.get(f"/case-studies/{draft['id']}/edit").get_data(as_text=True)
     reviewed = _reviewed_version(page)
     assert reviewed == str(draft["version"])
-    _ok(api("a_staff").patch(f"/api/v1/case-studies/{draft['id']}", json={"title": "差し替えた題"},
+    ok(api("a_staff").patch(f"/api/v1/case-studies/{draft['id']}", json={"title": "差し替えた題"},
                              headers={"If-Match": f'"{draft["version"]}"'}))
     stale = admin.post(f"/case-studies/{draft['id']}/publish", data={"version": reviewed})
     body = stale.get_data(as_text=True)
@@ -784,17 +767,17 @@ def test_the_publish_page_refuses_a_version_changed_since_the_head_reviewed_it(p
     assert api("b_staff").get(f"/api/v1/case-studies/{draft['id']}").status_code == 404
     fresh = _reviewed_version(admin.get(f"/case-studies/{draft['id']}/edit").get_data(as_text=True))
     assert admin.post(f"/case-studies/{draft['id']}/publish", data={"version": fresh}).status_code == 302
-    assert _ok(api("b_staff").get(f"/api/v1/case-studies/{draft['id']}"))["title"] == "差し替えた題"
+    assert ok(api("b_staff").get(f"/api/v1/case-studies/{draft['id']}"))["title"] == "差し替えた題"
 
 
 def _two_versions(api, **overrides) -> tuple[str, str]:
     """A study published twice: version 1 with ``overrides``, version 2 corrected to CLEAN."""
     study = _published(api, **overrides)
     url = f"/api/v1/case-studies/{study['id']}"
-    draft = _ok(api("a_staff").post(f"{url}/revisions"), 201)
-    _ok(api("a_staff").patch(url, json={k: CLEAN[k] for k in ("title", "background")},
+    draft = ok(api("a_staff").post(f"{url}/revisions"), 201)
+    ok(api("a_staff").patch(url, json={k: CLEAN[k] for k in ("title", "background")},
                              headers={"If-Match": f'"{draft["version"]}"'}))
-    assert _ok(api("a_admin").post(f"{url}/publish"))["published_version"] == 2
+    assert ok(api("a_admin").post(f"{url}/publish"))["published_version"] == 2
     return study["id"], url
 
 
@@ -805,13 +788,13 @@ def test_other_centers_cannot_read_superseded_versions(api, pages):
     study_id, url = _two_versions(api, **LEAKED)
     for reader in ("b_staff", "c_admin"):
         assert api(reader).get(f"{url}?version=1").status_code == 404
-        seen = _ok(api(reader).get(url))
+        seen = ok(api(reader).get(url))
         assert (seen["published_version"], seen["latest_version"]) == (2, 2)
         assert [v["version"] for v in seen["versions"]] == [2] and "current_version" not in seen
     assert pages("b_staff").get(f"/case-studies/{study_id}?version=1").status_code == 404
     assert LEAKED["title"] not in pages("b_staff").get(f"/case-studies/{study_id}").get_data(as_text=True)
     for history in ("a_staff", "association"):
-        old = _ok(api(history).get(f"{url}?version=1"))
+        old = ok(api(history).get(f"{url}?version=1"))
         assert old["title"] == LEAKED["title"] and [v["version"] for v in old["versions"]] == [1, 2]
     assert LEAKED["title"] in pages("association").get(f"/case-studies/{study_id}?version=1").get_data(as_text=True)
 
@@ -819,17 +802,17 @@ def test_other_centers_cannot_read_superseded_versions(api, pages):
 def test_withdrawn_current_version_falls_back_to_the_last_not_withdrawn(app, api, owner_engine):
     study_id, url = _two_versions(api, **LEAKED)  # version 1: LEAKED; version 2: CLEAN's title
     assert study_id in _search(api, "検討委員会") and study_id not in _search(api, "遠隔地")
-    withdrawn = _ok(api("association").post(f"{url}/withdraw", json={"version": 2, "reason": "施設名が特定できる"}))
+    withdrawn = ok(api("association").post(f"{url}/withdraw", json={"version": 2, "reason": "施設名が特定できる"}))
     assert withdrawn["current_version"] == 1 and [v["withdrawn"] for v in withdrawn["versions"]] == [False, True]
-    seen = _ok(api("b_staff").get(url))
+    seen = ok(api("b_staff").get(url))
     assert (seen["published_version"], seen["latest_version"], seen["title"]) == (1, 1, LEAKED["title"])
     assert [v["version"] for v in seen["versions"]] == [1]
     assert api("b_staff").get(f"{url}?version=2").status_code == 404
-    listed = {i["id"]: i for i in _ok(api("b_staff").get("/api/v1/case-studies"))["items"]}
+    listed = {i["id"]: i for i in ok(api("b_staff").get("/api/v1/case-studies"))["items"]}
     assert listed[study_id]["title"] == LEAKED["title"]
     assert study_id in _search(api, "遠隔地") and study_id not in _search(api, "検討委員会")
-    assert _ok(api("b_staff").post(f"{url}/helpful"))["helpful_count"] == 1
-    author = _ok(api("a_staff").get(f"{url}?version=2"))
+    assert ok(api("b_staff").post(f"{url}/helpful"))["helpful_count"] == 1
+    author = ok(api("a_staff").get(f"{url}?version=2"))
     assert author["withdrawn"] is True and author["withdrawn_reason"] == "施設名が特定できる"
     _deliver_pending(app)
     assert ("case_study_version_withdrawn", study_id) in _inbox(api, "a_admin")
@@ -845,13 +828,13 @@ def test_withdrawing_every_version_removes_the_study_from_other_centers(api):
     study = _published(api, **LEAKED)
     url = f"/api/v1/case-studies/{study['id']}"
     assert study["id"] in _search(api, "触法") and study["id"] in _search(api, "")
-    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
+    ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
     for reader in ("b_staff", "c_admin"):
         assert api(reader).get(url).status_code == 404
         assert study["id"] not in _search(api, "触法", key=reader) and study["id"] not in _search(api, "", key=reader)
         assert api(reader).post(f"{url}/questions", json={"body": "質問"}).status_code == 404
     assert api("b_staff").get(f"{url}/questions").status_code == 404
-    own = _ok(api("a_staff").get(url))
+    own = ok(api("a_staff").get(url))
     assert own["withdrawn"] is True and own["current_version"] is None and own["title"] == LEAKED["title"]
     assert study["id"] in _search(api, "触法", key="association")
 
@@ -859,11 +842,11 @@ def test_withdrawing_every_version_removes_the_study_from_other_centers(api):
 def test_the_withdrawn_leak_stays_out_when_the_author_publishes_a_correction(api):
     study = _published(api, **LEAKED)
     url = f"/api/v1/case-studies/{study['id']}"
-    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
-    draft = _ok(api("a_staff").post(f"{url}/revisions"), 201)
-    _ok(api("a_staff").patch(url, json={"background": CLEAN["background"]}, headers={"If-Match": f'"{draft["version"]}"'}))
-    _ok(api("a_admin").post(f"{url}/publish"))
-    seen = _ok(api("b_staff").get(url))
+    ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "本人が特定できる"}))
+    draft = ok(api("a_staff").post(f"{url}/revisions"), 201)
+    ok(api("a_staff").patch(url, json={"background": CLEAN["background"]}, headers={"If-Match": f'"{draft["version"]}"'}))
+    ok(api("a_admin").post(f"{url}/publish"))
+    seen = ok(api("b_staff").get(url))
     assert seen["published_version"] == 2 and seen["background"] == CLEAN["background"]
     assert api("b_staff").get(f"{url}?version=1").status_code == 404
 
@@ -879,7 +862,7 @@ def test_only_the_association_withdraws_a_version_and_only_with_a_reason(api):
     assert api("association").post(f"{url}/withdraw", json={"version": 9, "reason": "r"}).status_code == 404
     assert api("association").post(f"/api/v1/case-studies/{uuid.uuid4()}/withdraw",
                                    json={"version": 1, "reason": "r"}).status_code == 404
-    _ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "確認"}))
+    ok(api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "確認"}))
     again = api("association").post(f"{url}/withdraw", json={"version": 1, "reason": "確認"})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
 

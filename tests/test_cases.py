@@ -8,21 +8,12 @@ from sqlalchemy import text
 
 from teichaku.platform.i18n import today_jst
 from tests import factories
+from tests.helpers import ok
 
 PERSON = {"family_name": "山田", "given_name": "太郎", "family_name_kana": "やまだ", "given_name_kana": "たろう",
           "birth_date": "1950-01-02", "sex": "male", "support_needs": ["elderly"]}
 ALL_MET = {"elderly_or_disabled": True, "no_residence": True, "needs_welfare_services": True, "appropriate": True,
            "person_wishes": True, "consent_to_share": True, "consent_on": "2026-04-01", "consent_witness": "刑務所福祉専門官"}
-
-
-@pytest.fixture()
-def api(app, world):
-    def as_user(key):
-        token = factories.api_token(app.test_client(), world.users[key])
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-    return as_user
 
 
 def _new_case(client, **fields):
@@ -36,11 +27,6 @@ def _move(client, case, to_status, **extra):
     response = client.post(f"/api/v1/cases/{case['id']}/transitions", headers={"If-Match": f'"{case["version"]}"'},
                            json={"to_status": to_status, **extra})
     return response
-
-
-def _ok(response):
-    assert response.status_code in (200, 201), response.get_json()
-    return response.get_json()
 
 
 def test_each_case_type_starts_in_its_own_first_status(api):
@@ -59,7 +45,7 @@ def test_an_illegal_transition_is_409_and_changes_nothing(api):
 
 def test_co_case_cannot_pass_assessment_while_an_eligibility_condition_is_unmet(api):
     staff = api("a_staff")
-    case = _ok(_move(staff, _new_case(staff), "assessing"))
+    case = ok(_move(staff, _new_case(staff), "assessing"))
     response = _move(staff, case, "plan_drafted")
     assert response.status_code == 409
     assert "consent_to_share" in response.get_json()["error"]["details"]["unmet"]
@@ -76,42 +62,42 @@ def test_consent_needs_its_date_and_witness(api):
 
 def test_co_case_proceeds_once_every_condition_is_met(api):
     staff = api("a_staff")
-    case = _ok(_move(staff, _new_case(staff), "assessing"))
-    case = _ok(staff.put(f"/api/v1/cases/{case['id']}/eligibility", headers={"If-Match": f'"{case["version"]}"'}, json=ALL_MET))
-    assert _ok(_move(staff, case, "plan_drafted"))["status"] == "plan_drafted"
+    case = ok(_move(staff, _new_case(staff), "assessing"))
+    case = ok(staff.put(f"/api/v1/cases/{case['id']}/eligibility", headers={"If-Match": f'"{case["version"]}"'}, json=ALL_MET))
+    assert ok(_move(staff, case, "plan_drafted"))["status"] == "plan_drafted"
 
 
 def test_only_a_center_admin_may_override_eligibility_with_a_recorded_reason(api, owner_engine):
     staff, admin = api("a_staff"), api("a_admin")
-    case = _ok(_move(staff, _new_case(staff), "assessing"))
+    case = ok(_move(staff, _new_case(staff), "assessing"))
     url = f"/api/v1/cases/{case['id']}/eligibility/override"
     assert staff.post(url, headers={"If-Match": f'"{case["version"]}"'}, json={"reason": "本人の強い希望があるため"}).status_code == 403
     assert admin.post(url, headers={"If-Match": f'"{case["version"]}"'}, json={"reason": "短い"}).status_code == 422
-    case = _ok(admin.post(url, headers={"If-Match": f'"{case["version"]}"'}, json={"reason": "本人の強い希望があるため"}))
+    case = ok(admin.post(url, headers={"If-Match": f'"{case["version"]}"'}, json={"reason": "本人の強い希望があるため"}))
     assert case["eligibility_override_reason"] == "本人の強い希望があるため"
-    assert _ok(_move(staff, case, "plan_drafted"))["status"] == "plan_drafted"
+    assert ok(_move(staff, case, "plan_drafted"))["status"] == "plan_drafted"
     with owner_engine.connect() as conn:
         assert conn.execute(text("select count(*) from audit_entries where action = 'case.eligibility_override'")).scalar() == 1
 
 
 def _released_co(staff):
     case = _new_case(staff, release_date="2026-06-01")
-    case = _ok(_move(staff, case, "assessing"))
-    case = _ok(staff.put(f"/api/v1/cases/{case['id']}/eligibility", headers={"If-Match": f'"{case["version"]}"'}, json=ALL_MET))
+    case = ok(_move(staff, case, "assessing"))
+    case = ok(staff.put(f"/api/v1/cases/{case['id']}/eligibility", headers={"If-Match": f'"{case["version"]}"'}, json=ALL_MET))
     for status in ("plan_drafted", "services_arranged"):
-        case = _ok(_move(staff, case, status))
-    return _ok(_move(staff, case, "released", released_on="2026-06-01"))
+        case = ok(_move(staff, case, status))
+    return ok(_move(staff, case, "released", released_on="2026-06-01"))
 
 
 def test_a_released_co_case_opens_its_linked_follow_up_case_in_one_step(api):
     staff = api("a_staff")
     co = _released_co(staff)
     need = co["needs"][0]
-    _ok(staff.patch(f"/api/v1/cases/{co['id']}/needs/{need['id']}", headers={"If-Match": f'"{need["version"]}"'},
+    ok(staff.patch(f"/api/v1/cases/{co['id']}/needs/{need['id']}", headers={"If-Match": f'"{need["version"]}"'},
                     json={"status": "in_progress", "responsible": "市福祉課"}))
     co = staff.get(f"/api/v1/cases/{co['id']}").get_json()
     response = staff.post(f"/api/v1/cases/{co['id']}/follow-up", headers={"If-Match": f'"{co["version"]}"'})
-    fu = _ok(response)
+    fu = ok(response, 201)
     assert fu["case_type"] == "follow_up" and fu["parent_case_id"] == co["id"] and fu["person"]["id"] == co["person"]["id"]
     assert fu["case_number"].startswith("FU-")
     assert [n for n in fu["needs"] if n["area"] == need["area"]][0]["responsible"] == "市福祉課"
@@ -123,7 +109,7 @@ def test_closing_records_reason_and_where_the_person_went(api):
     co = _released_co(staff)
     refused = _move(staff, co, "closed", closing={"closing_reason": "placement_secured"})
     assert refused.status_code == 422 and "outcome_placement" in refused.get_json()["error"]["details"]["fields"]
-    closed = _ok(_move(staff, co, "closed", closing={"closing_reason": "placement_secured", "outcome_placement": "group_home",
+    closed = ok(_move(staff, co, "closed", closing={"closing_reason": "placement_secured", "outcome_placement": "group_home",
                                                      "outcome_municipality_name": "大阪市", "outcome_municipality_code": "271004",
                                                      "closed_on": "2026-06-30"}))
     assert (closed["status"], closed["closing_reason"], closed["outcome_placement"], closed["closed_on"]) == (
@@ -140,7 +126,7 @@ def test_a_municipality_code_with_a_wrong_check_digit_is_refused(api):
 def test_patch_may_change_one_person_field_alone(api):
     staff = api("a_staff")
     case = _new_case(staff)
-    updated = _ok(staff.patch(f"/api/v1/cases/{case['id']}", headers={"If-Match": '"1"'}, json={"person": {"given_name": "次郎"}}))
+    updated = ok(staff.patch(f"/api/v1/cases/{case['id']}", headers={"If-Match": '"1"'}, json={"person": {"given_name": "次郎"}}))
     assert updated["person"]["given_name"] == "次郎" and updated["person"]["family_name"] == "山田" and updated["version"] == 2
 
 
@@ -158,31 +144,31 @@ def test_search_finds_two_character_names_and_kana_in_any_script(api, term):
     staff = api("a_staff")
     case = _new_case(staff)
     _new_case(staff, person={**PERSON, "family_name": "田山", "family_name_kana": "たやま"})
-    hits = _ok(staff.post("/api/v1/cases/search", json={"q": term}))["items"]
+    hits = ok(staff.post("/api/v1/cases/search", json={"q": term}))["items"]
     assert case["id"] in [h["id"] for h in hits]
     assert all(h["person"]["family_name"] == "山田" for h in hits)  # 田山 shares bigrams but not the name
 
 
 def test_search_never_reaches_another_center(api, world):
-    assert _ok(api("a_staff").post("/api/v1/cases/search", json={"q": "乙川"}))["items"] == []
-    assert _ok(api("b_staff").post("/api/v1/cases/search", json={"q": "乙川"}))["items"]
+    assert ok(api("a_staff").post("/api/v1/cases/search", json={"q": "乙川"}))["items"] == []
+    assert ok(api("b_staff").post("/api/v1/cases/search", json={"q": "乙川"}))["items"]
 
 
 def test_search_by_case_number_status_type_and_dates(api):
     staff = api("a_staff")
     case = _new_case(staff, release_date="2026-09-01")
     _new_case(staff, case_type="consultation", requester_type="family", topic="住まいの相談")
-    assert [c["id"] for c in _ok(staff.post("/api/v1/cases/search", json={"case_number": case["case_number"].lower()}))["items"]] == [case["id"]]
-    only_consultations = _ok(staff.post("/api/v1/cases/search", json={"case_type": "consultation"}))["items"]
+    assert [c["id"] for c in ok(staff.post("/api/v1/cases/search", json={"case_number": case["case_number"].lower()}))["items"]] == [case["id"]]
+    only_consultations = ok(staff.post("/api/v1/cases/search", json={"case_type": "consultation"}))["items"]
     assert {c["case_type"] for c in only_consultations} == {"consultation"}
-    by_release = _ok(staff.post("/api/v1/cases/search", json={"release_from": "2026-08-01", "release_to": "2026-09-30"}))["items"]
+    by_release = ok(staff.post("/api/v1/cases/search", json={"release_from": "2026-08-01", "release_to": "2026-09-30"}))["items"]
     assert [c["id"] for c in by_release] == [case["id"]]
 
 
 def test_existing_people_are_found_before_registering_again(api):
     staff = api("a_staff")
     case = _new_case(staff)
-    hits = _ok(staff.post("/api/v1/persons/search", json={"q": "ヤマダ"}))["items"]
+    hits = ok(staff.post("/api/v1/persons/search", json={"q": "ヤマダ"}))["items"]
     assert [h["id"] for h in hits] == [case["person"]["id"]]
 
 
@@ -191,7 +177,7 @@ def test_pre_release_view_orders_by_days_to_release_with_open_needs(api):
     soon = _new_case(staff, requested_on=today_jst().isoformat(), release_date=(today_jst() + timedelta(days=5)).isoformat())
     later = _new_case(staff, requested_on=today_jst().isoformat(), release_date=(today_jst() + timedelta(days=20)).isoformat())
     _new_case(staff, requested_on=today_jst().isoformat(), release_date=(today_jst() + timedelta(days=90)).isoformat())
-    items = _ok(staff.get("/api/v1/cases/pre-release?within_days=30"))["items"]
+    items = ok(staff.get("/api/v1/cases/pre-release?within_days=30"))["items"]
     assert [i["case"]["id"] for i in items] == [soon["id"], later["id"]]
     assert items[0]["days_to_release"] == 5 and "housing" in items[0]["open_needs"]
 

@@ -12,20 +12,11 @@ from sqlalchemy import text
 from teichaku.platform.i18n import today_jst, wareki
 from teichaku.tenants.committees.services import age_decade, initials
 from tests import factories
+from tests.helpers import api_error
 from tests.world_committees import B_MEMBER_NAME, B_QUESTION, make_agenda_item, make_meeting
 
 PERSON = {"family_name": "山田", "given_name": "花子", "family_name_kana": "やまだ", "given_name_kana": "はなこ",
           "birth_date": date(1952, 3, 4), "sex": "female", "support_needs": ["elderly", "intellectual"]}
-
-
-@pytest.fixture()
-def api(app, world):
-    def as_user(key):
-        token = factories.api_token(app.test_client(), world.users[key])
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-    return as_user
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +64,6 @@ def _uuid(value):
 def _only_id(conn, table, center="tokyo"):
     return _uuid(conn.execute(text(f"select t.id from {table} t join centers c on c.id = t.center_id where c.code = :c"),
                               {"c": center}).scalar_one())
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def _new_meeting(client, held_on="2025-04-10", **extra):
@@ -160,7 +144,7 @@ def test_a_case_goes_on_a_meeting_only_once(api, yamada):
     _new_item(client, meeting["id"], yamada["id"])
     again = client.post(f"/api/v1/committee/meetings/{meeting['id']}/agenda-items",
                         json={"case_id": str(yamada["id"]), "question": "もう一度"})
-    assert "case_id" in _error(again, 422, "validation_error")["details"]["fields"]
+    assert "case_id" in api_error(again, 422, "validation_error")["details"]["fields"]
 
 
 def test_review_history_of_a_case_never_reviewed_is_empty(api, yamada):
@@ -237,7 +221,7 @@ def test_a_question_naming_the_person_is_refused(api, yamada, owner_engine):
     for question in ("山田花子さんの住まいについて", f"{yamada['case_number']} の件", "やまだ はなこ さんについて"):
         response = client.post(f"/api/v1/committee/meetings/{meeting['id']}/agenda-items",
                                json={"case_id": str(yamada["id"]), "question": question})
-        assert "question" in _error(response, 422, "validation_error")["details"]["fields"]
+        assert "question" in api_error(response, 422, "validation_error")["details"]["fields"]
     assert _count(owner_engine, "committee_agenda_items") == 0
 
 
@@ -249,7 +233,7 @@ def test_agenda_item_for_another_centers_case_is_404(api, pages, world, owner_en
     url = f"/api/v1/committee/meetings/{meeting['id']}/agenda-items"
     other = client.post(url, json={"case_id": str(world.cases["b"]["id"]), "question": "x"})
     missing = client.post(url, json={"case_id": str(uuid.uuid4()), "question": "x"})
-    _error(other, 404, "not_found")
+    api_error(other, 404, "not_found")
     assert other.get_json() == missing.get_json()
     page = pages("a_staff")
     page_other = page.post(f"/committee/meetings/{meeting['id']}/agenda-items/new",
@@ -267,9 +251,9 @@ def test_another_centers_committee_records_answer_like_missing_ones(api, world):
     for path, key in (("members", "b_member_id"), ("meetings", "b_meeting_id"), ("agenda-items", "b_item_id")):
         other = client.get(f"/api/v1/committee/{path}/{world.objects[key]}")
         missing = client.get(f"/api/v1/committee/{path}/{uuid.uuid4()}")
-        _error(other, 404, "not_found")
+        api_error(other, 404, "not_found")
         assert other.get_json() == missing.get_json()
-    _error(client.get(f"/api/v1/committee/cases/{world.cases['b']['id']}/review-history"), 404, "not_found")
+    api_error(client.get(f"/api/v1/committee/cases/{world.cases['b']['id']}/review-history"), 404, "not_found")
     assert client.get("/api/v1/committee/members").get_json()["items"] == []
     assert client.get("/api/v1/committee/meetings").get_json()["items"] == []
 
@@ -287,7 +271,7 @@ def test_another_centers_member_cannot_attend_a_meeting(api, world, owner_engine
     response = client.post("/api/v1/committee/meetings", json={"held_on": "2025-05-01",
                                                                 "attendee_ids": [str(world.objects["b_member_id"])]})
     missing = client.post("/api/v1/committee/meetings", json={"held_on": "2025-05-01", "attendee_ids": [str(uuid.uuid4())]})
-    _error(response, 404, "not_found")
+    api_error(response, 404, "not_found")
     assert response.get_json() == missing.get_json()
     assert _count(owner_engine, "committee_meetings") == 0
 
@@ -297,21 +281,21 @@ def test_a_member_who_left_cannot_be_added_to_a_meeting(api, owner_engine):
     member = client.post("/api/v1/committee/members", json={"name": "元委員", "name_kana": "もといいん",
                                                            "profession": "social_worker", "active": False}).get_json()
     response = client.post("/api/v1/committee/meetings", json={"held_on": "2025-05-01", "attendee_ids": [member["id"]]})
-    assert "attendee_ids" in _error(response, 422, "validation_error")["details"]["fields"]
+    assert "attendee_ids" in api_error(response, 422, "validation_error")["details"]["fields"]
     assert _count(owner_engine, "committee_meetings") == 0
 
 
 def test_unknown_fields_and_a_meeting_date_that_is_not_a_date_change_nothing(api, pages, yamada, owner_engine):
     client = api("a_staff")
     bad_date = client.post("/api/v1/committee/meetings", json={"held_on": "来週の火曜日"})
-    assert "held_on" in _error(bad_date, 422, "validation_error")["details"]["fields"]
+    assert "held_on" in api_error(bad_date, 422, "validation_error")["details"]["fields"]
     unknown = client.post("/api/v1/committee/meetings", json={"held_on": "2025-05-01", "center_id": str(uuid.uuid4())})
-    assert "center_id" in _error(unknown, 422, "validation_error")["details"]["fields"]
+    assert "center_id" in api_error(unknown, 422, "validation_error")["details"]["fields"]
     too_early = client.post("/api/v1/committee/meetings", json={"held_on": "1999-05-01"})
-    assert "held_on" in _error(too_early, 422, "validation_error")["details"]["fields"]
+    assert "held_on" in api_error(too_early, 422, "validation_error")["details"]["fields"]
     member = client.post("/api/v1/committee/members", json={"name": "x", "name_kana": "Yamada", "profession": "wizard",
                                                            "version": 3})
-    fields = _error(member, 422, "validation_error")["details"]["fields"]
+    fields = api_error(member, 422, "validation_error")["details"]["fields"]
     assert {"name_kana", "profession", "version"} <= set(fields)
     assert _count(owner_engine, "committee_meetings") == 0 and _count(owner_engine, "committee_members") == 0
 
@@ -333,8 +317,8 @@ def test_stale_member_edit_conflicts(api, pages, owner_engine):
     first = client.patch(url, json={"affiliation": "社会福祉士会"}, headers={"If-Match": '"1"'})
     assert first.status_code == 200 and first.get_json()["version"] == 2 and first.headers["ETag"] == '"2"'
     stale = client.patch(url, json={"affiliation": "上書き"}, headers={"If-Match": '"1"'})
-    assert _error(stale, 409, "version_conflict")["details"]["current_version"] == 2
-    _error(client.patch(url, json={"affiliation": "上書き"}), 428, "precondition_required")
+    assert api_error(stale, 409, "version_conflict")["details"]["current_version"] == 2
+    api_error(client.patch(url, json={"affiliation": "上書き"}), 428, "precondition_required")
     assert client.get(url).get_json()["affiliation"] == "社会福祉士会"
 
     page = pages("a_staff").post(f"/committee/members/{member['id']}/edit", data={
@@ -351,7 +335,7 @@ def test_stale_meeting_edit_conflicts(api, pages):
     meeting = _new_meeting(client, place="第1会議室")
     url = f"/api/v1/committee/meetings/{meeting['id']}"
     assert client.patch(url, json={"notes": "議事録"}, headers={"If-Match": '"1"'}).status_code == 200
-    _error(client.patch(url, json={"notes": "上書き"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
+    api_error(client.patch(url, json={"notes": "上書き"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
     page = pages("a_staff").post(f"/committee/meetings/{meeting['id']}/edit",
                                  data={"held_on": "2025-04-10", "place": "上書き", "version": "1"})
     assert page.status_code == 409 and "他の職員が先に更新しました" in page.get_data(as_text=True)
@@ -365,13 +349,13 @@ def test_stale_advice_and_follow_up_conflict(api, pages, yamada):
     advised = _advise(client, item, "最初の助言")
     stale = client.put(f"/api/v1/committee/agenda-items/{item['id']}/advice", json={"advice": "上書き"},
                        headers={"If-Match": f'"{item["version"]}"'})
-    _error(stale, 409, "version_conflict")
+    api_error(stale, 409, "version_conflict")
     page = pages("a_staff").post(f"/committee/agenda-items/{item['id']}/advice",
                                  data={"advice": "上書き", "version": str(item["version"])})
     assert page.status_code == 409 and "他の職員が先に更新しました" in page.get_data(as_text=True)
     stale_follow = client.put(f"/api/v1/committee/agenda-items/{item['id']}/follow-up",
                               json={"follow_up": "x", "follow_up_on": "2025-04-11"}, headers={"If-Match": '"1"'})
-    _error(stale_follow, 409, "version_conflict")
+    api_error(stale_follow, 409, "version_conflict")
     assert client.get(f"/api/v1/committee/agenda-items/{item['id']}").get_json()["advice"] == advised["advice"]
 
 
@@ -380,7 +364,7 @@ def test_stale_question_edit_conflicts(api, yamada):
     item = _new_item(client, _new_meeting(client)["id"], yamada["id"])
     url = f"/api/v1/committee/agenda-items/{item['id']}"
     assert client.patch(url, json={"question": "住まいと日中活動について"}, headers={"If-Match": '"1"'}).status_code == 200
-    _error(client.patch(url, json={"question": "上書き"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
+    api_error(client.patch(url, json={"question": "上書き"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
 
 
 # --- rules on advice and follow-up ---------------------------------------------------------------
@@ -390,15 +374,15 @@ def test_follow_up_needs_advice_first_and_a_date_from_the_meeting_to_today(api, 
     item = _new_item(client, _new_meeting(client, "2025-04-10")["id"], yamada["id"])
     early = client.put(f"/api/v1/committee/agenda-items/{item['id']}/follow-up",
                        json={"follow_up": "対応した", "follow_up_on": "2025-04-20"}, headers={"If-Match": '"1"'})
-    _error(early, 409, "invalid_state")
+    api_error(early, 409, "invalid_state")
     item = _advise(client, item, "助言")
     for day in ("2025-04-01", (today_jst() + timedelta(days=1)).isoformat()):
         response = client.put(f"/api/v1/committee/agenda-items/{item['id']}/follow-up",
                               json={"follow_up": "対応した", "follow_up_on": day}, headers={"If-Match": f'"{item["version"]}"'})
-        assert "follow_up_on" in _error(response, 422, "validation_error")["details"]["fields"]
+        assert "follow_up_on" in api_error(response, 422, "validation_error")["details"]["fields"]
     not_a_date = client.put(f"/api/v1/committee/agenda-items/{item['id']}/follow-up",
                             json={"follow_up": "対応した", "follow_up_on": "そのうち"}, headers={"If-Match": f'"{item["version"]}"'})
-    assert "follow_up_on" in _error(not_a_date, 422, "validation_error")["details"]["fields"]
+    assert "follow_up_on" in api_error(not_a_date, 422, "validation_error")["details"]["fields"]
 
 
 def test_advice_cannot_be_recorded_before_the_meeting_day(api, yamada):
@@ -407,7 +391,7 @@ def test_advice_cannot_be_recorded_before_the_meeting_day(api, yamada):
     item = _new_item(client, meeting["id"], yamada["id"])
     response = client.put(f"/api/v1/committee/agenda-items/{item['id']}/advice", json={"advice": "早すぎる"},
                           headers={"If-Match": '"1"'})
-    _error(response, 409, "invalid_state")
+    api_error(response, 409, "invalid_state")
 
 
 def test_an_item_with_advice_stays_on_the_agenda(api, pages, yamada, owner_engine):
@@ -415,7 +399,7 @@ def test_an_item_with_advice_stays_on_the_agenda(api, pages, yamada, owner_engin
     meeting = _new_meeting(client)
     item = _new_item(client, meeting["id"], yamada["id"])
     advised = _advise(client, item, "助言")
-    _error(client.delete(f"/api/v1/committee/agenda-items/{item['id']}", headers={"If-Match": f'"{advised["version"]}"'}),
+    api_error(client.delete(f"/api/v1/committee/agenda-items/{item['id']}", headers={"If-Match": f'"{advised["version"]}"'}),
            409, "invalid_state")
     page = pages("a_staff").post(f"/committee/agenda-items/{item['id']}/remove", data={"version": str(advised["version"])},
                                  follow_redirects=True)
@@ -424,7 +408,7 @@ def test_an_item_with_advice_stays_on_the_agenda(api, pages, yamada, owner_engin
 
     other = api("a_staff").post("/api/v1/cases", json={"case_type": "follow_up", "person_id": str(yamada["person_id"])}).get_json()
     plain = _new_item(client, meeting["id"], other["id"])
-    _error(client.delete(f"/api/v1/committee/agenda-items/{plain['id']}"), 428, "precondition_required")
+    api_error(client.delete(f"/api/v1/committee/agenda-items/{plain['id']}"), 428, "precondition_required")
     assert client.delete(f"/api/v1/committee/agenda-items/{plain['id']}", headers={"If-Match": '"1"'}).status_code == 204
     assert _count(owner_engine, "committee_agenda_items") == 1
     assert ("committee.agenda_item.remove", yamada["person_id"]) in _audit(owner_engine)
@@ -512,8 +496,8 @@ def test_staff_run_a_meeting_through_the_pages(pages, yamada, owner_engine):
 def test_roles_without_case_access_cannot_reach_the_committee(api, world):
     for role in ("ministry", "association", "platform_admin", "a_prefecture"):
         client = api(role)
-        _error(client.get("/api/v1/committee/meetings"), 403, "forbidden")
-        _error(client.post("/api/v1/committee/members", json={"name": "x", "name_kana": "えっくす", "profession": "other"}),
+        api_error(client.get("/api/v1/committee/meetings"), 403, "forbidden")
+        api_error(client.post("/api/v1/committee/members", json={"name": "x", "name_kana": "えっくす", "profession": "other"}),
                403, "forbidden")
 
 
@@ -529,7 +513,7 @@ def test_lists_are_paged_newest_first(api):
     assert [m["held_on"] for m in first["items"]] == ["2025-06-01", "2025-05-01"] and first["next_cursor"]
     rest = client.get(f"/api/v1/committee/meetings?limit=2&cursor={first['next_cursor']}").get_json()
     assert [m["held_on"] for m in rest["items"]] == ["2025-04-01"] and rest["next_cursor"] is None
-    _error(client.get("/api/v1/committee/meetings?cursor=@@@"), 422, "validation_error")
+    api_error(client.get("/api/v1/committee/meetings?cursor=@@@"), 422, "validation_error")
 
 
 def test_the_openapi_document_describes_the_committee(client):

@@ -20,6 +20,7 @@ from teichaku.platform.i18n import today_jst, wareki
 from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.records import services, storage
 from tests import factories
+from tests.helpers import api_error
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
@@ -99,14 +100,6 @@ def _interview(client, case_id, **overrides):
     return client.post(f"/api/v1/cases/{case_id}/records", json=body)
 
 
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
-
-
 # --- records ---------------------------------------------------------------------------------------
 
 def test_staff_add_each_kind_of_record_through_the_pages_and_see_them_on_the_case_page(web, world):
@@ -170,10 +163,10 @@ def test_api_patch_needs_if_match_and_a_stale_version_is_a_version_conflict(web,
     created = _interview(client, case_id)
     assert created.status_code == 201 and created.headers["ETag"] == '"1"'
     url = f"/api/v1/cases/{case_id}/records/{created.get_json()['id']}"
-    _error(client.patch(url, json={"content": "x"}), 428, "precondition_required")
+    api_error(client.patch(url, json={"content": "x"}), 428, "precondition_required")
     ok = client.patch(url, json={"content": "一人目"}, headers={"If-Match": '"1"'})
     assert ok.status_code == 200 and ok.get_json()["version"] == 2 and ok.headers["ETag"] == '"2"'
-    error = _error(client.patch(url, json={"content": "二人目"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
+    error = api_error(client.patch(url, json={"content": "二人目"}, headers={"If-Match": '"1"'}), 409, "version_conflict")
     assert error["details"]["current_version"] == 2
     assert client.get(url).get_json()["content"] == "一人目"
 
@@ -192,7 +185,7 @@ def test_api_patch_needs_if_match_and_a_stale_version_is_a_version_conflict(web,
 ])
 def test_bad_record_input_gets_japanese_field_errors_and_changes_nothing(web, world, owner_engine, body, field):
     client = api_client(web, world.user("a_staff"))
-    error = _error(client.post(f"/api/v1/cases/{world.cases['a']['id']}/records", json=body), 422, "validation_error")
+    error = api_error(client.post(f"/api/v1/cases/{world.cases['a']['id']}/records", json=body), 422, "validation_error")
     assert field in error["details"]["fields"], error
     assert all(re.search(r"[ぁ-んァ-ン一-龥]", m) for m in error["details"]["fields"][field]), error
     assert _count(owner_engine, "case_records", case_id=str(world.cases["a"]["id"])) == 0
@@ -204,7 +197,7 @@ def test_patching_a_field_of_another_kind_or_an_unknown_field_is_refused(web, wo
     url = f"/api/v1/cases/{case_id}/records/{_interview(client, case_id).get_json()['id']}"
     for body, field in (({"sections": {"family": "x"}}, "sections"), ({"kind": "progress"}, "kind"),
                         ({"recorded_on": "not-a-date"}, "recorded_on"), ({"version": 5}, "version")):
-        error = _error(client.patch(url, json=body, headers={"If-Match": '"1"'}), 422, "validation_error")
+        error = api_error(client.patch(url, json=body, headers={"If-Match": '"1"'}), 422, "validation_error")
         assert field in error["details"]["fields"], (body, error)
     assert client.get(url).get_json()["version"] == 1
 
@@ -280,7 +273,7 @@ def test_upload_pretending_to_be_a_pdf_is_refused(web, world, owner_engine, uplo
     text_as_pdf = "ただのテキストです".encode()
     api = api_client(web, world.user("a_staff"))
     for data in (fake, text_as_pdf):
-        error = _error(_upload(api, world.cases["a"]["id"], data, "依頼書.pdf"), 422, "validation_error")
+        error = api_error(_upload(api, world.cases["a"]["id"], data, "依頼書.pdf"), 422, "validation_error")
         assert list(error["details"]["fields"]) == ["file"], error
     page = _upload(page_client(web, world.user("a_staff")), world.cases["a"]["id"], text_as_pdf, "依頼書.pdf", api=False)
     assert page.status_code == 422
@@ -309,7 +302,7 @@ def test_allowed_types_are_detected_by_content(web, world, data, name, content_t
     ("シフトJIS".encode("shift_jis"), "h.txt"), (b"", "empty.txt"), (PNG, "photo.jpg"),
 ])
 def test_other_types_and_mismatched_extensions_are_refused(web, world, owner_engine, data, name):
-    error = _error(_upload(api_client(web, world.user("a_staff")), world.cases["a"]["id"], data, name), 422, "validation_error")
+    error = api_error(_upload(api_client(web, world.user("a_staff")), world.cases["a"]["id"], data, name), 422, "validation_error")
     assert "file" in error["details"]["fields"]
     assert _count(owner_engine, "case_documents") == 0
 
@@ -321,7 +314,7 @@ def test_fifty_megabyte_upload_is_refused_with_a_japanese_error(web, world, owne
     html = page.get_data(as_text=True)
     assert "ファイルが大きすぎます" in html and '<html lang="ja">' in html
     api = _upload(api_client(web, world.user("a_staff")), world.cases["a"]["id"], big, "big.pdf")
-    _error(api, 413, "payload_too_large")
+    api_error(api, 413, "payload_too_large")
     assert _count(owner_engine, "case_documents") == 0
     assert _files(uploads) == []
 
@@ -329,7 +322,7 @@ def test_fifty_megabyte_upload_is_refused_with_a_japanese_error(web, world, owne
 def test_a_document_over_the_configured_limit_gets_a_field_error(make_app, world, owner_engine, tmp_path):
     app = make_app(WTF_CSRF_ENABLED=False, UPLOAD_ROOT=str(tmp_path / "up"), DOCUMENT_MAX_MB=1)
     big = PDF + b"0" * (1024 * 1024)
-    error = _error(_upload(api_client(app, world.user("a_staff")), world.cases["a"]["id"], big, "big.pdf"), 422, "validation_error")
+    error = api_error(_upload(api_client(app, world.user("a_staff")), world.cases["a"]["id"], big, "big.pdf"), 422, "validation_error")
     assert "1MB" in error["details"]["fields"]["file"][0]
     page = _upload(page_client(app, world.user("a_staff")), world.cases["a"]["id"], big, "big.pdf", api=False)
     assert page.status_code == 422 and "ファイルが大きすぎます。1MB 以下" in page.get_data(as_text=True)
@@ -339,12 +332,12 @@ def test_a_document_over_the_configured_limit_gets_a_field_error(make_app, world
 def test_upload_form_without_a_file_or_with_unknown_fields_is_refused(web, world):
     api = api_client(web, world.user("a_staff"))
     url = f"/api/v1/cases/{world.cases['a']['id']}/documents"
-    error = _error(api.post(url, data={"kind": "other"}, content_type="multipart/form-data"), 422, "validation_error")
+    error = api_error(api.post(url, data={"kind": "other"}, content_type="multipart/form-data"), 422, "validation_error")
     assert "file" in error["details"]["fields"]
-    error = _error(api.post(url, data={"kind": "other", "owner": "x", "file": (io.BytesIO(PDF), "a.pdf")},
+    error = api_error(api.post(url, data={"kind": "other", "owner": "x", "file": (io.BytesIO(PDF), "a.pdf")},
                             content_type="multipart/form-data"), 422, "validation_error")
     assert "owner" in error["details"]["fields"]
-    error = _error(api.post(url, data={"kind": "secret", "file": (io.BytesIO(PDF), "a.pdf")},
+    error = api_error(api.post(url, data={"kind": "secret", "file": (io.BytesIO(PDF), "a.pdf")},
                             content_type="multipart/form-data"), 422, "validation_error")
     assert "kind" in error["details"]["fields"]
     page = page_client(web, world.user("a_staff")).post(f"/cases/{world.cases['a']['id']}/documents/new", data={"kind": "other"})
@@ -403,7 +396,7 @@ def test_a_document_whose_file_was_altered_is_not_served(web, world, uploads):
     path = uploads / str(center_by_code_id("tokyo", web)) / body["id"]
     path.write_bytes(PDF.replace(b"1.7", b"1.6"))
     response = client.get(f"/api/v1/cases/{world.cases['a']['id']}/documents/{body['id']}/content")
-    _error(response, 500, "internal_error")
+    api_error(response, 500, "internal_error")
 
 
 # --- the coordination plan ------------------------------------------------------------------------------
@@ -482,14 +475,14 @@ def test_revising_from_a_stale_revision_is_refused_and_keeps_the_text(web, world
     ok = api.post(url, json={"base_revision": 1, "content": {"goals": "管理者の改訂",
                                                               "items": [{"area": "income", "support": "年金の確認"}]}})
     assert ok.status_code == 201 and ok.get_json()["revision"] == 2
-    error = _error(api.post(url, json={"base_revision": 1, "content": {"goals": "古い版からの改訂"}}), 409, "version_conflict")
+    error = api_error(api.post(url, json={"base_revision": 1, "content": {"goals": "古い版からの改訂"}}), 409, "version_conflict")
     assert error["details"]["current_revision"] == 2
     for body, field in (({"content": {"goals": "x"}}, "base_revision"),
                         ({"base_revision": 2, "content": {"goals": "x", "items": [{"area": "pets", "support": "x"}]}}, "content.items.0.area"),
                         ({"base_revision": 2, "content": {"items": [{"area": "housing", "support": "x", "due_on": "2025-02-31"}]}}, "content.items.0.due_on"),
                         ({"base_revision": 2, "content": {}}, "content.goals"),
                         ({"base_revision": 2, "content": {"goals": "x", "revision": 7}}, "content.revision")):
-        error = _error(api.post(url, json=body), 422, "validation_error")
+        error = api_error(api.post(url, json=body), 422, "validation_error")
         assert field in error["details"]["fields"], (body, error)
 
     page = page_client(web, world.user("a_staff")).post(

@@ -18,6 +18,7 @@ from teichaku.tenants.common.municipality import MunicipalityCode, is_valid_muni
 from teichaku.tenants.resources import services
 from teichaku.tenants.resources.models import RESOURCE_TYPES
 from tests import factories
+from tests.helpers import api_error
 
 HOME = {
     "name": "みどり自立準備ホーム", "kana": "みどりじりつじゅんびほーむ", "resource_type": "self_reliance_home",
@@ -61,15 +62,6 @@ def test_for_any_five_digits_exactly_one_check_digit_validates(first_five):
 
 # --- fixtures ---------------------------------------------------------------------------------
 
-@pytest.fixture()
-def api(app, world):
-    def as_user(key):
-        token = factories.api_token(app.test_client(), world.users[key])
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-    return as_user
-
 
 @pytest.fixture()
 def pages(make_app, world):
@@ -97,13 +89,6 @@ def _create(api, body=None, user="a_staff") -> dict:
     response = api(user).post("/api/v1/resources", json=body or HOME)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    return body["error"]
 
 
 # --- the API ------------------------------------------------------------------------------------
@@ -150,14 +135,14 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("body", "field"), BAD_INPUT)
 def test_bad_input_gets_japanese_field_errors_and_changes_nothing(api, owner_engine, body, field):
     before = _rows(owner_engine)
-    error = _error(api("a_staff").post("/api/v1/resources", json=body), 422, "validation_error")
+    error = api_error(api("a_staff").post("/api/v1/resources", json=body), 422, "validation_error")
     assert field in error["details"]["fields"], error
     assert all(any(ord(ch) > 0x3000 for ch in m) for m in error["details"]["fields"][field]), error  # Japanese
     assert _rows(owner_engine) == before
 
 
 def test_municipality_code_with_wrong_check_digit_is_refused(api, owner_engine):
-    error = _error(api("a_staff").post("/api/v1/resources", json={**HOME, "municipality_code": "131019"}),
+    error = api_error(api("a_staff").post("/api/v1/resources", json={**HOME, "municipality_code": "131019"}),
                    422, "validation_error")
     assert error["details"]["fields"]["municipality_code"] == ["全国地方公共団体コード（6桁、検査数字付き）が正しくありません。"]
     assert _count(owner_engine, "resources") == 1  # only center B's, from the world
@@ -176,7 +161,7 @@ def test_patch_is_checked_against_the_stored_record_and_changes_nothing(api, own
     created = _create(api)
     before = _rows(owner_engine)
     response = api("a_staff").patch(f"/api/v1/resources/{created['id']}", json=change, headers={"If-Match": '"1"'})
-    error = _error(response, 422, "validation_error")
+    error = api_error(response, 422, "validation_error")
     assert field in error["details"]["fields"], error
     assert _rows(owner_engine) == before
 
@@ -184,11 +169,11 @@ def test_patch_is_checked_against_the_stored_record_and_changes_nothing(api, own
 def test_patch_needs_if_match_and_refuses_a_stale_version(api):
     created = _create(api)
     url = f"/api/v1/resources/{created['id']}"
-    _error(api("a_staff").patch(url, json={"openings": 0}), 428, "precondition_required")
+    api_error(api("a_staff").patch(url, json={"openings": 0}), 428, "precondition_required")
     ok = api("a_staff").patch(url, json={"openings": 0}, headers={"If-Match": '"1"'})
     assert ok.status_code == 200 and ok.get_json()["version"] == 2 and ok.headers["ETag"] == '"2"'
     stale = api("a_admin").patch(url, json={"openings": 3}, headers={"If-Match": '"1"'})
-    error = _error(stale, 409, "version_conflict")
+    error = api_error(stale, 409, "version_conflict")
     assert error["details"]["current_version"] == 2
     assert api("a_staff").get(url).get_json()["openings"] == 0
 
@@ -214,9 +199,9 @@ def test_other_centers_resource_is_404(api, world):
     for key in ("a_staff", "a_admin"):
         other = api(key).get(f"/api/v1/resources/{b_id}")
         missing = api(key).get(f"/api/v1/resources/{uuid.uuid4()}")
-        _error(other, 404, "not_found")
+        api_error(other, 404, "not_found")
         assert other.get_json() == missing.get_json()
-        _error(api(key).patch(f"/api/v1/resources/{b_id}", json={"notes": "x"}, headers={"If-Match": '"1"'}), 404, "not_found")
+        api_error(api(key).patch(f"/api/v1/resources/{b_id}", json={"notes": "x"}, headers={"If-Match": '"1"'}), 404, "not_found")
     assert api("b_staff").get(f"/api/v1/resources/{b_id}").status_code == 200
 
 
@@ -242,8 +227,8 @@ def test_other_centers_resources_never_appear_in_the_list(api, pages, world):
 
 def test_roles_without_case_access_get_403(api):
     for role in ("ministry", "association", "platform_admin", "a_prefecture"):
-        _error(api(role).get("/api/v1/resources"), 403, "forbidden")
-        _error(api(role).post("/api/v1/resources", json=HOME), 403, "forbidden")
+        api_error(api(role).get("/api/v1/resources"), 403, "forbidden")
+        api_error(api(role).post("/api/v1/resources", json=HOME), 403, "forbidden")
 
 
 def test_creation_and_changes_are_audited_with_what_changed(api, app, world):
@@ -284,8 +269,8 @@ def test_list_filters_by_type_municipality_acceptance_openings_and_text(api):
     assert names("?q=ちゅうおう") == ["中央病院"]              # hiragana finds katakana kana
     assert names("?q=病院") == ["中央病院"]
     assert names("?q=100%25") == []                            # LIKE wildcards are literal
-    _error(api("a_staff").get("/api/v1/resources?resource_type=hotel"), 422, "validation_error")
-    _error(api("a_staff").get("/api/v1/resources?cursor=not-a-cursor"), 422, "validation_error")
+    api_error(api("a_staff").get("/api/v1/resources?resource_type=hotel"), 422, "validation_error")
+    api_error(api("a_staff").get("/api/v1/resources?cursor=not-a-cursor"), 422, "validation_error")
 
 
 def test_list_pages_newest_first_with_a_cursor(api):
@@ -425,7 +410,7 @@ def test_page_bad_input_rerenders_with_japanese_field_errors_and_changes_nothing
 def test_every_mistake_is_reported_at_once_field_and_cross_field(pages, api):
     body = {**HOME, "municipality_code": "131017", "capacity": 2, "openings": 3,
             "contacts": [{"name": "担当", "email": "x@"}]}
-    error = _error(api("a_staff").post("/api/v1/resources", json=body), 422, "validation_error")
+    error = api_error(api("a_staff").post("/api/v1/resources", json=body), 422, "validation_error")
     assert set(error["details"]["fields"]) == {"municipality_code", "openings", "contacts.0.email"}
     page = pages("a_staff").post("/resources/new", data=_form(municipality_code="011003", openings="99",
                                                               **{"contacts-0-email": "x@"})).get_data(as_text=True)

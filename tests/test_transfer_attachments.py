@@ -18,6 +18,7 @@ from teichaku.platform.centers import center_by_code
 from teichaku.platform.i18n import today_jst
 from tests import factories
 from tests.conftest import APP_ROLE, BACKEND, rls_scope
+from tests.helpers import api_clients, ok
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
@@ -45,33 +46,15 @@ def uploads(_web, web):
     return _web[1]
 
 
-def _clients(app, world):
-    """API clients of ``app`` by user key, each with its own bearer token."""
-    clients = {}
-
-    def as_user(key):
-        if key not in clients:
-            client = app.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {factories.api_token(app.test_client(), world.users[key])}"
-            clients[key] = client
-        return clients[key]
-    return as_user
-
-
 @pytest.fixture()
-def api(web, world):
-    return _clients(web, world)
+def api_app(web):
+    return web
 
 
 def _page(app, user):
     client = app.test_client()
     assert factories.sign_in(client, user).status_code == 302
     return client
-
-
-def _ok(response, status=200):
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
-    return response.get_json()
 
 
 def _center_id(app, code):
@@ -82,9 +65,9 @@ def _center_id(app, code):
 def _transfer(web, api) -> tuple[str, str]:
     """A request from A (tokyo) to B (osaka): A's row id and B's row id."""
     case = factories.make_case(web, "tokyo", release_date=today_jst() + timedelta(days=60))
-    sent = _ok(api("a_staff").post("/api/v1/transfers", json={
+    sent = ok(api("a_staff").post("/api/v1/transfers", json={
         "case_id": str(case["id"]), "to_center": "osaka", "consent": CONSENT, "message": "添付のテスト"}), 201)
-    incoming = [i for i in _ok(api("b_staff").get("/api/v1/transfers?side=receiving"))["items"]
+    incoming = [i for i in ok(api("b_staff").get("/api/v1/transfers?side=receiving"))["items"]
                 if i["from_center"] == "tokyo"][0]
     return sent["id"], incoming["id"]
 
@@ -122,11 +105,11 @@ def _entries(owner_engine, action, center):
 
 def test_a_file_attached_to_a_message_reaches_the_other_center_as_its_own_copy(web, world, api, uploads, owner_engine):
     a_row, b_row = _transfer(web, api)
-    posted = _ok(_post(api("a_staff"), a_row, "資料を添付します", [(PDF, "依頼書.pdf"), (PNG, "写真.png")]), 201)
+    posted = ok(_post(api("a_staff"), a_row, "資料を添付します", [(PDF, "依頼書.pdf"), (PNG, "写真.png")]), 201)
     assert [(f["filename"], f["size"], f["content_type"]) for f in posted["attachments"]] == [
         ("依頼書.pdf", len(PDF), "application/pdf"), ("写真.png", len(PNG), "image/png")]
 
-    (theirs,) = _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
+    (theirs,) = ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
     assert theirs["body"] == "資料を添付します" and [f["filename"] for f in theirs["attachments"]] == ["依頼書.pdf", "写真.png"]
     a_ids = {f["id"] for f in posted["attachments"]}
     b_ids = {f["id"] for f in theirs["attachments"]}
@@ -146,16 +129,16 @@ def test_a_file_attached_to_a_message_reaches_the_other_center_as_its_own_copy(w
 
 def test_a_message_sent_as_json_still_works_and_lists_no_attachments(web, world, api):
     a_row, b_row = _transfer(web, api)
-    posted = _ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/messages", json={"body": "了解しました"}), 201)
+    posted = ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/messages", json={"body": "了解しました"}), 201)
     assert posted["attachments"] == [] and posted["mine"] is True
-    (mine,) = _ok(api("a_staff").get(f"/api/v1/transfers/{a_row}/messages"))["items"]
+    (mine,) = ok(api("a_staff").get(f"/api/v1/transfers/{a_row}/messages"))["items"]
     assert mine["body"] == "了解しました" and mine["attachments"] == []
 
 
 def test_each_copy_belongs_to_its_center_after_the_other_center_loses_or_alters_its_own(web, world, api, uploads):
     a_row, b_row = _transfer(web, api)
-    posted = _ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
-    (theirs,) = _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
+    posted = ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
+    (theirs,) = ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
     a_file = uploads / str(_center_id(web, "tokyo")) / posted["attachments"][0]["id"]
     a_file.write_bytes(b"%PDF-1.7 altered")  # A's copy damaged on disk: B's copy does not depend on it
     b_download = api("b_staff").get(f"/api/v1/transfers/{b_row}/attachments/{theirs['attachments'][0]['id']}")
@@ -168,9 +151,9 @@ def test_each_copy_belongs_to_its_center_after_the_other_center_loses_or_alters_
 
 def test_only_the_owning_center_downloads_its_copy_and_others_get_404_or_403(web, world, api, make_app):
     a_row, b_row = _transfer(web, api)
-    posted = _ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
+    posted = ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
     a_file = posted["attachments"][0]["id"]
-    (theirs,) = _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
+    (theirs,) = ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
     b_file = theirs["attachments"][0]["id"]
 
     b = api("b_staff")
@@ -209,12 +192,12 @@ def test_a_refused_file_is_422_and_leaves_no_message_row_or_file(web, world, api
     assert _count(owner_engine, "transfer_messages", a_row, b_row) == 0
     assert _count(owner_engine, "transfer_message_attachments", a_row, b_row) == 0
     assert _files(uploads) == []  # neither the good file staged first nor any temporary file
-    assert _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"] == []
+    assert ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"] == []
 
 
 def test_a_file_over_the_document_limit_is_422_with_too_large(make_app, world, tmp_path, owner_engine):
     app = make_app(WTF_CSRF_ENABLED=False, UPLOAD_ROOT=str(tmp_path / "up"), DOCUMENT_MAX_MB=1)
-    api = _clients(app, world)
+    api = api_clients(app, world)
     a_row, b_row = _transfer(app, api)
     response = _post(api("a_staff"), a_row, "大きすぎる", [(PDF + b"0" * (1024 * 1024), "big.pdf")])
     error = response.get_json()["error"]
@@ -260,13 +243,13 @@ def test_files_stored_in_a_transaction_that_rolls_back_are_deleted(web, world, a
 
 def test_uploads_and_downloads_are_audited_in_the_acting_centers_chain(web, world, api, owner_engine):
     a_row, b_row = _transfer(web, api)
-    posted = _ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "依頼書.pdf")]), 201)
+    posted = ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "依頼書.pdf")]), 201)
     (upload,) = _entries(owner_engine, "transfer.attachment_upload", "tokyo")
     assert upload.object_id == posted["attachments"][0]["id"]
     assert upload.details["filename"] == "依頼書.pdf" and upload.details["sha256"] == hashlib.sha256(PDF).hexdigest()
-    (theirs,) = _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
+    (theirs,) = ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/messages"))["items"]
     assert upload.details["counterpart_copy_id"] == theirs["attachments"][0]["id"]
-    _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/attachments/{theirs['attachments'][0]['id']}"))
+    ok(api("b_staff").get(f"/api/v1/transfers/{b_row}/attachments/{theirs['attachments'][0]['id']}"))
     (download,) = _entries(owner_engine, "transfer.attachment_download", "osaka")
     assert download.object_id == theirs["attachments"][0]["id"]
     assert str(download.actor_id) == str(world.users["b_staff"]["id"])
@@ -276,7 +259,7 @@ def test_uploads_and_downloads_are_audited_in_the_acting_centers_chain(web, worl
 @pytest.mark.skipif(BACKEND != "postgres", reason="grants and row-level security are PostgreSQL's")
 def test_attachment_rows_cannot_be_changed_and_each_center_sees_only_its_own(web, world, api, database):
     a_row, _b_row = _transfer(web, api)
-    _ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
+    ok(_post(api("a_staff"), a_row, "書類です", [(PDF, "a.pdf")]), 201)
     engine = create_engine(database["owner_url"].replace("teichaku_owner@", f"{APP_ROLE}@"))
     try:
         with engine.connect() as conn:

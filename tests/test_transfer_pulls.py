@@ -7,7 +7,6 @@ provision recorded in B."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from teichaku.platform.i18n import today_jst
 from tests import factories
 from tests.races import race
 from tests.conftest import BACKEND
+from tests.helpers import ok
 
 # The person as B knows them (a consultation from the family): distinctive values.
 PERSON = {"family_name": "丙野", "given_name": "秘四郎", "family_name_kana": "へいの", "given_name_kana": "ひしろう",
@@ -27,11 +27,6 @@ PERSON = {"family_name": "丙野", "given_name": "秘四郎", "family_name_kana"
 CONSENT = {"obtained_on": "2026-01-10", "method": "oral_with_witness", "witness": "家族立会秘人", "scope": "東京のセンターへ伝えること"}
 A_CONSENT = {"obtained_on": "2026-01-12", "method": "written"}
 MESSAGE = "開始秘文：家族から大阪での生活について相談がありました。"
-
-
-def _ok(response, status=200):
-    assert response.status_code == status, (response.status_code, response.get_json())
-    return response.get_json()
 
 
 def _b_case(app, **overrides) -> dict:
@@ -56,7 +51,7 @@ def _pull(client, case, to="tokyo", **overrides):
 
 
 def _incoming(client, status="open") -> dict:
-    items = _ok(client.get("/api/v1/transfer-pulls?side=asked"))["items"]
+    items = ok(client.get("/api/v1/transfer-pulls?side=asked"))["items"]
     return [i for i in items if i["status"] == status][0]
 
 
@@ -109,7 +104,7 @@ def test_a_pull_reaches_the_asked_centers_inbox_through_the_outbox_with_the_mini
 
     a, b = api("a_staff"), api("b_staff")
     case = _b_case(app)
-    sent = _ok(_pull(b, case), 201)
+    sent = ok(_pull(b, case), 201)
     assert (sent["side"], sent["status"], sent["case_id"], sent["to_center"]) == ("asking", "open", str(case["id"]), "tokyo")
     assert "person" not in sent and sent["allowed_actions"] == ["cancel"]
 
@@ -126,9 +121,9 @@ def test_a_pull_reaches_the_asked_centers_inbox_through_the_outbox_with_the_mini
     assert [(str(e["pull_id"]), e["transfer_id"]) for e in events] == [(incoming["id"], None)]
     with app.app_context():
         assert deliver(events[0]["id"]) == "delivered"
-    inbox = _ok(a.get("/api/v1/notifications"))["items"]
+    inbox = ok(a.get("/api/v1/notifications"))["items"]
     assert [(n["kind"], n["pull_id"]) for n in inbox if n["pull_id"]] == [("transfer_pull_requested", incoming["id"])]
-    assert [n for n in _ok(b.get("/api/v1/notifications"))["items"] if n["pull_id"]] == []
+    assert [n for n in ok(b.get("/api/v1/notifications"))["items"] if n["pull_id"]] == []
     page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["a_staff"]).get("/notifications").get_data(as_text=True)
     assert f'href="/transfers/pulls/{incoming["id"]}"' in page
 
@@ -140,29 +135,29 @@ def test_the_asked_center_sees_its_own_people_matching_the_identity_as_candidate
                        birth_date=date(1950, 11, 24))  # another kanji and a day off: found by kana only
     _a_case(app, family_name="無関係", given_name="太郎", family_name_kana="むかんけい", given_name_kana="たろう",
             birth_date=date(1960, 1, 1))
-    _ok(_pull(b, _b_case(app)), 201)
-    detail = _ok(a.get(f"/api/v1/transfer-pulls/{_incoming(a)['id']}"))
+    ok(_pull(b, _b_case(app)), 201)
+    detail = ok(a.get(f"/api/v1/transfer-pulls/{_incoming(a)['id']}"))
     found = [(c["person_id"], c["reasons"]) for c in detail["candidates"]]
     assert found == [(str(same["person_id"]), ["birth_date", "kana", "name"]), (str(katakana["person_id"]), ["kana"])]
     assert [k["id"] for k in detail["candidates"][0]["cases"]] == [str(same["id"])]
-    sent = [i for i in _ok(b.get("/api/v1/transfer-pulls?side=asking"))["items"] if i["to_center"] == "tokyo"][0]
+    sent = [i for i in ok(b.get("/api/v1/transfer-pulls?side=asking"))["items"] if i["to_center"] == "tokyo"][0]
     assert "candidates" not in sent  # lists carry no candidates, and the asking side never gets A's people
-    assert "candidates" not in _ok(b.get(f"/api/v1/transfer-pulls/{sent['id']}"))
+    assert "candidates" not in ok(b.get(f"/api/v1/transfer-pulls/{sent['id']}"))
 
 
 def test_confirming_by_a_transfer_request_links_both_sides_and_notifies_the_asker(app, world, api, owner_engine):
     a, b = api("a_staff"), api("b_staff")
     a_case = _a_case(app)
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
-    transfer = _ok(_confirm(a, a_case, asked["id"]), 201)
+    transfer = ok(_confirm(a, a_case, asked["id"]), 201)
     assert (transfer["status"], transfer["to_center"], transfer["case_id"]) == ("requested", "osaka", str(a_case["id"]))
 
-    a_side = _ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))
+    a_side = ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))
     assert (a_side["status"], a_side["transfer_id"], a_side["case_id"]) == ("confirmed", transfer["id"], str(a_case["id"]))
     assert a_side["allowed_actions"] == [] and a_side["candidates"] == []
-    b_side = _ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
-    receiving = [t for t in _ok(b.get("/api/v1/transfers?side=receiving"))["items"] if t["status"] == "requested"]
+    b_side = ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
+    receiving = [t for t in ok(b.get("/api/v1/transfers?side=receiving"))["items"] if t["status"] == "requested"]
     assert [t["id"] for t in receiving] == [b_side["transfer_id"]] and b_side["status"] == "confirmed"
     assert receiving[0]["person"]["family_name"] == "丙野"  # the ordinary transfer, A's identity
     assert b_side["case_id"] == asking["case_id"] and a_case["id"] and str(a_case["id"]) not in str(b_side)
@@ -178,7 +173,7 @@ def test_confirming_by_a_transfer_request_links_both_sides_and_notifies_the_aske
 def test_a_confirmation_must_be_addressed_to_the_asking_center_and_changes_nothing_otherwise(app, world, api, owner_engine):
     a, b = api("a_staff"), api("b_staff")
     a_case = _a_case(app)
-    _ok(_pull(b, _b_case(app)), 201)
+    ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
     response = _confirm(a, a_case, asked["id"], to="fukuoka")
     assert response.status_code == 422 and "to_center" in response.get_json()["error"]["details"]["fields"]
@@ -188,14 +183,14 @@ def test_a_confirmation_must_be_addressed_to_the_asking_center_and_changes_nothi
 
 def test_refusing_needs_a_comment_and_tells_the_asker(app, world, api, owner_engine):
     a, b = api("a_staff"), api("b_staff")
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
     for body in ({}, {"comment": ""}, {"comment": "x", "reason": "busy"}):
         assert a.post(f"/api/v1/transfer-pulls/{asked['id']}/refuse", json=body).status_code == 422
     assert [s for _side, s in _statuses(owner_engine, asked["id"])] == ["open", "open"]
-    refused = _ok(a.post(f"/api/v1/transfer-pulls/{asked['id']}/refuse", json={"comment": "当所には入所記録がありません"}))
+    refused = ok(a.post(f"/api/v1/transfer-pulls/{asked['id']}/refuse", json={"comment": "当所には入所記録がありません"}))
     assert refused["status"] == "refused"
-    mine = _ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
+    mine = ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
     assert (mine["status"], mine["refuse_comment"]) == ("refused", "当所には入所記録がありません")
     events = _outbox(owner_engine, "transfer_pull_refused")
     assert [(str(e["to_center_id"]), str(e["pull_id"])) for e in events] == [(str(_center_id(app, "osaka")), asking["id"])]
@@ -206,10 +201,10 @@ def test_refusing_needs_a_comment_and_tells_the_asker(app, world, api, owner_eng
 
 def test_the_asker_cancels_an_open_pull_and_the_asked_center_is_told(app, world, api, owner_engine):
     a, b = api("a_staff"), api("b_staff")
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
-    assert _ok(b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"))["status"] == "cancelled"
-    assert _ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))["status"] == "cancelled"
+    assert ok(b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"))["status"] == "cancelled"
+    assert ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))["status"] == "cancelled"
     events = _outbox(owner_engine, "transfer_pull_cancelled")
     assert [(str(e["to_center_id"]), str(e["pull_id"])) for e in events] == [(str(_center_id(app, "tokyo")), asked["id"])]
     assert a.post(f"/api/v1/transfer-pulls/{asked['id']}/refuse", json={"comment": "遅れて"}).status_code == 409
@@ -219,31 +214,31 @@ def test_the_asker_cancels_an_open_pull_and_the_asked_center_is_told(app, world,
 
 def test_only_the_asked_center_answers_and_only_the_asker_cancels(app, world, api):
     a, b = api("a_staff"), api("b_staff")
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
     assert b.post(f"/api/v1/transfer-pulls/{asking['id']}/refuse", json={"comment": "自分で"}).status_code == 403
     assert a.post(f"/api/v1/transfer-pulls/{asked['id']}/cancel").status_code == 403
     b_case = _b_case(app)
     own_pull = _confirm(b, b_case, asking["id"], to="tokyo")  # the asker cannot confirm its own pull
     assert own_pull.status_code == 403
-    assert _ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))["status"] == "open"
+    assert ok(a.get(f"/api/v1/transfer-pulls/{asked['id']}"))["status"] == "open"
 
 
 def test_a_second_open_pull_for_the_same_case_and_center_is_409_until_the_first_is_closed(app, world, api, owner_engine):
     b = api("b_staff")
     case = _b_case(app)
-    first = _ok(_pull(b, case), 201)
+    first = ok(_pull(b, case), 201)
     again = _pull(b, case, message="二度目")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_state"
-    _ok(_pull(b, case, to="fukuoka"), 201)  # another center is another pull
-    _ok(b.post(f"/api/v1/transfer-pulls/{first['id']}/cancel"))
-    _ok(_pull(b, case, message="取消し後の依頼"), 201)
+    ok(_pull(b, case, to="fukuoka"), 201)  # another center is another pull
+    ok(b.post(f"/api/v1/transfer-pulls/{first['id']}/cancel"))
+    ok(_pull(b, case, message="取消し後の依頼"), 201)
     assert _count(owner_engine, "select count(*) from transfer_pulls where case_id = :c", c=case["id"]) == 3
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="the raw insert speaks PostgreSQL's uuid type")
 def test_the_database_refuses_a_second_open_pull_too(app, world, api, owner_engine):
-    sent = _ok(_pull(api("b_staff"), _b_case(app)), 201)
+    sent = ok(_pull(api("b_staff"), _b_case(app)), 201)
     with owner_engine.connect() as conn:
         trans = conn.begin()
         with pytest.raises(IntegrityError, match="uq_transfer_pulls_open_request"):
@@ -305,15 +300,15 @@ def test_a_closed_case_cannot_send_a_pull(app, world, api, owner_engine):
 def test_the_identity_sent_is_recorded_as_a_provision_in_the_asking_center(app, make_app, world, api):
     b_admin, a_admin = api("b_admin"), api("a_admin")
     case = _b_case(app)
-    sent = _ok(_pull(api("b_staff"), case), 201)
-    records = [r for r in _ok(b_admin.get("/api/v1/transfers/provisions"))["items"] if r["pull_id"] == sent["id"]]
+    sent = ok(_pull(api("b_staff"), case), 201)
+    records = [r for r in ok(b_admin.get("/api/v1/transfers/provisions"))["items"] if r["pull_id"] == sent["id"]]
     assert len(records) == 1
     record = records[0]
     assert (record["recipient_center"], record["person_id"], record["case_id"], record["transfer_id"]) == (
         "tokyo", str(case["person_id"]), str(case["id"]), None)
     assert (record["consent_method"], record["consent_witness"], record["basis"]) == ("oral_with_witness", "家族立会秘人", "consent")
     assert [i["kind"] for i in record["items"]] == ["identity", "message"]
-    assert _ok(a_admin.get("/api/v1/transfers/provisions"))["items"] == []  # A provided nothing
+    assert ok(a_admin.get("/api/v1/transfers/provisions"))["items"] == []  # A provided nothing
     csv = b_admin.get("/api/v1/transfers/provisions?format=csv").data.decode("utf-8-sig")
     header = csv.splitlines()[0].split(",")
     assert header[-2:] == ["transfer_id", "pull_id"] and sent["id"] in csv and "丙野" in csv
@@ -325,9 +320,9 @@ def test_the_identity_sent_is_recorded_as_a_provision_in_the_asking_center(app, 
 
 def test_a_third_center_sees_nothing_of_a_pull(app, make_app, world, api, owner_engine):
     a, b, c = api("a_staff"), api("b_staff"), api("c_staff")
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
-    seen = _ok(c.get("/api/v1/transfer-pulls"))["items"]  # the world's own pull from B to C only
+    seen = ok(c.get("/api/v1/transfer-pulls"))["items"]  # the world's own pull from B to C only
     assert {i["id"] for i in seen}.isdisjoint({asking["id"], asked["id"]}) and "丙野" not in str(seen)
     for pull_id in (asking["id"], asked["id"]):
         for method, url, body in (("GET", f"/api/v1/transfer-pulls/{pull_id}", None),
@@ -347,16 +342,16 @@ def test_a_third_center_sees_nothing_of_a_pull(app, make_app, world, api, owner_
 
 def test_each_center_sees_only_its_own_side(app, world, api):
     a, b = api("a_staff"), api("b_staff")
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
     assert a.get(f"/api/v1/transfer-pulls/{asking['id']}").status_code == 404
     assert b.get(f"/api/v1/transfer-pulls/{asked['id']}").status_code == 404
-    assert {i["side"] for i in _ok(b.get("/api/v1/transfer-pulls"))["items"]} == {"asking"}
-    assert {i["side"] for i in _ok(a.get("/api/v1/transfer-pulls"))["items"]} == {"asked"}
+    assert {i["side"] for i in ok(b.get("/api/v1/transfer-pulls"))["items"]} == {"asking"}
+    assert {i["side"] for i in ok(a.get("/api/v1/transfer-pulls"))["items"]} == {"asked"}
 
 
 def test_the_association_and_other_national_roles_are_refused_pulls(app, world, api):
-    _ok(_pull(api("b_staff"), _b_case(app)), 201)
+    ok(_pull(api("b_staff"), _b_case(app)), 201)
     for key in ("association", "ministry", "platform_admin", "a_prefecture"):
         assert api(key).get("/api/v1/transfer-pulls").status_code == 403, key
 
@@ -367,7 +362,7 @@ def _race(app, api, monkeypatch, *, first, second, slow_module, slow_name):
     """Start ``first`` (made slow while it holds the pull's locks), then ``second`` during it."""
     a, b = api("a_staff"), api("b_staff")
     a_case = _a_case(app)
-    asking = _ok(_pull(b, _b_case(app)), 201)
+    asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
     calls = {"cancel": lambda: b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"),
              "confirm": lambda: _confirm(a, a_case, asked["id"])}
@@ -380,6 +375,8 @@ def test_a_cancellation_and_a_confirmation_arriving_together_leave_exactly_one_o
                                                                                         monkeypatch):
     from teichaku.crosstenant.transfers import pulls, services
 
+    # Both orders, each staged the same way every run (tests/races.py): whoever holds the locks first
+    # wins, the other is refused, and both sides of the pull always agree.
     # The confirmation holds the locks (slow while sending the transfer); the cancellation waits and is refused.
     asking, a_case, results = _race(app, api, monkeypatch, first="confirm", second="cancel",
                                     slow_module=services, slow_name="_send")
@@ -395,31 +392,6 @@ def test_a_cancellation_and_a_confirmation_arriving_together_leave_exactly_one_o
     assert _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"]) == 0
 
 
-@pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
-def test_simultaneous_cancellations_and_confirmations_never_disagree(app, world, api, owner_engine):
-    a, b = api("a_staff"), api("b_staff")
-    for _ in range(4):
-        a_case = _a_case(app)
-        asking = _ok(_pull(b, _b_case(app)), 201)
-        asked = _incoming(a)
-        barrier, results = threading.Barrier(2), {}
-
-        def run(name, call):
-            barrier.wait()
-            results[name] = call().status_code
-        threads = [threading.Thread(target=run, args=("cancel", lambda: b.post(f"/api/v1/transfer-pulls/{asking['id']}/cancel"))),
-                   threading.Thread(target=run, args=("confirm", lambda: _confirm(a, a_case, asked["id"])))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(results.values()) in ([200, 409], [201, 409]), results
-        winner = "confirmed" if results["confirm"] == 201 else "cancelled"
-        assert {s for _side, s in _statuses(owner_engine, asking["id"])} == {winner}
-        transfers = _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"])
-        assert transfers == (1 if winner == "confirmed" else 0)
-
-
 # --- approval at the asked center -----------------------------------------------------------------------
 
 def test_a_pull_confirmed_by_a_request_awaiting_approval_links_the_asker_once_it_is_sent(app, world, api, owner_engine):
@@ -427,14 +399,14 @@ def test_a_pull_confirmed_by_a_request_awaiting_approval_links_the_asker_once_it
         conn.execute(text("update centers set requires_transfer_approval = true where code = 'tokyo'"))
     try:
         a, b = api("a_staff"), api("b_staff")
-        asking = _ok(_pull(b, _b_case(app)), 201)
-        transfer = _ok(_confirm(a, _a_case(app), _incoming(a)["id"]), 201)
+        asking = ok(_pull(b, _b_case(app)), 201)
+        transfer = ok(_confirm(a, _a_case(app), _incoming(a)["id"]), 201)
         assert transfer["status"] == "awaiting_approval"
-        mine = _ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
+        mine = ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
         assert (mine["status"], mine["transfer_id"]) == ("confirmed", None)
-        _ok(api("a_admin").post(f"/api/v1/transfers/{transfer['id']}/approve"))
-        receiving = _ok(b.get("/api/v1/transfers?side=receiving"))["items"]
-        assert _ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))["transfer_id"] == receiving[0]["id"]
+        ok(api("a_admin").post(f"/api/v1/transfers/{transfer['id']}/approve"))
+        receiving = ok(b.get("/api/v1/transfers?side=receiving"))["items"]
+        assert ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))["transfer_id"] == receiving[0]["id"]
     finally:
         with owner_engine.begin() as conn:
             conn.execute(text("update centers set requires_transfer_approval = false where code = 'tokyo'"))
@@ -455,8 +427,6 @@ def _migration():
 
 
 def test_pull_statuses_and_transitions_live_in_one_table():
-    from teichaku.crosstenant.transfers.models import TransferPull
-
     migration = _migration()
 
     assert lc.pull_actions_for("asked", "open") == ("confirm", "refuse")
@@ -467,8 +437,8 @@ def test_pull_statuses_and_transitions_live_in_one_table():
         lc.pull_next_status("cancel", "asking", "confirmed")
     from teichaku.crosstenant.notifications.models import KINDS
 
-    checks = {c.name: str(c.sqltext) for c in TransferPull.__table__.constraints if c.name and "status" in c.name}
-    assert any(lc.sql_in(lc.PULL_STATUSES) in sql for sql in checks.values())
+    # That the database's CHECKs allow exactly these statuses: test_migrations.py compares every
+    # migrated CHECK with the models'; here, that the migration spells the lists the code has.
     assert migration.PULL_STATUSES == lc.sql_in(lc.PULL_STATUSES) and migration.PULL_SIDES == lc.sql_in(lc.PULL_SIDES)
 
     assert set(migration.PULL_KINDS) <= set(KINDS) and "transfer_pull_requested" in migration.OLD_KINDS

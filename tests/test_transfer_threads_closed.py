@@ -18,6 +18,7 @@ from teichaku.crosstenant.transfers import services
 from teichaku.platform.i18n import today_jst
 from tests import factories
 from tests.conftest import BACKEND
+from tests.helpers import ok
 from tests.races import race
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -44,16 +45,8 @@ def uploads(_web, web):
 
 
 @pytest.fixture()
-def api(web, world):
-    clients = {}
-
-    def as_user(key):
-        if key not in clients:
-            client = web.test_client()
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {factories.api_token(web.test_client(), world.users[key])}"
-            clients[key] = client
-        return clients[key]
-    return as_user
+def api_app(web):
+    return web
 
 
 def _db_id(value: str) -> str:
@@ -65,17 +58,12 @@ def _details(value) -> dict:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _ok(response, status=200):
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
-    return response.get_json()
-
-
 def _transfer(web, api) -> tuple[str, str]:
     """A request from A (tokyo) to B (osaka): A's row id and B's row id."""
     case = factories.make_case(web, "tokyo", release_date=today_jst() + timedelta(days=60))
-    sent = _ok(api("a_staff").post("/api/v1/transfers", json={
+    sent = ok(api("a_staff").post("/api/v1/transfers", json={
         "case_id": str(case["id"]), "to_center": "osaka", "consent": CONSENT, "message": "スレッドのテスト"}), 201)
-    incoming = [i for i in _ok(api("b_staff").get("/api/v1/transfers?side=receiving"))["items"]
+    incoming = [i for i in ok(api("b_staff").get("/api/v1/transfers?side=receiving"))["items"]
                 if i["from_center"] == "tokyo" and i["status"] == "requested"][0]
     return sent["id"], incoming["id"]
 
@@ -115,11 +103,11 @@ def _refused(response):
 def _end(api, how, a_row, b_row):
     """End the request without B taking the person on."""
     if how == "declined":
-        _ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/decline", json={"reason": "no_capacity"}))
+        ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/decline", json={"reason": "no_capacity"}))
     elif how == "withdrawn":
-        _ok(api("a_staff").post(f"/api/v1/transfers/{a_row}/withdraw"))
+        ok(api("a_staff").post(f"/api/v1/transfers/{a_row}/withdraw"))
     else:
-        _ok(api("association").post(f"/api/v1/transfers/{a_row}/reassign", json={"to_center": "fukuoka"}))
+        ok(api("association").post(f"/api/v1/transfers/{a_row}/reassign", json={"to_center": "fukuoka"}))
 
 
 # --- a closed thread ----------------------------------------------------------------------------------
@@ -128,7 +116,7 @@ def _end(api, how, a_row, b_row):
 def test_after_a_decline_or_withdrawal_neither_center_can_send_messages_or_files(web, world, api, uploads,
                                                                                 owner_engine, how):
     a_row, b_row = _transfer(web, api)
-    _ok(_post(api("a_staff"), a_row, "終了前のメッセージ"), 201)
+    ok(_post(api("a_staff"), a_row, "終了前のメッセージ"), 201)
     _end(api, how, a_row, b_row)
     before = _thread_rows(owner_engine, a_row, b_row)
     files_before = _files(uploads)
@@ -139,22 +127,22 @@ def test_after_a_decline_or_withdrawal_neither_center_can_send_messages_or_files
         _refused(client.post(f"/api/v1/transfers/{row}/messages", json={"body": "JSONでも"}))
     assert _thread_rows(owner_engine, a_row, b_row) == before
     assert _files(uploads) == files_before
-    erased = _ok(api("b_staff").get(f"/api/v1/transfers/{b_row}"))
+    erased = ok(api("b_staff").get(f"/api/v1/transfers/{b_row}"))
     assert erased["person"] is None and erased["snapshot_erased_at"]  # the thread closed with the identity
 
 
 def test_after_a_reassignment_the_old_receiver_gets_nothing_more_and_cannot_write(web, world, api, owner_engine):
     a_row, b_row = _transfer(web, api)
-    _ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/decline", json={"reason": "no_capacity"}))
+    ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/decline", json={"reason": "no_capacity"}))
     _refused(_post(api("a_staff"), a_row, "お断りの後に追加の身元情報"))  # declined: closed until reassigned
     _end(api, "reassigned", a_row, b_row)
     _refused(_post(api("b_staff"), b_row, "振替後の質問", [(PDF, "q.pdf")]))
     osaka_before = _thread_rows(owner_engine, b_row)
-    _ok(_post(api("a_staff"), a_row, "福岡センターへの補足です"), 201)  # the thread is the new center's now
+    ok(_post(api("a_staff"), a_row, "福岡センターへの補足です"), 201)  # the thread is the new center's now
     assert _thread_rows(owner_engine, b_row) == osaka_before
-    c_row = [i for i in _ok(api("c_staff").get("/api/v1/transfers?side=receiving"))["items"]
+    c_row = [i for i in ok(api("c_staff").get("/api/v1/transfers?side=receiving"))["items"]
              if i["from_center"] == "tokyo"][0]["id"]
-    assert [m["body"] for m in _ok(api("c_staff").get(f"/api/v1/transfers/{c_row}/messages"))["items"]] == \
+    assert [m["body"] for m in ok(api("c_staff").get(f"/api/v1/transfers/{c_row}/messages"))["items"]] == \
         ["福岡センターへの補足です"]
 
 
@@ -186,9 +174,9 @@ def test_the_page_of_a_declined_request_offers_no_thread_form_and_refuses_a_post
 
 def test_after_acceptance_the_thread_stays_open_both_ways_with_files(web, world, api, owner_engine):
     a_row, b_row = _transfer(web, api)
-    _ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/accept"))
-    _ok(_post(api("a_staff"), a_row, "受入れありがとうございます", [(PDF, "引継ぎ.pdf")]), 201)
-    _ok(_post(api("b_staff"), b_row, "到着後の様子です", [(PDF, "様子.pdf")]), 201)
+    ok(api("b_staff").post(f"/api/v1/transfers/{b_row}/accept"))
+    ok(_post(api("a_staff"), a_row, "受入れありがとうございます", [(PDF, "引継ぎ.pdf")]), 201)
+    ok(_post(api("b_staff"), b_row, "到着後の様子です", [(PDF, "様子.pdf")]), 201)
     assert _thread_rows(owner_engine, a_row, b_row) == (4, 4)
 
 
@@ -197,9 +185,9 @@ def test_after_acceptance_the_thread_stays_open_both_ways_with_files(web, world,
 def test_a_file_sent_in_the_thread_is_recorded_as_a_provision_to_the_other_center(web, world, api, owner_engine):
     a_row, b_row = _transfer(web, api)
     admin = api("a_admin")
-    before = {p["id"] for p in _ok(admin.get("/api/v1/transfers/provisions"))["items"]}
-    posted = _ok(_post(api("a_staff"), a_row, "資料を添付します", [(PDF, "面談記録.pdf"), (PDF, "計画書.pdf")]), 201)
-    (record,) = [p for p in _ok(admin.get("/api/v1/transfers/provisions"))["items"] if p["id"] not in before]
+    before = {p["id"] for p in ok(admin.get("/api/v1/transfers/provisions"))["items"]}
+    posted = ok(_post(api("a_staff"), a_row, "資料を添付します", [(PDF, "面談記録.pdf"), (PDF, "計画書.pdf")]), 201)
+    (record,) = [p for p in ok(admin.get("/api/v1/transfers/provisions"))["items"] if p["id"] not in before]
     assert (record["recipient_center"], record["transfer_id"], record["pull_id"]) == ("osaka", a_row, None)
     assert record["provided_on"] == today_jst().isoformat() and record["basis"] == "consent"
     assert [i["kind"] for i in record["items"]] == ["attachment", "attachment"]
@@ -213,8 +201,8 @@ def test_a_file_sent_in_the_thread_is_recorded_as_a_provision_to_the_other_cente
     assert sorted(_details(provide)["attachment_ids"]) == sorted(f["id"] for f in posted["attachments"])
     csv_text = admin.get("/api/v1/transfers/provisions?format=csv").data.decode("utf-8-sig")
     assert "スレッドの添付ファイル: 面談記録.pdf" in csv_text
-    _ok(_post(api("a_staff"), a_row, "本文だけ"), 201)  # a message without files provides no file
-    assert len(_ok(admin.get("/api/v1/transfers/provisions"))["items"]) == len(before) + 1
+    ok(_post(api("a_staff"), a_row, "本文だけ"), 201)  # a message without files provides no file
+    assert len(ok(admin.get("/api/v1/transfers/provisions"))["items"]) == len(before) + 1
 
 
 def test_the_receiving_center_sends_files_only_once_it_has_a_case_to_record_the_provision_in(web, world, api,
@@ -224,13 +212,13 @@ def test_the_receiving_center_sends_files_only_once_it_has_a_case_to_record_the_
     error = _refused(_post(b, b_row, "受入れ前の資料", [(PDF, "b.pdf")]))
     assert "第三者提供記録" in error["message"]
     assert _thread_rows(owner_engine, a_row, b_row) == (0, 0) and _files(uploads) == []
-    _ok(_post(b, b_row, "受入れ前の質問（本文のみ）"), 201)
-    _ok(b.post(f"/api/v1/transfers/{b_row}/accept"))
-    _ok(_post(b, b_row, "受入れ後の資料", [(PDF, "b.pdf")]), 201)
-    (record,) = [p for p in _ok(api("b_admin").get("/api/v1/transfers/provisions"))["items"] if p["transfer_id"] == b_row]
+    ok(_post(b, b_row, "受入れ前の質問（本文のみ）"), 201)
+    ok(b.post(f"/api/v1/transfers/{b_row}/accept"))
+    ok(_post(b, b_row, "受入れ後の資料", [(PDF, "b.pdf")]), 201)
+    (record,) = [p for p in ok(api("b_admin").get("/api/v1/transfers/provisions"))["items"] if p["transfer_id"] == b_row]
     assert record["recipient_center"] == "tokyo"
     assert [i["label"] for i in record["items"]] == ["スレッドの添付ファイル: b.pdf"]
-    receiving_case = _ok(b.get(f"/api/v1/transfers/{b_row}"))["receiving_case_id"]
+    receiving_case = ok(b.get(f"/api/v1/transfers/{b_row}"))["receiving_case_id"]
     assert record["case_id"] == receiving_case
 
 
@@ -241,9 +229,9 @@ def _pull(web, api) -> tuple[str, str]:
     case = factories.make_case(web, "osaka", case_type="consultation",
                                person=factories.person_payload(**PULL_PERSON), facility_name="甲府刑務所",
                                release_date=today_jst() + timedelta(days=90))
-    asking = _ok(api("b_staff").post("/api/v1/transfer-pulls", json={
+    asking = ok(api("b_staff").post("/api/v1/transfer-pulls", json={
         "case_id": str(case["id"]), "to_center": "tokyo", "consent": CONSENT, "message": "開始依頼のテスト"}), 201)
-    asked = [i for i in _ok(api("a_staff").get("/api/v1/transfer-pulls?side=asked"))["items"] if i["status"] == "open"][0]
+    asked = [i for i in ok(api("a_staff").get("/api/v1/transfer-pulls?side=asked"))["items"] if i["status"] == "open"][0]
     assert asked["person"]["family_name"] == "丁野"
     return asking["id"], asked["id"]
 
@@ -265,12 +253,12 @@ def _chain(owner_engine, code, action):
 def test_a_refused_or_cancelled_pull_erases_the_asked_centers_copy_of_the_identity(web, world, api, owner_engine, how):
     asking, asked = _pull(web, api)
     if how == "refused":
-        _ok(api("a_staff").post(f"/api/v1/transfer-pulls/{asked}/refuse", json={"comment": "入所記録がありません"}))
+        ok(api("a_staff").post(f"/api/v1/transfer-pulls/{asked}/refuse", json={"comment": "入所記録がありません"}))
         actor = "a_staff"
     else:
-        _ok(api("b_staff").post(f"/api/v1/transfer-pulls/{asking}/cancel"))
+        ok(api("b_staff").post(f"/api/v1/transfer-pulls/{asking}/cancel"))
         actor = "b_staff"
-    view = _ok(api("a_staff").get(f"/api/v1/transfer-pulls/{asked}"))
+    view = ok(api("a_staff").get(f"/api/v1/transfer-pulls/{asked}"))
     assert view["status"] == how and view["person"] is None and view["snapshot_erased_at"]
     stored = _pull_snapshot(owner_engine, asked)
     assert stored.erased and stored.snapshot_erased_at is not None and stored.facility_name == "甲府刑務所"
@@ -278,7 +266,7 @@ def test_a_refused_or_cancelled_pull_erases_the_asked_centers_copy_of_the_identi
     assert entry.object_id == asked and _details(entry.details)["reason"] == how
     assert uuid.UUID(str(entry.actor_id)) == uuid.UUID(str(world.users[actor]["id"]))
     assert _chain(owner_engine, "osaka", "transfer_pull.snapshot_erase") == []
-    mine = _ok(api("b_staff").get(f"/api/v1/transfer-pulls/{asking}"))
+    mine = ok(api("b_staff").get(f"/api/v1/transfer-pulls/{asking}"))
     assert mine["case_id"] and mine["status"] == how  # the asker keeps its own case and person
     page = _page(web, world.users["a_staff"])
     for url in (f"/transfers/pulls/{asked}", "/transfers/pulls"):
