@@ -21,7 +21,8 @@ from teichaku.crosstenant.aggregates.jobs import sweep_dirty_slices
 from teichaku.platform.i18n import today_jst
 from teichaku.platform.pagination import encode_cursor
 from tests.conftest import BACKEND
-from tests.test_transfers import _a_case, _age, _incoming_id, _ok, _request
+from tests.helpers import ok
+from tests.test_transfers import _a_case, _age, _incoming_id, _request
 
 
 # --- the disclosure engine -----------------------------------------------------------------------
@@ -56,16 +57,16 @@ def test_the_engine_finds_a_cell_solved_by_combining_rows_and_columns():
 @pytest.mark.skipif(BACKEND != "postgres", reason="the ageing helper speaks PostgreSQL")
 def test_the_compliance_report_counts_days_to_answer_as_the_national_figures_do(app, world, api, owner_engine):
     a, b, c, assoc = api("a_staff"), api("b_staff"), api("c_staff"), api("association")
-    _ok(_request(a, _a_case(app)), 201)
-    slow = _ok(_request(a, _a_case(app), to="fukuoka"), 201)
+    ok(_request(a, _a_case(app)), 201)
+    slow = ok(_request(a, _a_case(app), to="fukuoka"), 201)
     _age(owner_engine, slow["id"], 3)
-    _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
-    c_row = [i for i in _ok(c.get("/api/v1/transfers?side=receiving"))["items"] if i["from_center"] == "tokyo"
+    ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    c_row = [i for i in ok(c.get("/api/v1/transfers?side=receiving"))["items"] if i["from_center"] == "tokyo"
              and i["status"] == "requested"][0]
-    _ok(c.post(f"/api/v1/transfers/{c_row['id']}/decline", json={"reason": "no_resources"}))
+    ok(c.post(f"/api/v1/transfers/{c_row['id']}/decline", json={"reason": "no_resources"}))
     today = today_jst()
     year = rules.fiscal_year_of(today - timedelta(days=3))
-    report = _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))
+    report = ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))
     with app.app_context():
         sweep_dirty_slices(older_than_seconds=-1, budget_seconds=600)
         national = figures.day_statistics(year, "transfer_days_to_answer")
@@ -79,13 +80,13 @@ def test_the_compliance_report_counts_days_to_answer_as_the_national_figures_do(
 
 def test_a_change_to_the_days_to_answer_rule_reaches_the_compliance_report(app, world, api, monkeypatch):
     a, b, assoc = api("a_staff"), api("b_staff"), api("association")
-    _ok(_request(a, _a_case(app)), 201)
-    _ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
+    ok(_request(a, _a_case(app)), 201)
+    ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
     year = rules.fiscal_year_of(today_jst())
-    before = {r["center"]: r for r in _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
+    before = {r["center"]: r for r in ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
     real = rules.days_to_answer
     monkeypatch.setattr(rules, "days_to_answer", lambda row: None if real(row) is None else real(row) + 100)
-    after = {r["center"]: r for r in _ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
+    after = {r["center"]: r for r in ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
     assert before["osaka"]["median_days_to_answer"] == 0 and before["osaka"]["answered_within_deadline"] == 1
     assert after["osaka"]["median_days_to_answer"] == 100 and after["osaka"]["answered_within_deadline"] == 0
 
@@ -131,7 +132,7 @@ def test_rows_sharing_one_timestamp_are_paged_without_loss_or_repeat(api, owner_
             "select name from resources where name like '同時%' order by id desc"))]
     seen, cursor = [], ""
     for _ in range(4):
-        page = _ok(client.get(f"/api/v1/resources?limit=2{'&cursor=' + cursor if cursor else ''}"))
+        page = ok(client.get(f"/api/v1/resources?limit=2{'&cursor=' + cursor if cursor else ''}"))
         seen += [r["name"] for r in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
