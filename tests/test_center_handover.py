@@ -252,7 +252,7 @@ def second_installation(tmp_path_factory):
     """Another database of this run's, migrated and seeded like conftest's, and its own uploads."""
     from flask_migrate import upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
 
     name = f"teichaku_test_{uuid.uuid4().hex[:10]}"
@@ -578,7 +578,7 @@ def _digest(data: bytes) -> bytes:
 
 
 def _owner_app(url: str):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     return create_app({"TESTING": True, "DATABASE_URL": url}, database_role="owner")
 

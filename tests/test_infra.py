@@ -401,7 +401,7 @@ def sentinel_setup(tmp_path):
 @pytest.fixture()
 def sentinel_app(sentinel_setup):
     """The app configured for Sentinel only (REDIS_URL's host is never used), throttling included."""
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
 
     app = create_app({"TESTING": True, "REDIS_URL": "redis://sentinel/15", "REDIS_SENTINEL_MASTER": "teichaku",
@@ -523,7 +523,7 @@ def test_a_streaming_replica_serves_the_app_schema_read_only_with_row_level_secu
                                 capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, result.stderr
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
 
     app = create_app({"TESTING": True, "DATABASE_URL": owner_url})  # the application role on the primary
@@ -564,7 +564,7 @@ def _the_app_reads_its_reports_from_the_replica(owner_url: str, replica_port: in
     from teichaku.crosstenant.aggregates import figures
     from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
     from teichaku.platform import reporting_reads
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
     from teichaku.platform.i18n import today_jst
     from teichaku.crosstenant.aggregates.rules import fiscal_year_of

@@ -17,7 +17,7 @@ def worker_app():
 
         if has_app_context():
             return current_app._get_current_object()
-        from ..platform.app import create_app
+        from ..app import create_app
 
         _app = create_app()
     return _app
