@@ -85,8 +85,6 @@ KNOWN_DEBT: dict[str, set[str]] = {
         "crosstenant.notifications.services -> workers.queue",
         "platform.auth.duties -> crosstenant.notifications.delivery",
         "platform.auth.duties -> crosstenant.notifications.services",
-        "platform.handover.export -> tenants.records.storage",
-        "platform.handover.import_ -> tenants.records.storage",
         "tenants.retention.disclosure -> crosstenant.exchange.lifecycle",
         "tenants.retention.disclosure -> crosstenant.transfers.attachments",
         "tenants.retention.disclosure -> crosstenant.transfers.lifecycle",

@@ -38,6 +38,7 @@ from ...platform.centers import Center
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform.i18n import JST, fiscal_year_label, today_jst
+from ...platform import storage
 from ...platform.models import utcnow
 from ...platform.pagination import aware_datetime, decode_cursor, encode_cursor
 from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
@@ -293,8 +294,6 @@ def _resolve_package(case: Case, package: list[dict] | None) -> list[dict]:
 
 def _read_package(sending: Transfer) -> list[dict]:
     """The chosen items' content from the sending center (inside ``cross_tenant``), as plain data."""
-    from ...tenants.records import storage
-
     items = []
     center_id, case_id = sending.center_id, sending.case_id
     for item in sending.package or []:
