@@ -24,9 +24,9 @@ from .platform.audit import models as _audit  # noqa: F401
 from .platform.auth import models as _auth  # noqa: F401
 from .platform.database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
 from .platform.extensions import babel, csrf, db, limiter, login_manager, migrate
+from .platform import jobs
 from .platform.redis_client import limiter_storage_uri
 from .platform.scope_token import check_key, derive_key
-from .workers import queue
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -57,7 +57,7 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     errors.init_app(app)
     cli.init_app(app)
 
-    queue.init_app(app)
+    jobs.init_app(app)
 
     if database_role == "app" and is_postgres(app.config["DATABASE_URL"]) and not app.config.get("SKIP_ROLE_CHECK"):
         with app.app_context():

@@ -420,7 +420,7 @@ def test_sentinel_names_the_master_and_the_app_and_an_rq_worker_use_the_queue_th
     setup, app = sentinel_setup, sentinel_app
     assert setup["watcher"].sentinel_get_master_addr_by_name("teichaku") == ("127.0.0.1", setup["master"])
     from teichaku.workers import jobs
-    from teichaku.workers.queue import get_queue
+    from teichaku.platform.jobs import get_queue
 
     with app.app_context():
         job = get_queue(app).enqueue(jobs.purge_expired_sessions)
@@ -439,7 +439,7 @@ def test_sentinel_names_the_master_and_the_app_and_an_rq_worker_use_the_queue_th
 def test_the_app_follows_a_sentinel_failover_for_jobs_and_sign_in_throttling(sentinel_setup, sentinel_app, world):
     setup, app = sentinel_setup, sentinel_app
     from teichaku.workers import jobs
-    from teichaku.workers.queue import get_queue
+    from teichaku.platform.jobs import get_queue
 
     failed = app.test_client().post("/api/v1/auth/token", json={"email": world.user("a_staff")["email"], "password": "wrong password!"})
     assert failed.status_code == 401

@@ -7,9 +7,9 @@ from sqlalchemy import delete, or_
 
 from ..platform.auth.models import ApiToken, UserSession
 from ..platform.extensions import db
+from ..platform.jobs import job
 from ..platform.models import utcnow
 from ..platform.tenancy import account_lookup
-from .context import job
 
 
 @job
