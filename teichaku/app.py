@@ -17,10 +17,13 @@ from flask import Flask
 
 from . import cli
 from .blueprints import register as register_blueprints
+from .crosstenant.aggregates import tracking as _aggregates_tracking  # noqa: F401  (its session hooks mark slices dirty)
 from .platform import centers as _centers  # noqa: F401  (the models of the platform)
 from .platform import config as config_module
 from .platform import errors, hooks, i18n, logs
+from .platform import tenancy
 from .platform.audit import models as _audit  # noqa: F401
+from .platform.audit.services import record as audit_record
 from .platform.auth import models as _auth  # noqa: F401
 from .platform.database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
 from .platform.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -44,6 +47,7 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     config_module.check_production(app.config)
     app.config["DATABASE_ROLE"] = database_role
     app.extensions["teichaku_app_factory"] = create_app
+    tenancy.use_audit_writer(audit_record)  # every cross_tenant(...) is audited
     _configure_database(app, database_role)
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
 

@@ -1,4 +1,4 @@
-"""Jobs.  Each takes ids or plain values and opens its own app context (see ``context.job``)."""
+"""Jobs.  Each takes ids or plain values and opens its own app context (see ``platform.jobs.job``)."""
 from __future__ import annotations
 
 from datetime import timedelta
