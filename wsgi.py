@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from teichaku.platform.app import create_app
+from teichaku.app import create_app
 
 
 def _database_role() -> str:

@@ -98,7 +98,7 @@ def _percentiles(samples_ms: list[float]) -> dict:
 
 
 def _app(bdb, *, role: str, **overrides):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     return create_app({**owner_app_config(bdb), "TEICHAKU_INSTANCE": tempfile.mkdtemp(prefix="teichaku-bench-"),
                        "LOG_LEVEL": "WARNING", **overrides}, database_role=role)

@@ -57,7 +57,7 @@ def _int(name: str, default: int) -> int:
 
 
 def _owner_app(bdb):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     return create_app({**owner_app_config(bdb), "TEICHAKU_INSTANCE": tempfile.mkdtemp(prefix="teichaku-bench-"),
                        "LOG_LEVEL": "WARNING", "REDIS_AVAILABLE": False}, database_role="owner")

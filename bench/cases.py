@@ -147,7 +147,7 @@ def _capture_sql(bdb, auth: dict, queries) -> dict[str, tuple[str, dict]]:
     keep the SELECT over ``cases`` it sends: the exact statement and parameters."""
     from sqlalchemy import event
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
 
     app = create_app({**owner_app_config(bdb), "TEICHAKU_INSTANCE": tempfile.mkdtemp(prefix="teichaku-bench-"),

@@ -98,7 +98,7 @@ def sign_tenant(conn, secret_key: str, tenant_id) -> None:
 def migrate_and_seed_centers(bdb: BenchDatabase) -> None:
     from flask_migrate import upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import center_by_code, seed_centers
     from teichaku.platform.extensions import db
 
@@ -128,7 +128,7 @@ def create_staff(bdb: BenchDatabase, centers: str = "tenant") -> None:
     """
     from sqlalchemy import select
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.auth.services import create_user
     from teichaku.platform.centers import Center
     from teichaku.platform.extensions import db

@@ -161,7 +161,7 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def _client(bdb):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     app = create_app({**owner_app_config(bdb), "TESTING": True, "RATELIMIT_STORAGE_URI": bdb.redis_url})
     client = app.test_client()

@@ -59,7 +59,7 @@ def _no_seed(bdb, settings) -> dict:
 def _create_recipients(bdb, per_center: int) -> int:
     """Staff and a center admin in every center, as the schema owner.  They never sign in (the
     password hash matches nothing), so no argon2 hashing is needed."""
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.auth.models import User
     from teichaku.platform.centers import Center
     from teichaku.platform.extensions import db

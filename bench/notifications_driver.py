@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     phase, out = argv[0], argv[1]
     knobs = dict(a[2:].split("=", 1) for a in argv[2:])
     from teichaku.crosstenant.notifications.services import emit
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import list_centers
     from teichaku.platform.extensions import db
     from teichaku.platform.tenancy import set_tenant

@@ -79,7 +79,7 @@ def database(tmp_path_factory):
 
     from flask_migrate import upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
     from teichaku.platform.extensions import db
 
@@ -130,7 +130,7 @@ def _release_pooled_connections():
 @pytest.fixture(scope="session")
 def make_app(database):
     """Build an app (application role) with extra configuration."""
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     built = BUILT_APPS
 

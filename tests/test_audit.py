@@ -96,7 +96,7 @@ def test_blanking_personal_values_keeps_the_chain_valid(app, world, owner_engine
     from teichaku.platform.audit.models import AuditEntry
     from teichaku.platform.audit.services import blank_personal_values, verify
     from teichaku.platform.extensions import db
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     owner_app = create_app({"TESTING": True}, database_role="owner")
     with owner_app.app_context():

@@ -310,7 +310,7 @@ def test_platform_admin_adds_and_renames_a_center(nocsrf_app, world):
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="uses the PostgreSQL test database")
 def test_production_refuses_unsafe_settings(database):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.config import UnsafeConfiguration
 
     with pytest.raises(UnsafeConfiguration, match="SECRET_KEY"):

@@ -474,7 +474,7 @@ def sqlite_app(tmp_path_factory):
     """A second app on a SQLite database of its own (FTS5), migrated and seeded."""
     from flask_migrate import upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
 
     path = tmp_path_factory.mktemp("sqlite-search") / "search.sqlite3"

@@ -252,7 +252,7 @@ def second_installation(tmp_path_factory):
     """Another database of this run's, migrated and seeded like conftest's, and its own uploads."""
     from flask_migrate import upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
 
     name = f"teichaku_test_{uuid.uuid4().hex[:10]}"
@@ -578,7 +578,7 @@ def _digest(data: bytes) -> bytes:
 
 
 def _owner_app(url: str):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     return create_app({"TESTING": True, "DATABASE_URL": url}, database_role="owner")
 
@@ -673,11 +673,11 @@ def _association_confirms(app, world) -> None:
 def test_a_setup_link_expires(nocsrf_app, world, monkeypatch):
     from itsdangerous.timed import TimestampSigner
 
-    from teichaku.platform.handover import invitations
+    from teichaku.platform.auth import setup_links
 
     real = TimestampSigner.get_timestamp
     monkeypatch.setattr(TimestampSigner, "get_timestamp",
-                        lambda self: real(self) - (invitations.DEFAULT_HOURS * 3600 + 60))
+                        lambda self: real(self) - (setup_links.DEFAULT_HOURS * 3600 + 60))
     result = _hand_over(nocsrf_app)  # the link was issued 72 hours and a minute ago
     monkeypatch.undo()
     assert nocsrf_app.test_client().get(result.setup_url.split("127.0.0.1:5000", 1)[1]).status_code == 404

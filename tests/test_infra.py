@@ -401,7 +401,7 @@ def sentinel_setup(tmp_path):
 @pytest.fixture()
 def sentinel_app(sentinel_setup):
     """The app configured for Sentinel only (REDIS_URL's host is never used), throttling included."""
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
 
     app = create_app({"TESTING": True, "REDIS_URL": "redis://sentinel/15", "REDIS_SENTINEL_MASTER": "teichaku",
@@ -420,7 +420,7 @@ def test_sentinel_names_the_master_and_the_app_and_an_rq_worker_use_the_queue_th
     setup, app = sentinel_setup, sentinel_app
     assert setup["watcher"].sentinel_get_master_addr_by_name("teichaku") == ("127.0.0.1", setup["master"])
     from teichaku.workers import jobs
-    from teichaku.workers.queue import get_queue
+    from teichaku.platform.jobs import get_queue
 
     with app.app_context():
         job = get_queue(app).enqueue(jobs.purge_expired_sessions)
@@ -439,7 +439,7 @@ def test_sentinel_names_the_master_and_the_app_and_an_rq_worker_use_the_queue_th
 def test_the_app_follows_a_sentinel_failover_for_jobs_and_sign_in_throttling(sentinel_setup, sentinel_app, world):
     setup, app = sentinel_setup, sentinel_app
     from teichaku.workers import jobs
-    from teichaku.workers.queue import get_queue
+    from teichaku.platform.jobs import get_queue
 
     failed = app.test_client().post("/api/v1/auth/token", json={"email": world.user("a_staff")["email"], "password": "wrong password!"})
     assert failed.status_code == 401
@@ -523,7 +523,7 @@ def test_a_streaming_replica_serves_the_app_schema_read_only_with_row_level_secu
                                 capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, result.stderr
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
 
     app = create_app({"TESTING": True, "DATABASE_URL": owner_url})  # the application role on the primary
@@ -564,7 +564,7 @@ def _the_app_reads_its_reports_from_the_replica(owner_url: str, replica_port: in
     from teichaku.crosstenant.aggregates import figures
     from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
     from teichaku.platform import reporting_reads
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.extensions import db
     from teichaku.platform.i18n import today_jst
     from teichaku.crosstenant.aggregates.rules import fiscal_year_of

@@ -99,14 +99,14 @@ def _rules(app):
 
 
 def _route_cases():
-    from teichaku.platform.app import create_app  # noqa: F401 - the URL map is static per code
+    from teichaku.app import create_app  # noqa: F401 - the URL map is static per code
     import os
 
     # Build the URL map without a database: the rules are the same for every app instance.
     from flask import Flask
 
     from teichaku.blueprints import register
-    from teichaku.platform.app import _init_extensions  # noqa: F401
+    from teichaku.app import _init_extensions  # noqa: F401
 
     cases = []
     app = _url_map_app()
@@ -119,7 +119,7 @@ def _route_cases():
 def _url_map_app():
     import os
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     os.environ.setdefault("TEICHAKU_INSTANCE", "/tmp/teichaku-sweep-collect")
     return create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "DATABASE_URL": "sqlite://", "SKIP_ROLE_CHECK": True,

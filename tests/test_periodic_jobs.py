@@ -99,7 +99,7 @@ def _tail(path: Path) -> str:
 def test_the_deployed_scheduler_and_worker_run_every_periodic_job_json_serialised(app, world, tmp_path):
     from teichaku.workers import periodic
     from teichaku.workers.cron import PERIODIC_JOBS
-    from teichaku.workers.queue import QUEUE_NAME
+    from teichaku.platform.jobs import QUEUE_NAME
 
     names = {p.name for p in PERIODIC_JOBS}
     connection = redis.Redis.from_url(REDIS_TEST_URL)
@@ -145,7 +145,7 @@ def test_the_test_only_start_up_run_is_ignored_in_production(monkeypatch):
 def _record(connection, name: str, *, since: datetime | None = None, success: datetime | None = None,
             failure: datetime | None = None) -> None:
     from teichaku.workers import periodic
-    from teichaku.workers.queue import QUEUE_NAME
+    from teichaku.platform.jobs import QUEUE_NAME
 
     fields = {"scheduled_since": since, "last_success": success, "last_failure": failure}
     mapping = {k: v.isoformat() for k, v in fields.items() if v}

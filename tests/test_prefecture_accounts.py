@@ -76,7 +76,7 @@ def _submission_status(owner_engine, center: str):
 
 
 def _owner_app(database):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
 
     return create_app({"TESTING": True, "DATABASE_URL": database["owner_url"]}, database_role="owner")
 
@@ -410,7 +410,7 @@ def test_a_prefecture_official_changes_its_own_password(make_app, world):
 def test_the_migration_moves_existing_prefecture_accounts_from_their_center_to_its_prefecture(database):
     from flask_migrate import downgrade, upgrade
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
 
     name = f"teichaku_test_{uuid.uuid4().hex[:10]}"

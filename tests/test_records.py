@@ -18,7 +18,8 @@ from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
 from teichaku.platform.i18n import today_jst, wareki
 from teichaku.platform.tenancy import set_tenant
-from teichaku.tenants.records import services, storage
+from teichaku.platform import storage
+from teichaku.tenants.records import services
 from tests import factories
 from tests.helpers import api_error
 

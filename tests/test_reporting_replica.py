@@ -32,7 +32,7 @@ def reporting_copy():
     from flask_migrate import upgrade
 
     from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.centers import seed_centers
 
     name = f"teichaku_test_{uuid.uuid4().hex[:10]}"

@@ -29,7 +29,7 @@ from teichaku.tenants.cases.models import Case, CaseNeed
 from teichaku.tenants.persons.models import Person
 from teichaku.tenants.records import services as records
 from teichaku.tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
-from teichaku.tenants.records.storage import document_path
+from teichaku.platform.storage import document_path
 from teichaku.tenants.retention import policy, services
 from teichaku.tenants.retention.models import RetentionReview
 from tests import factories

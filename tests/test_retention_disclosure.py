@@ -293,7 +293,8 @@ def test_index_html_is_japanese_with_every_heading_and_escapes_record_content(ex
 
 def test_a_document_whose_file_is_missing_is_listed_and_the_export_still_succeeds(web):
     from teichaku.tenants.cases.services import create_case
-    from teichaku.tenants.records import services as records, storage
+    from teichaku.platform import storage
+    from teichaku.tenants.records import services as records
 
     with web.app_context():
         set_tenant(center_by_code("tokyo").id)

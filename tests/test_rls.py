@@ -83,7 +83,7 @@ def test_application_role_owns_nothing_and_cannot_bypass_rls(database, app_engin
 
 
 def test_app_refuses_to_start_as_the_schema_owner(database):
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.database import UnsafeDatabaseRole
 
     with pytest.raises(UnsafeDatabaseRole):
@@ -219,7 +219,7 @@ def test_rls_sync_key_stores_the_environments_key_for_the_app(database, make_app
     """After a key change the owner's command makes the database verify the new key (and only it)."""
     import os
 
-    from teichaku.platform.app import create_app
+    from teichaku.app import create_app
     from teichaku.platform.scope_token import ScopeKeyMismatch
 
     def sync(key: str) -> None:

@@ -32,7 +32,7 @@ def test_a_real_rq_worker_runs_jobs_with_the_json_serializer(make_app, world, ow
     app = make_app(WTF_CSRF_ENABLED=False)
     _old_session(owner_engine, app, world)
     from teichaku.workers.jobs import purge_expired_sessions
-    from teichaku.workers.queue import enqueue
+    from teichaku.platform.jobs import enqueue
 
     with app.app_context():
         job = enqueue(purge_expired_sessions)
@@ -56,7 +56,7 @@ def test_jobs_run_in_process_when_redis_does_not_answer(make_app, world, owner_e
     app = make_app(WTF_CSRF_ENABLED=False, REDIS_AVAILABLE=False)
     _old_session(owner_engine, app, world)
     from teichaku.workers.jobs import purge_expired_sessions
-    from teichaku.workers.queue import enqueue
+    from teichaku.platform.jobs import enqueue
 
     with app.app_context():
         enqueue(purge_expired_sessions)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from flask import abort, g, has_app_context
 from sqlalchemy import event
@@ -41,6 +41,18 @@ class TenantViolation(RuntimeError):
 
 
 # --- the current scope -----------------------------------------------------------------------
+
+# Writes the escape hatch's audit entry: ``platform.audit.services.record``, named by the app
+# factory (``use_audit_writer``).  Why not an import: the audit log sits above tenancy (it writes
+# into the current center's chain, which tenancy decides), so tenancy must not import it.
+_audit_writer: Callable[..., object] | None = None
+
+
+def use_audit_writer(writer: Callable[..., object]) -> None:
+    """Name the function that audits every opening of ``cross_tenant`` (the app factory does)."""
+    global _audit_writer
+    _audit_writer = writer
+
 
 def current_center_id() -> uuid.UUID | None:
     return getattr(g, "tenant_id", None) if has_app_context() else None
@@ -65,9 +77,12 @@ def cross_tenant(purpose: str, *, actor=None) -> Iterator[None]:
     """The one escape hatch for cross-tenant reads, used only by the named cross-tenant services.
 
     ``purpose`` says why (it is written to the audit log).  Nesting keeps the outer purpose.
+    Raises ``RuntimeError`` (before opening anything) when no audit writer was named: the escape
+    hatch is never opened unaudited.
     """
-    from .audit.services import record as audit_record
-
+    audit_record = _audit_writer
+    if audit_record is None:
+        raise RuntimeError("cross_tenant has no audit writer: build the app with teichaku.app.create_app")
     previous = _cross_tenant_purpose()
     g.cross_tenant_purpose = previous or purpose
     _apply_to_open_transaction()

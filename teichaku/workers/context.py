@@ -1,44 +1,21 @@
-"""Running a job inside the app: one app per worker process, a fresh session per job."""
+"""A worker process's app: built once per process by the app factory, which the job plumbing
+(``platform.jobs``, below) cannot import; this module names the factory to it.
+
+Imported by the worker class (``workers.worker``), so every ``rq worker -w
+teichaku.workers.worker.TeichakuWorker`` process can run jobs.
+"""
 from __future__ import annotations
 
-import functools
 import os
 
+from ..app import create_app
+from ..platform import jobs
 from ..platform.extensions import db
+from ..platform.jobs import worker_app
 
-_app = None
+jobs.use_app_factory(create_app)
 
-
-def worker_app():
-    """The Flask app of this worker process (built once, as the application role)."""
-    global _app
-    if _app is None:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            return current_app._get_current_object()
-        from ..platform.app import create_app
-
-        _app = create_app()
-    return _app
-
-
-def job(func):
-    """Run ``func`` in an app context with its own session; the job sets its tenant itself."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from flask import has_app_context
-
-        if has_app_context():  # in-process execution (development without Redis, tests)
-            return func(*args, **kwargs)
-        with worker_app().app_context():
-            try:
-                return func(*args, **kwargs)
-            finally:
-                db.session.remove()
-
-    return wrapper
+__all__ = ["dispose_engine_after_fork", "worker_app"]
 
 
 def dispose_engine_after_fork() -> None:

@@ -15,8 +15,8 @@ from rq import cron
 
 from ..crosstenant.aggregates.jobs import REBUILD_TIMEOUT_SECONDS, rebuild_rollups, sweep_dirty_slices
 from ..crosstenant.notifications.delivery import sweep_outbox
+from ..platform.jobs import QUEUE_NAME
 from .jobs import purge_expired_sessions, raise_deadline_reminders, review_retention, send_transfer_reminders
-from .queue import QUEUE_NAME
 
 
 @dataclass(frozen=True)

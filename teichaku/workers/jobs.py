@@ -1,4 +1,4 @@
-"""Jobs.  Each takes ids or plain values and opens its own app context (see ``context.job``)."""
+"""Jobs.  Each takes ids or plain values and opens its own app context (see ``platform.jobs.job``)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,9 +7,9 @@ from sqlalchemy import delete, or_
 
 from ..platform.auth.models import ApiToken, UserSession
 from ..platform.extensions import db
+from ..platform.jobs import job
 from ..platform.models import utcnow
 from ..platform.tenancy import account_lookup
-from .context import job
 
 
 @job

@@ -14,6 +14,7 @@ from wtforms import HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from ...platform.auth.passwords import PasswordPolicyError
+from ...platform.auth.setup_links import SETUP_PATH
 from ...platform.extensions import db
 from ...platform.handover import invitations
 from .forms import REQUIRED
@@ -28,7 +29,7 @@ class SetupForm(FlaskForm):
         DataRequired(REQUIRED), EqualTo("password", _l("確認用のパスワードが一致しません。"))])
 
 
-@bp.route(invitations.SETUP_PATH, methods=["GET", "POST"])
+@bp.route(SETUP_PATH, methods=["GET", "POST"])
 def setup():
     form = SetupForm()
     token = form.token.data if request.method == "POST" else request.args.get("token", "")

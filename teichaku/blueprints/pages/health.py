@@ -12,7 +12,7 @@ from ...platform import reporting_reads
 from ...platform.extensions import db
 from ...platform.redis_client import connection, redis_available
 from ...workers import periodic
-from ...workers.queue import QUEUE_NAME
+from ...platform.jobs import QUEUE_NAME
 
 bp = Blueprint("health", __name__)
 

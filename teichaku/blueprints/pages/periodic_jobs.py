@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 
 from ...platform.redis_client import connection, redis_available
 from ...workers import periodic
-from ...workers.queue import QUEUE_NAME
+from ...platform.jobs import QUEUE_NAME
 
 bp = Blueprint("periodic_jobs", __name__, url_prefix="/platform/jobs")
 

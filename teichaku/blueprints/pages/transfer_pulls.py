@@ -27,7 +27,8 @@ from ...platform.extensions import db
 from ...tenants.cases.services import read_case
 from .forms import EmptyForm
 from .records import JaDateField
-from .transfers import CONSENT_CHOICES, REQUIRED, TransferForm, _center_choices, _field_errors, _rollback, _status_of
+from .transfer_common import center_choices, field_errors, rollback_refused, status_of
+from .transfers import CONSENT_CHOICES, REQUIRED, TransferForm
 
 bp = Blueprint("transfer_pulls", __name__, url_prefix="/transfers/pulls")
 
@@ -84,7 +85,7 @@ def new(case_id):
     it, a message.  The minimum identity (and the facility and release date, if known) travel."""
     case = read_case(case_id) or abort(404)
     form = PullForm()
-    form.to_center.choices = [("", _("選んでください"))] + _center_choices(exclude=(case.center_id,))
+    form.to_center.choices = [("", _("選んでください"))] + center_choices(exclude=(case.center_id,))
     context = {"case": case, "form": form, "identity": pulls.identity_of(case)}
     if request.method == "GET":
         db.session.commit()
@@ -96,11 +97,11 @@ def new(case_id):
         row = pulls.request_pull(case, center_by_code(form.to_center.data), _consent(form), form.message.data,
                                  current_user)
     except DomainError as exc:
-        _rollback()
-        _field_errors(form, exc)
+        rollback_refused()
+        field_errors(form, exc)
         case = read_case(case_id)
         db.session.commit()
-        return render_template("transfers/pulls/new.html", **{**context, "case": case}), _status_of(exc)
+        return render_template("transfers/pulls/new.html", **{**context, "case": case}), status_of(exc)
     db.session.commit()
     flash(_("開始依頼を送りました。"), "info")
     return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
@@ -148,14 +149,14 @@ def _act(pull_id, action, form):
         message = action(row)
         db.session.commit()
     except DomainError as exc:
-        _rollback()
+        rollback_refused()
         flash(exc.message, "error")
         for messages in exc.details.get("fields", {}).values():
             for text in messages:
                 flash(text, "error")
         context = _detail_context(pulls.read_pull(pull_id))
         db.session.commit()
-        return render_template("transfers/pulls/detail.html", **context), _status_of(exc)
+        return render_template("transfers/pulls/detail.html", **context), status_of(exc)
     flash(message, "info")
     return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
 
@@ -210,11 +211,11 @@ def confirm(pull_id, case_id):
         transfer = services.request_transfer(case, context["asker"], _consent(form), form.message.data, package,
                                              current_user, pull_id=row.id)
     except DomainError as exc:
-        _rollback()
-        _field_errors(form, exc)
+        rollback_refused()
+        field_errors(form, exc)
         context.update(row=pulls.get_pull_or_404(pull_id), case=read_case(case_id))
         db.session.commit()
-        return render_template("transfers/pulls/confirm.html", **context), _status_of(exc)
+        return render_template("transfers/pulls/confirm.html", **context), status_of(exc)
     db.session.commit()
     flash(_("開始依頼に応じて、広域調整の依頼を作成しました。"), "info")
     return redirect(url_for("transfers.detail", transfer_id=transfer.id))

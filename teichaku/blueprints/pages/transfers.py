@@ -28,10 +28,10 @@ from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...platform.permissions import can
-from ...platform.tenancy import account_lookup
 from ...tenants.cases.services import read_case
 from ..api.records import attachment as send_attachment
 from .forms import EmptyForm
+from .transfer_common import center_choices, field_errors, rollback_refused, status_of
 from .records import JaDateField
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
@@ -87,30 +87,6 @@ class ReassignForm(FlaskForm):
     to_center = SelectField(_l("新しい依頼先"), validators=[DataRequired(REQUIRED)])
 
 
-def _center_choices(exclude=()) -> list[tuple[str, str]]:
-    return [(c.code, f"{c.name}（{c.prefecture_name}）") for c in list_centers() if c.active and c.id not in exclude]
-
-
-def _field_errors(form, exc: DomainError) -> None:
-    for name, messages in exc.details.get("fields", {}).items():
-        target = getattr(form, name.split(".")[-1], None) or getattr(form, name.replace(".", "_"), None)
-        if target is not None:
-            target.errors = list(target.errors) + list(messages)
-    flash(exc.message, "error")
-
-
-def _rollback() -> None:
-    """Undo a refused action, then reload the signed-in account: the rollback expires it, and the
-    association's account (no center) is visible again only through the account lookup."""
-    db.session.rollback()
-    with account_lookup():
-        db.session.refresh(current_user._get_current_object())
-
-
-def _status_of(exc: DomainError) -> int:
-    return exc.status if exc.status in (403, 409, 422) else 422
-
-
 # --- lists ------------------------------------------------------------------------------------------
 
 @bp.get("")
@@ -152,7 +128,7 @@ def new(case_id):
     choices = services.package_choices(case)
     by_value = {f"{c['kind']}:{c['id']}": c for c in choices}
     form = TransferForm()
-    form.to_center.choices = [("", _("選んでください"))] + _center_choices(exclude=(case.center_id,))
+    form.to_center.choices = [("", _("選んでください"))] + center_choices(exclude=(case.center_id,))
     form.package.choices = [(value, c["label"]) for value, c in by_value.items()]
     suggested = _suggested(case)
     context = {"case": case, "form": form, "suggested": suggested, "choices": choices}
@@ -171,11 +147,11 @@ def new(case_id):
         row = services.request_transfer(case, center_by_code(form.to_center.data), consent, form.message.data,
                                         package, current_user)
     except (ValidationFailed, InvalidState) as exc:
-        _rollback()
-        _field_errors(form, exc)
+        rollback_refused()
+        field_errors(form, exc)
         case = read_case(case_id)
         db.session.commit()
-        return render_template("transfers/new.html", **{**context, "case": case}), _status_of(exc)
+        return render_template("transfers/new.html", **{**context, "case": case}), status_of(exc)
     db.session.commit()
     if row.status == "awaiting_approval":
         flash(_("依頼を作成しました。センター長の承認後に相手のセンターへ送られます。"), "info")
@@ -201,7 +177,7 @@ def _person_of(row, case) -> dict | None:
 
 
 def _detail_context(row, *, message_form: MessageForm | None = None) -> dict:
-    case = services._own_case(row)
+    case = services.own_case(row)
     messages, _cursor = services.list_messages(row, oldest_first=True)
     centers = {c.id: c for c in list_centers()}
     actions = [a for a in lifecycle.actions_for(row.side, row.status)
@@ -224,7 +200,7 @@ def _oversight_context(transfer_id) -> dict:
     meta = services.oversight_detail(transfer_id)
     form = ReassignForm(formdata=None)
     form.to_center.choices = [("", _("選んでください"))] + [
-        (code, label) for code, label in _center_choices() if code not in (meta["from_center"], meta["to_center"])]
+        (code, label) for code, label in center_choices() if code not in (meta["from_center"], meta["to_center"])]
     return {"meta": meta, "reassign_form": form, "action_form": EmptyForm(formdata=None)}
 
 
@@ -246,7 +222,7 @@ def detail(transfer_id):
 def letter(transfer_id):
     """The 支援業務協力依頼書 as an A4 sheet (for the file, or to send alongside)."""
     row = services.read_transfer(transfer_id)
-    case = services._own_case(row)
+    case = services.own_case(row)
     centers = {c.id: c for c in list_centers()}
     sender, receiver = ((centers[row.center_id], centers[row.counterpart_center_id]) if row.side == "sending"
                         else (centers[row.counterpart_center_id], centers[row.center_id]))
@@ -266,7 +242,7 @@ def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
         message = action(row)
         db.session.commit()
     except DomainError as exc:
-        _rollback()
+        rollback_refused()
         if keep_message_form:
             _form_errors(form, exc)
         else:
@@ -274,7 +250,7 @@ def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
         row = services.read_transfer(transfer_id)
         context = _detail_context(row, message_form=form if keep_message_form else None)
         db.session.commit()
-        return render_template("transfers/detail.html", **context), _status_of(exc)
+        return render_template("transfers/detail.html", **context), status_of(exc)
     flash(message, "info")
     return redirect(url_for("transfers.detail", transfer_id=row.id))
 
@@ -399,11 +375,11 @@ def _oversee(transfer_id, action, *, form=None):
         message = action()
         db.session.commit()
     except (InvalidState, ValidationFailed) as exc:
-        _rollback()
+        rollback_refused()
         flash(exc.message, "error")
         context = _oversight_context(transfer_id)
         db.session.commit()
-        return render_template("transfers/oversight_detail.html", **context), _status_of(exc)
+        return render_template("transfers/oversight_detail.html", **context), status_of(exc)
     flash(message, "info")
     return redirect(url_for("transfers.detail", transfer_id=transfer_id))
 
@@ -419,7 +395,7 @@ def remind(transfer_id):
 @bp.post("/<transfer_id>/reassign")
 def reassign(transfer_id):
     form = ReassignForm()
-    form.to_center.choices = [(c, c) for c, _label in _center_choices()]
+    form.to_center.choices = [(c, c) for c, _label in center_choices()]
 
     def action():
         services.reassign_transfer(transfer_id, center_by_code(form.to_center.data), current_user)

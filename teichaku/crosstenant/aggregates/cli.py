@@ -1,6 +1,6 @@
 """``flask --app wsgi aggregates ...``: rebuild the rollups by hand (as the schema owner).
 
-Registered by ``platform.cli.init_app``.  The same job the nightly schedule runs.
+Registered by ``teichaku.cli.init_app``.  The same job the nightly schedule runs.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@
   what was stored (``mismatches``: 0 unless something is wrong), logs them and records the run
   in ``rollup_runs``.
 
-Jobs carry ids and years only, open their own app context (``workers.context.job``) and set
+Jobs carry ids and years only, open their own app context (``platform.jobs.job``) and set
 their tenant themselves, one center at a time: a rollup is computed inside its center's scope.
 """
 from __future__ import annotations
@@ -34,8 +34,7 @@ from ...platform.extensions import db
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
 from ...platform.tenancy import set_tenant
-from ...workers.context import job
-from ...workers.queue import enqueue, get_queue
+from ...platform.jobs import enqueue, get_queue, job
 from .models import RollupRun
 from .rollups import dirty_slices, rebuild_center, refresh_slice
 

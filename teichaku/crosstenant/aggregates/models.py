@@ -142,5 +142,3 @@ class RollupRun(db.Model):
     mismatches: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     pending_slices: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # changed meanwhile
 
-
-from . import tracking  # noqa: E402,F401  (registers the session hooks that mark slices dirty)

@@ -35,7 +35,6 @@ from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from . import rules
 from .models import DirtySlice, RollupCount, RollupDayCount, RollupSlice
-from .tracking import LINKED_STATUSES
 
 LOCK_NAMESPACE = 0x61676772  # "aggr": the first key of this module's advisory locks
 
@@ -78,7 +77,7 @@ def _case_links() -> dict[uuid.UUID, tuple[bool, bool, uuid.UUID | None]]:
     """Case id -> (made by accepting a transfer, handed on by one, the sending center's id)."""
     links: dict[uuid.UUID, tuple[bool, bool, uuid.UUID | None]] = {}
     rows = db.session.execute(select(Transfer.case_id, Transfer.side, Transfer.counterpart_center_id).where(
-        Transfer.status.in_(LINKED_STATUSES), Transfer.case_id.is_not(None)))
+        Transfer.status.in_(rules.LINKED_STATUSES), Transfer.case_id.is_not(None)))
     for case_id, side, other in rows:
         receiving, sending, sender = links.get(case_id, (False, False, None))
         if side == "receiving":

@@ -107,6 +107,8 @@ ROLE_LABELS = {
     SENDING: "施設所在地（広域調整の依頼元）",
     RECEIVING: "帰住予定地（広域調整の受入先）",
 }
+# Transfer statuses in which the two sides' cases are linked (rule 5: the case's role).
+LINKED_STATUSES = ("accepted", "completed")
 NATIONAL_ROLES = (OWN, SENDING)  # the person counted once, where the request first arrived
 CENTER_ROLES = ROLES  # a center's own report counts its own case whatever its role
 

@@ -29,8 +29,9 @@ from ...platform.models import utcnow
 from ...tenants.activities.models import ActivityParticipants, NetworkActivity
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
+from .jobs import schedule_recomputation
 from .models import DirtySlice
-from .rules import fiscal_years_of, jst_date
+from .rules import LINKED_STATUSES, fiscal_years_of, jst_date
 
 log = get_logger("teichaku.aggregates")
 
@@ -44,8 +45,6 @@ CASE_DATES = ("requested_on", "released_on", "closed_on")
 CASE_FIELDS = (*CASE_DATES, "case_type", "status", "closing_reason", "outcome_placement",
                "destination_prefecture_code", "facility_type", "requester_type", "suspect_stage", "person_id")
 TRANSFER_FIELDS = ("side", "status", "case_id", "counterpart_center_id", "sent_at", "accepted_at", "declined_at")
-# Transfer statuses in which the two sides' cases are linked (rule 5: the case's role).
-LINKED_STATUSES = ("accepted", "completed")
 ACTIVITY_FIELDS = ("held_on", "activity_type")
 PARTICIPANT_FIELDS = ("sector", "participants", "activity_id")
 
@@ -190,8 +189,6 @@ def _mark_affected_slices(session: Session, _flush_context) -> None:
 def _schedule_after_commit(session: Session) -> None:
     slices = session.info.pop(_PENDING, None)
     if slices and has_app_context():
-        from .jobs import schedule_recomputation
-
         schedule_recomputation(slices)
 
 

@@ -1,6 +1,6 @@
 """``flask --app wsgi exchange ...``: the case-study library's operator commands.
 
-Registered by ``platform.cli.init_app``.
+Registered by ``teichaku.cli.init_app``.
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from ...platform.extensions import db
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
 from ...platform.tenancy import account_lookup, cross_tenant
-from ...workers.context import job
+from ...platform.jobs import enqueue, get_queue, job
 from .models import ASSOCIATION_RECIPIENT_ROLES, Notification, OutboxEvent, center_recipient_roles
 
 log = get_logger("teichaku.notifications.delivery")
@@ -183,8 +183,6 @@ def _deliver_locked(lock, event_id: uuid.UUID | None) -> tuple[str, uuid.UUID | 
 
 def _cancel_queued_job(event_id: uuid.UUID) -> None:
     """Take the event's commit-time job off the queue: the event is delivered already."""
-    from ...workers.queue import get_queue
-
     try:
         queue = get_queue()
         if not queue.is_async:
@@ -328,8 +326,6 @@ def sweep(older_than_seconds: float | None = None) -> int:
     persistence, worker killed) is replaced in the next window at the latest.
     """
     from rq.job import Job
-
-    from ...workers.queue import enqueue, get_queue
 
     cfg = current_app.config
     now = utcnow()

@@ -21,7 +21,7 @@ from ...platform.logs import get_logger
 from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import account_lookup
-from ...workers.queue import enqueue
+from ...platform.jobs import enqueue
 from .models import KINDS, Notification, OutboxEvent
 
 log = get_logger("teichaku.notifications")

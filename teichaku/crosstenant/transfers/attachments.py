@@ -1,7 +1,7 @@
 """Files attached to a transfer's thread (スレッドの添付ファイル): one copy per side.
 
 Each center owns its copy of a message and so its copy of every file attached to it: the bytes
-are written once per center with the case documents' storage (``tenants.records.storage``:
+are written once per center with the case documents' storage (``platform.storage``:
 ``<UPLOAD_ROOT>/<center_id>/<id>``, the same size and type checks and filename sanitising as
 ``records.services.upload_document``), each copy with its own row in
 ``transfer_message_attachments``.  A center downloads only its own copies (another center's id
@@ -25,7 +25,7 @@ from ...platform.errors import ValidationFailed
 from ...platform.extensions import db
 from ...platform.logs import get_logger
 from ...platform.tenancy import get_owned
-from ...tenants.records import storage
+from ...platform import storage
 from ...tenants.records.services import DocumentUnavailable
 from .models import Transfer, TransferMessage, TransferMessageAttachment
 

@@ -15,9 +15,9 @@ state change first locks both rows (asking, then asked) and re-reads them, so a 
 a confirmation arriving together leave exactly one outcome.  Sending the identity is a provision
 of personal data: a ``ProvisionRecord`` is written in B.  Notifications go to the outbox in the
 same transaction; everything is audited in the acting center's chain (the erasure of the asked
-center's copy of the identity in that center's: ``services.erase_identity``); nothing here commits.
+center's copy of the identity in that center's: ``sides.erase_identity``); nothing here commits.
 
-Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``services.NotYourSide`` (403) and
+Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``sides.NotYourSide`` (403) and
 ``werkzeug.exceptions.NotFound`` (a pull or case that is not the caller's).
 """
 from __future__ import annotations
@@ -45,8 +45,8 @@ from ...tenants.persons.names import normalize
 from ...tenants.persons.services import matching_person_ids
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferPull
-from .services import (NotYourSide, _actor_id, _check_receiver, _clean_consent, _open_chain, _own_center, _years_later,
-                       center_of, erase_identity, flush_refusing_duplicates)
+from .sides import (NotYourSide, actor_id, center_of, check_receiver, clean_consent, erase_identity,
+                    flush_refusing_duplicates, open_chain, own_center, years_later)
 
 DUPLICATE_MESSAGE = "このケースについて同じセンターへの開始依頼が既に進行中です。"
 # action -> the prefix of the row's "<prefix>_at" / "<prefix>_by_id" columns
@@ -120,7 +120,7 @@ def _move(action: str, rows: tuple[TransferPull, ...], actor) -> None:
     for row, status in zip(rows, targets):
         row.status = status
         setattr(row, f"{stamp}_at", now)
-        setattr(row, f"{stamp}_by_id", _actor_id(actor))
+        setattr(row, f"{stamp}_by_id", actor_id(actor))
 
 
 # --- sending a pull (the destination center, B) --------------------------------------------------
@@ -149,18 +149,18 @@ def request_pull(case: Case, to_center: Center | None, consent: dict, message: s
     asked center gets its own row with the minimum identity, the provision is recorded here, and
     the asked center is notified.  Returns the asking row.
     """
-    own = _own_center()
-    _check_receiver(to_center, sending_center_id=own.id)
+    own = own_center()
+    check_receiver(to_center, sending_center_id=own.id)
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては開始依頼を送れません。")
-    consent_fields = _clean_consent(consent or {})
+    consent_fields = clean_consent(consent or {})
     message = (message or "").strip()
     if not message:
         raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
     _refuse_duplicate(own.id, case.id, to_center.id)
     asking = TransferPull(side="asking", group_id=uuid.uuid4(), counterpart_center_id=to_center.id, case_id=case.id,
                           status="open", message=message, facility_name=case.facility_name,
-                          release_date=case.release_date, requested_at=utcnow(), requested_by_id=_actor_id(actor),
+                          release_date=case.release_date, requested_at=utcnow(), requested_by_id=actor_id(actor),
                           **consent_fields)
     db.session.add(asking)
     flush_refusing_duplicates("uq_transfer_pulls_open_request", DUPLICATE_MESSAGE)
@@ -201,7 +201,7 @@ def _record_provision(asking: TransferPull, case: Case, actor) -> ProvisionRecor
                {"kind": "message", "label": lc.PULL_MESSAGE_LABEL}],
         consent_obtained_on=asking.consent_obtained_on, consent_method=asking.consent_method,
         consent_witness=asking.consent_witness, consent_scope=asking.consent_scope, basis="consent",
-        recorded_by_id=_actor_id(actor), retain_until=_years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
+        recorded_by_id=actor_id(actor), retain_until=years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
     db.session.add(provision)
     db.session.flush()
     return provision
@@ -209,10 +209,10 @@ def _record_provision(asking: TransferPull, case: Case, actor) -> ProvisionRecor
 
 def cancel_pull(row: TransferPull, actor) -> TransferPull:
     """The asking center cancels a pull still open: the asked center's copy of the identity is
-    erased (``services.erase_identity``, audited in its chain) and it is notified."""
+    erased (``sides.erase_identity``, audited in its chain) and it is notified."""
     _check_side(row, "cancel")
     with cross_tenant("transfer_pulls.cancel"):
-        _open_chain(row.counterpart_center_id, "transfer_pulls.cancel")  # its identity is erased
+        open_chain(row.counterpart_center_id, "transfer_pulls.cancel")  # its identity is erased
         asking, asked = _lock_group(row.group_id)
         _move("cancel", (asking, asked), actor)
         db.session.flush()
@@ -226,7 +226,7 @@ def cancel_pull(row: TransferPull, actor) -> TransferPull:
 
 def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
     """The asked center refuses, with a comment the asking center reads (it is notified); its
-    own copy of the identity is erased (``services.erase_identity``): it will not need it."""
+    own copy of the identity is erased (``sides.erase_identity``): it will not need it."""
     _check_side(row, "refuse")
     comment = (comment or "").strip()
     if not comment:

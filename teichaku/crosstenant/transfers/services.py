@@ -11,8 +11,8 @@ withdrawal and an acceptance arriving together leave exactly one outcome (the ot
 (``notifications.services.emit``).  Everything is audited in the acting center's chain (the
 platform chain for the association and jobs), except what changes the other center's own records
 (a shared update's progress note, the erasure of its copy of the identity: ``erase_identity``): that runs as that
-center (``_as_center``) and is audited in its chain, which is opened before any row is locked
-(``_open_chain``: the lock order).  Files of the thread are kept per side by ``attachments``.
+center (``as_center``) and is audited in its chain, which is opened before any row is locked
+(``open_chain``: the lock order).  Files of the thread are kept per side by ``attachments``.
 Nothing here commits: the view or job does.
 
 Raises ``ValidationFailed`` (422), ``InvalidState`` (409), ``NotYourSide`` (403) and
@@ -23,24 +23,23 @@ from __future__ import annotations
 import io
 import statistics
 import uuid
-from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from flask import current_app
 from sqlalchemy import and_, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record as audit
 from ...platform.csv_export import csv_bytes
 from ...platform.centers import Center
-from ...platform.errors import DomainError, InvalidState, ValidationFailed
+from ...platform.errors import InvalidState, ValidationFailed
 from ...platform.extensions import db
+from ...platform import storage
 from ...platform.i18n import JST, fiscal_year_label, today_jst
 from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
-from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
+from ...platform.tenancy import cross_tenant, get_owned
 from ...tenants.cases.lifecycle import FINAL_STATUSES as CASE_FINAL_STATUSES
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
@@ -49,17 +48,13 @@ from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan
 from ..aggregates import rules as count_rules
 from . import attachments as thread_files
 from . import lifecycle as lc
-from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment, TransferPull
+from . import pulls
+from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment
+from .sides import (DUPLICATE_MESSAGE, NotYourSide, actor_id, as_center, center_of, check_receiver, clean_consent,
+                    erase_identity, flush_refusing_duplicates, open_chain, own_case, own_center, years_later)
 
-DUPLICATE_MESSAGE = "このケースについて同じセンターへの依頼が既に進行中です。"
 RECORD_LABELS = {"assessment": "フェイスシート・アセスメント", "interview": "面談記録", "progress": "支援経過"}
 DOCUMENT_LABELS = {"request_letter": "特別調整協力等依頼書", "assessment": "アセスメント", "plan": "調整計画", "other": "その他"}
-
-
-class NotYourSide(DomainError):
-    """The action belongs to the other side of the transfer (e.g. the sender accepting)."""
-
-    status, code = 403, "forbidden"
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -76,26 +71,10 @@ def jst_date(moment: datetime | None) -> date | None:
     return moment.astimezone(JST).date() if moment else None
 
 
-def center_of(center_id) -> Center | None:
-    """A center (reference data, readable by everyone)."""
-    return db.session.get(Center, center_id) if center_id else None
-
-
-def _actor_id(actor):
-    return getattr(actor, "id", None)
-
-
 def _actor_name(actor) -> str:
     """How a message's author is shown to both centers: the display name, never the e-mail."""
     name = (getattr(actor, "display_name", "") or "").strip()
     return name[:100] if name else "職員"
-
-
-def _own_center() -> Center:
-    center = center_of(current_center_id())
-    if center is None:  # pragma: no cover - center roles always have a tenant
-        raise NotFound()
-    return center
 
 
 def _check_side(row: Transfer, action: str) -> None:
@@ -120,71 +99,6 @@ def _notify(kind: str, *, to_center_id=None, to_association: bool = False, trans
     emit(kind, to_center_id=to_center_id, to_association=to_association, transfer_id=transfer_id)
 
 
-@contextmanager
-def _as_center(center_id: uuid.UUID, purpose: str) -> Iterator[None]:
-    """Run a block as another center (the counterpart of a transfer), inside ``cross_tenant``.
-
-    Why: a change to the other center's own records (a shared update's progress note in the
-    receiving case, the erasure of the receiving side's copy of the identity) must follow that
-    center's own rules, so it goes through the same services the center itself uses and its
-    audit entries land in *that* center's chain, not in the acting one's.  The block runs with
-    the tenant switched to ``center_id``; the previous tenant is restored whatever happens.
-    Callers open that center's chain first (``_open_chain``).  Only the named services of this
-    module use it, for one small write each.
-    """
-    acting = current_center_id()
-    with cross_tenant(purpose):
-        set_tenant(center_id)
-        try:
-            yield
-        finally:
-            set_tenant(acting)
-
-
-def _open_chain(center_id: uuid.UUID, purpose: str) -> None:
-    """Record in another center's own audit chain that this center (or the association) is
-    about to act on that center's side of a transfer (``cross_tenant.act_as``, with the purpose).
-
-    Called *before* the transfer's rows are locked.  Why: every request takes its own chain's
-    head lock with its first audit entry and only then locks transfer rows; writing into the
-    other center's chain after locking the rows would take the two locks in the opposite order
-    and deadlock with a request of that center working on the same transfer (a withdrawal
-    meeting an acceptance).  A rollback removes the entry with everything else."""
-    acting = current_center_id()
-    if center_id == acting:
-        return
-    with _as_center(center_id, purpose):
-        audit("cross_tenant.act_as", object_type="purpose", object_id=purpose,
-              details={"acting_center_id": str(acting) if acting else None})
-
-
-def erase_identity(row: Transfer | TransferPull, reason: str) -> None:
-    """Data minimisation, one rule for transfers and pull requests: a center that will not take
-    the person on no longer needs the identity it was sent, so its copy is erased
-    (``person_snapshot`` NULL, ``snapshot_erased_at`` set), audited in that center's own chain
-    (which a caller acting for another center opened first: ``_open_chain``).
-
-    The holders are a transfer's receiving row (declined, withdrawn or reassigned away:
-    ``lifecycle.NOT_TAKEN_ON_STATUSES``) and a pull request's asked row (refused or cancelled:
-    ``lifecycle.PULL_NOT_TAKEN_ON_STATUSES``).  The release date and the metadata stay (the
-    association's view and the compliance report count them).  Runs inside the caller's lock of
-    the row; a row of the other side, or one erased already, is left as it is."""
-    if isinstance(row, TransferPull):
-        holder, object_type, statuses = "asked", "transfer_pull", lc.PULL_NOT_TAKEN_ON_STATUSES
-    else:
-        holder, object_type, statuses = "receiving", "transfer", lc.NOT_TAKEN_ON_STATUSES
-    if row.side != holder or row.person_snapshot is None:
-        return
-    if row.status not in statuses:  # pragma: no cover - a programming error, never input
-        raise InvalidState("受け入れる可能性のある依頼の本人情報は消去できません。", details={"status": row.status})
-    row.person_snapshot = None
-    row.snapshot_erased_at = utcnow()
-    db.session.flush()
-    with _as_center(row.center_id, f"{object_type}s.erase_snapshot"):
-        audit(f"{object_type}.snapshot_erase", object_type=object_type, object_id=row.id,
-              details={"side": row.side, "status": row.status, "reason": reason})
-
-
 # --- loading -----------------------------------------------------------------------------------
 
 def get_transfer(transfer_id) -> Transfer | None:
@@ -199,14 +113,10 @@ def get_transfer_or_404(transfer_id) -> Transfer:
     return row
 
 
-def _own_case(row: Transfer) -> Case | None:
-    return get_owned(Case, row.case_id) if row.case_id else None
-
-
 def read_transfer(transfer_id) -> Transfer:
     """The current center's row, and the audited read of it (it shows a person's data)."""
     row = get_transfer_or_404(transfer_id)
-    case = _own_case(row)
+    case = own_case(row)
     _audit("transfer.read", row, person_id=case.person_id if case else None)
     return row
 
@@ -294,8 +204,6 @@ def _resolve_package(case: Case, package: list[dict] | None) -> list[dict]:
 
 def _read_package(sending: Transfer) -> list[dict]:
     """The chosen items' content from the sending center (inside ``cross_tenant``), as plain data."""
-    from ...tenants.records import storage
-
     items = []
     center_id, case_id = sending.center_id, sending.case_id
     for item in sending.package or []:
@@ -374,25 +282,6 @@ def _copy_package(case: Case, items: list[dict], from_center: Center, sent_on: d
 
 # --- requesting -----------------------------------------------------------------------------------
 
-def _clean_consent(consent: dict) -> dict:
-    obtained_on = consent.get("obtained_on")
-    method = consent.get("method")
-    witness = (consent.get("witness") or "").strip() or None
-    scope = (consent.get("scope") or "").strip() or None
-    errors = {}
-    if not isinstance(obtained_on, date):
-        errors["consent.obtained_on"] = ["同意を得た日を入力してください。"]
-    elif obtained_on > today_jst():
-        errors["consent.obtained_on"] = ["今日以前の日付を入力してください。"]
-    if method not in lc.CONSENT_METHODS:
-        errors["consent.method"] = ["written または oral_with_witness を指定してください。"]
-    if method == "oral_with_witness" and not witness:
-        errors["consent.witness"] = ["口頭の同意には立会人を記録してください。"]
-    if errors:
-        raise ValidationFailed("本人の同意の記録に誤りがあります。", fields=errors)
-    return {"consent_obtained_on": obtained_on, "consent_method": method, "consent_witness": witness,
-            "consent_scope": scope}
-
 
 def _refuse_duplicate(center_id, case_id, to_center_id, *, except_id=None) -> None:
     stmt = select(Transfer.id).where(Transfer.center_id == center_id, Transfer.case_id == case_id,
@@ -402,25 +291,6 @@ def _refuse_duplicate(center_id, case_id, to_center_id, *, except_id=None) -> No
         stmt = stmt.where(Transfer.id != except_id)
     if db.session.scalar(stmt.limit(1)) is not None:
         raise InvalidState(DUPLICATE_MESSAGE)
-
-
-def flush_refusing_duplicates(index: str = "uq_transfers_open_request", message: str = DUPLICATE_MESSAGE) -> None:
-    """Flush; the partial unique ``index`` refuses a second open request (or pull request) that
-    raced past the check before it: the loser gets the same 409 as if it had come second."""
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        if index in str(exc.orig) or "UNIQUE" in str(exc.orig).upper():
-            raise InvalidState(message) from None
-        raise
-
-
-def _check_receiver(to_center: Center | None, *, sending_center_id, field: str = "to_center") -> Center:
-    if to_center is None or not to_center.active:
-        raise ValidationFailed("依頼先のセンターが正しくありません。", fields={field: ["有効なセンターのコードを指定してください。"]})
-    if to_center.id == sending_center_id:
-        raise ValidationFailed("自分のセンターには依頼できません。", fields={field: ["他のセンターを指定してください。"]})
-    return to_center
 
 
 def request_transfer(case: Case, to_center: Center | None, consent: dict, message: str, package: list[dict] | None,
@@ -434,14 +304,12 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
     is locked first and must still be open, and becomes ``confirmed`` with the request
     (``pulls.confirm_pull``); a pull that is not the caller's answers 404.
     """
-    from . import pulls
-
-    own = _own_center()
-    _check_receiver(to_center, sending_center_id=own.id)
+    own = own_center()
+    check_receiver(to_center, sending_center_id=own.id)
     pull = pulls.lock_for_confirmation(pull_id, to_center) if pull_id is not None else None
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては広域調整を依頼できません。")
-    consent_fields = _clean_consent(consent or {})
+    consent_fields = clean_consent(consent or {})
     message = (message or "").strip()
     if not message:
         raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
@@ -450,7 +318,7 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
     status = "awaiting_approval" if own.requires_transfer_approval else "requested"
     row = Transfer(side="sending", group_id=uuid.uuid4(), counterpart_center_id=to_center.id, case_id=case.id,
                    status=status, message=message, package=items, release_date=case.release_date,
-                   requested_at=utcnow(), requested_by_id=_actor_id(actor), reassign_count=0, reminder_count=0,
+                   requested_at=utcnow(), requested_by_id=actor_id(actor), reassign_count=0, reminder_count=0,
                    **consent_fields)
     db.session.add(row)
     flush_refusing_duplicates()
@@ -501,20 +369,13 @@ def _send(sending: Transfer, case: Case, actor, *, basis: str) -> Transfer:
     return receiving
 
 
-def _years_later(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
 def approve_transfer(row: Transfer, actor) -> Transfer:
     """The center head approves a request waiting for approval: it is sent now."""
     _check_side(row, "approve")
     with cross_tenant("transfers.approve"):
         sending, _receiving = _lock_group(row.group_id)
         sending.status = lc.next_status("approve", "sending", sending.status)
-        sending.approved_at, sending.approved_by_id = utcnow(), _actor_id(actor)
+        sending.approved_at, sending.approved_by_id = utcnow(), actor_id(actor)
         case = db.session.execute(select(Case).where(Case.center_id == sending.center_id,
                                                      Case.id == sending.case_id)).scalar_one()
         db.session.flush()
@@ -528,7 +389,7 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
     _check_side(row, "withdraw")
     with cross_tenant("transfers.withdraw"):
         if row.sent_at is not None:  # the receiving center has its row: its status and identity change
-            _open_chain(row.counterpart_center_id, "transfers.withdraw")
+            open_chain(row.counterpart_center_id, "transfers.withdraw")
         sending, receiving = _lock_group(row.group_id)
         to_status = lc.next_status("withdraw", "sending", sending.status)
         if receiving is not None:
@@ -536,12 +397,12 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
         now = utcnow()
         for side_row in (sending, receiving):
             if side_row is not None:
-                side_row.status, side_row.withdrawn_at, side_row.withdrawn_by_id = to_status, now, _actor_id(actor)
+                side_row.status, side_row.withdrawn_at, side_row.withdrawn_by_id = to_status, now, actor_id(actor)
         db.session.flush()
         if receiving is not None:
             erase_identity(receiving, "withdrawn")
             _notify("transfer_withdrawn", to_center_id=receiving.center_id, transfer_id=receiving.id)
-    case = _own_case(sending)
+    case = own_case(sending)
     _audit("transfer.withdraw", sending, person_id=case.person_id if case else None)
     return sending
 
@@ -608,7 +469,7 @@ def accept_transfer(row: Transfer, actor, person_id: uuid.UUID | str | None = No
         items = _read_package(sending)
     existing = _chosen_person(row, person_id)
     from_center = center_of(row.counterpart_center_id)
-    own = _own_center()
+    own = own_center()
     snapshot = row.person_snapshot or {}
     sent_on = jst_date(row.sent_at) or today_jst()
     requested_on = min(sent_on, row.release_date) if row.release_date else sent_on
@@ -622,7 +483,7 @@ def accept_transfer(row: Transfer, actor, person_id: uuid.UUID | str | None = No
         now = utcnow()
         for side_row in (sending, receiving):
             side_row.status = lc.next_status("accept", side_row.side, side_row.status)
-            side_row.accepted_at, side_row.accepted_by_id = now, _actor_id(actor)
+            side_row.accepted_at, side_row.accepted_by_id = now, actor_id(actor)
         receiving.case_id = case.id
         receiving.package = copies
         db.session.flush()
@@ -657,7 +518,7 @@ def decline_transfer(row: Transfer, reason: str, comment: str | None, actor) -> 
         for side_row in (sending, receiving):
             side_row.status = lc.next_status("decline", side_row.side, side_row.status)
             side_row.decline_reason, side_row.decline_comment = reason, comment
-            side_row.declined_at, side_row.declined_by_id = now, _actor_id(actor)
+            side_row.declined_at, side_row.declined_by_id = now, actor_id(actor)
         db.session.flush()
         erase_identity(receiving, "declined")
         _notify("transfer_declined", to_center_id=sending.center_id, transfer_id=sending.id)
@@ -676,10 +537,10 @@ def complete_transfer(row: Transfer, actor) -> Transfer:
         now = utcnow()
         for side_row in (sending, receiving):
             side_row.status = lc.next_status("complete", side_row.side, side_row.status)
-            side_row.completed_at, side_row.completed_by_id = now, _actor_id(actor)
+            side_row.completed_at, side_row.completed_by_id = now, actor_id(actor)
         db.session.flush()
         _notify("transfer_completed", to_center_id=sending.center_id, transfer_id=sending.id)
-    case = _own_case(receiving)
+    case = own_case(receiving)
     _audit("transfer.complete", receiving, person_id=case.person_id if case else None)
     return receiving
 
@@ -731,7 +592,7 @@ def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.U
         except BaseException:
             thread_files.discard(staged)
             raise
-        stored = thread_files.store(staged, copies, _actor_id(actor))
+        stored = thread_files.store(staged, copies, actor_id(actor))
         _notify("transfer_message", to_center_id=other.center_id, transfer_id=other.id)
     _audit("transfer.message", row, details={"length": len(body), "attachments": len(files)})
     _audit_uploads(row, stored)
@@ -745,7 +606,7 @@ def _record_attachment_provision(row: Transfer, recipient_center_id, own_copies:
     """第三者提供記録 of the files of one message sent to the other center (APPI), like the
     request's own provision (``_send``): what (each file), to whom, when, on which basis (the
     person's consent recorded with the request), in the author center with its own case."""
-    case = _own_case(row)
+    case = own_case(row)
     basis = "consent_reassigned" if row.side == "sending" and row.reassign_count else "consent"
     items = [{"kind": "attachment", "label": f"{lc.ATTACHMENT_ITEM_LABEL}: {a.filename}"} for a in own_copies]
     provision = record_provision(row, case, recipient_center_id, items, basis, actor)
@@ -766,7 +627,7 @@ def record_provision(row: Transfer, case: Case, recipient_center_id, items: list
         person_id=case.person_id, case_id=case.id, transfer_id=row.id, items=items,
         consent_obtained_on=row.consent_obtained_on, consent_method=row.consent_method,
         consent_witness=row.consent_witness, consent_scope=row.consent_scope, basis=basis,
-        recorded_by_id=_actor_id(actor), retain_until=_years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
+        recorded_by_id=actor_id(actor), retain_until=years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
     db.session.add(provision)
     db.session.flush()
     return provision
@@ -789,7 +650,7 @@ def _write_message(row: Transfer, other: Transfer, body: str, actor, *, kind: st
     pair_id, now, copies = uuid.uuid4(), utcnow(), {}
     for target in (row, other):
         message = TransferMessage(center_id=target.center_id, transfer_id=target.id, group_id=row.group_id,
-                                  pair_id=pair_id, author_center_id=row.center_id, author_id=_actor_id(actor),
+                                  pair_id=pair_id, author_center_id=row.center_id, author_id=actor_id(actor),
                                   author_name=_actor_name(actor), body=body, kind=kind, created_at=now)
         db.session.add(message)
         copies[target.center_id] = message
@@ -802,7 +663,7 @@ def _audit_uploads(row: Transfer, stored: list[TransferMessageAttachment]) -> No
     own = [a for a in stored if a.center_id == row.center_id]
     if not own:
         return
-    case = _own_case(row)
+    case = own_case(row)
     other_copy = {a.pair_id: a.id for a in stored if a.center_id != row.center_id}
     for attachment in own:
         audit("transfer.attachment_upload", object_type="transfer_message_attachment", object_id=attachment.id,
@@ -817,7 +678,7 @@ def download_attachment(row: Transfer, attachment_id: uuid.UUID | str) -> tuple[
     audited.  Another center's copy answers 404 like a missing one."""
     attachment = thread_files.load(row, attachment_id)
     data = thread_files.read_bytes(attachment)
-    case = _own_case(row)
+    case = own_case(row)
     audit("transfer.attachment_download", object_type="transfer_message_attachment", object_id=attachment.id,
           person_id=case.person_id if case else None,
           details={"transfer_id": str(row.id), "filename": attachment.filename, "sha256": attachment.sha256})
@@ -830,7 +691,7 @@ def share_update(row: Transfer, body: str, actor) -> TransferMessage:
     (noted with where it came from), and the receiving center is notified.
 
     The note is written by the receiving center's own records service, run as that center
-    (``_as_center``): its audit chain gets the ``record.create`` entry with its case's person,
+    (``as_center``): its audit chain gets the ``record.create`` entry with its case's person,
     like any change to its person's record."""
     body = (body or "").strip()
     if not body:
@@ -839,20 +700,20 @@ def share_update(row: Transfer, body: str, actor) -> TransferMessage:
         raise InvalidState("共有する更新は依頼したセンターが送るものです。", details={"side": row.side})
     if row.status != "accepted":
         raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": row.status})
-    from_center = _own_center()
+    from_center = own_center()
     with cross_tenant("transfers.share_update"):
-        _open_chain(row.counterpart_center_id, "transfers.share_update")
+        open_chain(row.counterpart_center_id, "transfers.share_update")
         sending, receiving = _lock_group(row.group_id)
         if sending.id != row.id or sending.status != "accepted" or receiving is None \
                 or receiving.status != "accepted" or receiving.case_id is None:
             raise InvalidState("受入れが決まった依頼にだけ、更新を共有できます。", details={"status": sending.status})
         copies = _write_message(sending, receiving, body, actor, kind="shared_update")
         mine = copies[sending.center_id]
-        with _as_center(receiving.center_id, "transfers.share_update"):
+        with as_center(receiving.center_id, "transfers.share_update"):
             _note_in_receiving_case(receiving, f"広域調整により{from_center.name}から共有された更新"
                                                f"（{jst_date(mine.created_at).isoformat()}）:\n{body}")
         _notify("transfer_update_shared", to_center_id=receiving.center_id, transfer_id=receiving.id)
-    case = _own_case(row)
+    case = own_case(row)
     _audit("transfer.share_update", row, person_id=case.person_id if case else None,
            details={"length": len(body), "pair_id": str(mine.pair_id)})
     return mine
@@ -969,9 +830,9 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         found = _sending_by_id(transfer_id)
         if found is None:
             raise NotFound()
-        _open_chain(found.counterpart_center_id, "transfers.reassign")  # its row is reassigned away
+        open_chain(found.counterpart_center_id, "transfers.reassign")  # its row is reassigned away
         sending, receiving = _lock_group(found.group_id)
-        _check_receiver(new_center, sending_center_id=sending.center_id)
+        check_receiver(new_center, sending_center_id=sending.center_id)
         if receiving is not None and receiving.center_id == new_center.id:
             raise ValidationFailed("現在の依頼先と同じセンターです。", fields={"to_center": ["別のセンターを指定してください。"]})
         lc.next_status("reassign", "sending", sending.status)
@@ -983,12 +844,12 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         now, old_center_id = utcnow(), sending.counterpart_center_id
         if receiving is not None:
             receiving.status = lc.next_status("reassign", "receiving", receiving.status)
-            receiving.reassigned_at, receiving.reassigned_by_id = now, _actor_id(actor)
+            receiving.reassigned_at, receiving.reassigned_by_id = now, actor_id(actor)
             erase_identity(receiving, "reassigned")
         sending.status = lc.next_status("reassign", "sending", sending.status)
         sending.counterpart_center_id = new_center.id
         sending.decline_reason = sending.decline_comment = sending.declined_at = sending.declined_by_id = None
-        sending.reassigned_at, sending.reassigned_by_id = now, _actor_id(actor)
+        sending.reassigned_at, sending.reassigned_by_id = now, actor_id(actor)
         sending.reassign_count = (sending.reassign_count or 0) + 1
         sending.reminded_at, sending.reminder_count, sending.flagged_at = None, 0, None
         flush_refusing_duplicates()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import utcnow
+from ..tenancy import account_lookup, current_center_id
 from .models import PLATFORM_CHAIN, AuditChainHead, AuditEntry
 
 GENESIS = "0" * 64
@@ -54,8 +55,6 @@ def record(action: str, *, object_type: str | None = None, object_id=None, perso
 
     ``details`` may hold personal values (kept apart from the hash; see module doc).
     """
-    from ..tenancy import account_lookup, current_center_id
-
     if center_id is not None and center_id != current_center_id():
         # Account events (sign-in, account changes) go to the account's own center chain even
         # before a tenant is set; the account-lookup scope opens that chain for this insert.
@@ -151,8 +150,6 @@ def blank_personal_values(entry: AuditEntry) -> None:
 def entries_for_center(*, person_id=None, actor_id=None, action: str | None = None,
                        before_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
     """The current center's log, newest first (the center admin's audit page)."""
-    from ..tenancy import current_center_id
-
     stmt = select(AuditEntry).where(AuditEntry.center_id == current_center_id())
     if person_id:
         stmt = stmt.where(AuditEntry.person_id == person_id)

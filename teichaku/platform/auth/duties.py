@@ -130,7 +130,7 @@ def send_invitation(user: User) -> bool:
     if not current_app.config.get("SMTP_HOST"):
         return False
     from ...crosstenant.notifications.delivery import fixed_message, send_now
-    from ..handover.invitations import setup_url
+    from .setup_links import setup_url
 
     send_now(fixed_message(user.email, INVITATION_SUBJECT, INVITATION_BODY.format(link=setup_url(user))))
     record("user.invitation_sent", object_type="user", object_id=user.id, center_id=user.center_id)
@@ -141,7 +141,7 @@ def invitation_link(email: str) -> str:
     """The set-password link of a pending invitation, for the shell only (``users
     invitation-link``).  Refused for anything but an invited account that has not set its
     password and whose invitation has not expired."""
-    from ..handover.invitations import setup_url
+    from .setup_links import setup_url
 
     email = normalize_email(email)
     with account_lookup():

@@ -25,6 +25,7 @@ from ..permissions import ALL_ROLES, CENTER_ROLES, PERSONAL_DATA_ROLES, Role
 from ..tenancy import account_lookup, current_center_id
 from .models import ApiToken, RecoveryCode, User, UserSession
 from .passwords import check_policy, hash_password, needs_rehash, verify_password
+from .setup_links import lifetime_seconds, setup_url
 
 
 class AccountError(ValueError):
@@ -241,8 +242,6 @@ def prefecture_setup_link(email: str) -> str:
     """A fresh one-time set-password link of an active prefecture official (the shell's
     ``users prefecture-link``: the hosting operator hands it over when no e-mail can be sent).
     Audited.  Raises ``AccountError`` for any other account."""
-    from ..handover.invitations import setup_url
-
     try:
         email = normalize_email(email)
     except AccountError:
@@ -261,7 +260,6 @@ def send_setup_email(user: User) -> bool:
     Call after the commit that created the account.  True when the SMTP server took it; False
     when SMTP is not set or failed (logged with the account id and an error code only): the
     hosting operator then prints the link with ``users prefecture-link``."""
-    from ..handover.invitations import lifetime_seconds, setup_url
     from ..logs import get_logger
 
     cfg = current_app.config

@@ -47,9 +47,11 @@ def _passphrase(env_name: str, path: Path | None) -> str:
 
 @contextmanager
 def application_role_app() -> Iterator[None]:
-    """An app context of this configuration, connected as the application role."""
-    from ..app import create_app
+    """An app context of this configuration, connected as the application role.
 
+    The factory is the one that built the current app (``teichaku.app`` sits above the platform,
+    which never imports it)."""
+    create_app = current_app.extensions["teichaku_app_factory"]
     app = create_app(dict(current_app.config), database_role="app")
     with app.app_context():
         try:

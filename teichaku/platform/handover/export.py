@@ -20,7 +20,7 @@ from ..centers import Center, center_by_code
 from ..extensions import db
 from ..models import utcnow
 from ..tenancy import set_tenant
-from ...tenants.records.storage import center_dir
+from ..storage import center_dir
 from . import store
 from .archive import FORMAT, FORMAT_VERSION, ArchiveWriter
 from .frames import END, RowBatcher, file_frames, frame

@@ -38,7 +38,7 @@ from ..audit.services import record, verify
 from ..centers import CENTER_SETTINGS, Center, center_by_code
 from ..extensions import db
 from ..tenancy import account_lookup, set_tenant
-from ...tenants.records.storage import center_dir, upload_root
+from ..storage import center_dir, upload_root
 from . import store
 from .archive import ArchiveReader, ArchiveRefused, verify_signature
 from .frames import FileFrame, RowsFrame, read_frames

@@ -16,26 +16,20 @@ never shown on the operator's pages.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
-from urllib.parse import urlencode
 
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 
 from ..audit.services import record
 from ..auth.models import AccountConfirmation, User
 from ..auth.passwords import check_policy, hash_password
 from ..auth.services import create_user, revoke_all_sessions
+from ..auth.setup_links import fingerprint, lifetime_seconds, serializer, setup_url
 from ..extensions import db
 from ..models import utcnow
 from ..tenancy import account_lookup
-
-SALT = "teichaku.account-setup"
-DEFAULT_HOURS = 72
-SETUP_PATH = "/account/setup"
 
 
 def invite_user(*, email: str, role: str, center_code: str | None, display_name: str = "") -> tuple[User, str]:
@@ -46,43 +40,20 @@ def invite_user(*, email: str, role: str, center_code: str | None, display_name:
     return user, setup_url(user)
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
-
-
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
-
-
-def setup_token(user: User) -> str:
-    return _serializer().dumps({"u": str(user.id), "p": _fingerprint(user)})
-
-
-def setup_url(user: User) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    return f"{base}{SETUP_PATH}?{urlencode({'token': setup_token(user)})}"
-
-
-def lifetime_seconds() -> int:
-    """``ACCOUNT_SETUP_HOURS`` from the app's configuration (``platform/config.py``)."""
-    hours = current_app.config.get("ACCOUNT_SETUP_HOURS") or DEFAULT_HOURS
-    return int(hours) * 3600
-
-
 def user_for_token(token: str | None) -> User | None:
     """The account a valid, unexpired, unused token was issued for; None for anything else
     (one answer for every kind of failure)."""
     if not token or len(token) > 1000:
         return None
     try:
-        payload = _serializer().loads(token, max_age=lifetime_seconds())
+        payload = serializer().loads(token, max_age=lifetime_seconds())
     except (SignatureExpired, BadSignature):
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("u"), str):
         return None
     with account_lookup():
         user = db.session.scalar(select(User).where(User.id == _uuid(payload["u"])))
-    if user is None or not user.is_enabled or payload.get("p") != _fingerprint(user):
+    if user is None or not user.is_enabled or payload.get("p") != fingerprint(user):
         return None
     if _invitation_over(user):
         return None

@@ -24,7 +24,7 @@ from ...platform.logs import get_logger
 from ...platform.models import utcnow
 from ...platform.tenancy import current_center_id, get_owned
 from ..cases.models import Case
-from . import storage
+from ...platform import storage
 from .models import ASSESSMENT_SECTIONS, PLAN_AREAS, CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from .schemas import check_record_fields
 

@@ -51,7 +51,7 @@ from ..cases import lifecycle as case_lc
 from ..cases.models import Case, CaseNeed, Reminder
 from ..committees.models import CommitteeAgendaItem, CommitteeMeeting
 from ..persons.models import Person
-from ..records import storage
+from ...platform import storage
 from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from ..records.services import AREA_LABELS, DOCUMENT_LABELS, RECORD_LABELS, SECTION_LABELS, DocumentUnavailable
 

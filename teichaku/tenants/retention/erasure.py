@@ -49,7 +49,7 @@ from ..cases.models import Case, CaseNeed, Reminder
 from ..committees.models import CommitteeAgendaItem
 from ..persons.models import Person
 from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
-from ..records.storage import discard, document_path
+from ...platform.storage import discard, document_path
 
 FILES_KEY = "retention_files_to_remove"
 

@@ -1,5 +1,8 @@
 """Command-line interface (``flask --app wsgi ...``), run as the schema owner.
 
+Composition: the CLI groups of every layer are registered here, at the top of the package (each
+domain keeps its own commands: ``crosstenant/aggregates/cli.py``, ``platform/handover/cli.py``
+...).  The platform's own commands (centers, users, audit, demo, rls) are defined below.
 Commands call the same services as the pages and the API.
 """
 from __future__ import annotations
@@ -10,7 +13,11 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .extensions import db
+from .crosstenant.aggregates.cli import aggregates_cli
+from .crosstenant.exchange.cli import exchange_cli
+from .platform.extensions import db
+from .platform.handover.cli import register as register_handover
+from .tenants.retention.cli import retention_cli
 
 centers_cli = AppGroup("centers", help="センター（テナント）の管理")
 users_cli = AppGroup("users", help="アカウントの管理")
@@ -20,21 +27,15 @@ rls_cli = AppGroup("rls", help="行レベルセキュリティ（スコープの
 
 
 def init_app(app: Flask) -> None:
-    from ..crosstenant.aggregates.cli import aggregates_cli
-    from ..crosstenant.exchange.cli import exchange_cli
-    from ..tenants.retention.cli import retention_cli
-
     for group in (centers_cli, users_cli, audit_cli, demo_cli, rls_cli, aggregates_cli, exchange_cli, retention_cli):
         app.cli.add_command(group)
-    from .handover.cli import register as register_handover
-
     register_handover(centers_cli)  # centers keygen / export / import / handover
 
 
 @centers_cli.command("seed")
 def centers_seed() -> None:
     """Load the 48 centers (idempotent)."""
-    from .centers import seed_centers
+    from .platform.centers import seed_centers
 
     created, existing = seed_centers()
     db.session.commit()
@@ -43,7 +44,7 @@ def centers_seed() -> None:
 
 @centers_cli.command("list")
 def centers_list() -> None:
-    from .centers import list_centers
+    from .platform.centers import list_centers
 
     for c in list_centers():
         click.echo(f"{c.code}\t{c.prefecture_code}\t{c.region}\t{'active' if c.active else 'inactive'}\t{c.name}")
@@ -57,9 +58,9 @@ def centers_list() -> None:
 @click.option("--name", "display_name", default="")
 def users_create(email: str, password: str, role: str, center_code: str | None, display_name: str) -> None:
     """Create an account; prints its id alone on stdout."""
-    from .auth.duties import announce_center_admin
-    from .auth.passwords import PasswordPolicyError
-    from .auth.services import AccountError, create_user
+    from .platform.auth.duties import announce_center_admin
+    from .platform.auth.passwords import PasswordPolicyError
+    from .platform.auth.services import AccountError, create_user
 
     try:
         user = create_user(email=email, password=password, role=role, center_code=center_code, display_name=display_name)
@@ -77,8 +78,8 @@ def users_create(email: str, password: str, role: str, center_code: str | None, 
 def users_invitation_link(email: str) -> None:
     """Print the one-time set-password link of a pending invitation alone on stdout (the shell is
     where it appears when no SMTP is configured; never on the operator's pages).  Audited."""
-    from .auth.duties import DutyError, invitation_link
-    from .auth.services import AccountError
+    from .platform.auth.duties import DutyError, invitation_link
+    from .platform.auth.services import AccountError
 
     try:
         link = invitation_link(email)
@@ -96,7 +97,7 @@ def users_invitation_link(email: str) -> None:
 def users_prefecture_link(email: str) -> None:
     """Print a one-time set-password link of a prefecture official (invited from the operator's
     pages when no e-mail can be sent); prints the link alone on stdout.  Audited."""
-    from .auth.services import AccountError, prefecture_setup_link
+    from .platform.auth.services import AccountError, prefecture_setup_link
 
     try:
         url = prefecture_setup_link(email)
@@ -112,8 +113,8 @@ def users_prefecture_link(email: str) -> None:
 @click.option("--center", "center_code", default=None, help="one center's chain only")
 def audit_verify(center_code: str | None) -> None:
     """Recompute the hash chains; exit 1 if an entry was edited, inserted or deleted."""
-    from .audit.services import verify
-    from .centers import center_by_code
+    from .platform.audit.services import verify
+    from .platform.centers import center_by_code
 
     center_id = None
     if center_code:
@@ -138,7 +139,7 @@ def rls_sync_key() -> None:
     """
     from flask import current_app
 
-    from .scope_token import derive_key, store_key, verifies
+    from .platform.scope_token import derive_key, store_key, verifies
 
     if db.engine.dialect.name != "postgresql":
         click.echo("rls: no row-level security on this database; nothing to store", err=True)
@@ -175,10 +176,10 @@ def demo_seed() -> None:
     from flask import current_app
     from sqlalchemy import select
 
-    from .auth.models import User
-    from .auth.services import create_user
-    from .centers import center_by_code
-    from .tenancy import account_lookup
+    from .platform.auth.models import User
+    from .platform.auth.services import create_user
+    from .platform.centers import center_by_code
+    from .platform.tenancy import account_lookup
 
     if current_app.config["TEICHAKU_ENV"] == "production":
         click.echo("エラー: 本番環境ではデモアカウントを作成しません。", err=True)

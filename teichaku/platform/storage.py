@@ -1,5 +1,8 @@
 """Document files on disk: ``<UPLOAD_ROOT>/<center_id>/<document_id>``, never the user's filename.
 
+A platform service: the case documents (``tenants.records``), the transfer attachments, the
+center handover and the retention erasure all keep their files here, so it sits below them all.
+
 A file is first written under a temporary name beside its final place (hashing and counting the
 bytes on the way, stopping at the size limit), its type is detected from its content (magic
 bytes, never the extension), and only after the database row has been flushed is it renamed to
@@ -21,9 +24,9 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ...platform.logs import get_logger
+from .logs import get_logger
 
-log = get_logger("teichaku.records.storage")
+log = get_logger("teichaku.storage")
 
 CHUNK = 64 * 1024
 PENDING_KEY = "records_pending_files"

@@ -1,20 +1,36 @@
 """The application factory (the Flask tutorial's ``create_app(test_config=None)`` seam).
 
+Composition sits at the top of the package: this module imports every layer (the platform's
+extensions, the models of every domain package, the blueprints, the CLI, the job queue) and
+nothing below imports it.  Code below that needs a second app of the same configuration (the
+handover CLI's application-role app) finds this factory as ``app.extensions["teichaku_app_factory"]``.
+
 Extensions are created once in ``extensions`` and wired here in a fixed order; request hooks run
 in this order: request id -> user and tenant -> permission check -> view -> headers and log.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from flask import Flask
 
-from . import config as config_module
-from .database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from . import cli
+from .blueprints import register as register_blueprints
+from .crosstenant.aggregates import tracking as _aggregates_tracking  # noqa: F401  (its session hooks mark slices dirty)
+from .platform import centers as _centers  # noqa: F401  (the models of the platform)
+from .platform import config as config_module
+from .platform import errors, hooks, i18n, logs
+from .platform import tenancy
+from .platform.audit import models as _audit  # noqa: F401
+from .platform.audit.services import record as audit_record
+from .platform.auth import models as _auth  # noqa: F401
+from .platform.database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
+from .platform.extensions import csrf, db, limiter, login_manager, migrate
+from .platform import jobs
+from .platform.redis_client import limiter_storage_uri
+from .platform.scope_token import check_key, derive_key
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def create_app(test_config: dict | None = None, *, database_role: str = "app") -> Flask:
@@ -29,33 +45,26 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
         app.config.update(test_config)
     config_module.check_production(app.config)
     app.config["DATABASE_ROLE"] = database_role
+    app.extensions["teichaku_app_factory"] = create_app
+    tenancy.use_audit_writer(audit_record)  # every cross_tenant(...) is audited
     _configure_database(app, database_role)
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-
-    from . import logs
 
     logs.configure(app)
     _init_extensions(app)
     _register_models()
     _register_blueprints(app)
 
-    from . import hooks, errors, i18n
-    from . import cli
-
     i18n.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 
-    from ..workers import queue
-
-    queue.init_app(app)
+    jobs.init_app(app)
 
     if database_role == "app" and is_postgres(app.config["DATABASE_URL"]) and not app.config.get("SKIP_ROLE_CHECK"):
         with app.app_context():
             check_app_connection(db.engine)
-            from .scope_token import check_key, derive_key
-
             check_key(db.engine, derive_key(app.config))
     return app
 
@@ -84,8 +93,6 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
-    from .redis_client import limiter_storage_uri
-
     app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
     limiter.init_app(app)
 
@@ -95,10 +102,6 @@ def _register_models() -> None:
     own, and ``models`` of every package under ``teichaku.tenants`` and ``teichaku.crosstenant``."""
     import importlib
     import pkgutil
-
-    from .audit import models as _audit  # noqa: F401
-    from .auth import models as _auth  # noqa: F401
-    from . import centers as _centers  # noqa: F401
 
     for parent in ("teichaku.tenants", "teichaku.crosstenant"):
         try:
@@ -115,6 +118,4 @@ def _register_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from ..blueprints import register
-
-    register(app)
+    register_blueprints(app)
