@@ -6,7 +6,8 @@ nothing below imports it.  Code below that needs a second app of the same config
 handover CLI's application-role app) finds this factory as ``app.extensions["teichaku_app_factory"]``.
 
 Extensions are created once in ``extensions`` and wired here in a fixed order; request hooks run
-in this order: request id -> user and tenant -> permission check -> view -> headers and log.
+in this order: request id -> user and tenant -> permission check -> view (inside the transaction
+boundary: ``platform/transaction.py``) -> headers and log.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from flask import Flask
 
 from . import cli
 from .blueprints import register as register_blueprints
-from .crosstenant.aggregates import tracking as _aggregates_tracking  # noqa: F401  (its session hooks mark slices dirty)
+from .crosstenant.aggregates import tracking as aggregates_tracking
+from .crosstenant.notifications import services as notifications
 from .platform import centers as _centers  # noqa: F401  (the models of the platform)
 from .platform import config as config_module
 from .platform import errors, hooks, i18n, logs
-from .platform import tenancy
+from .platform import tenancy, transaction
 from .platform.audit import models as _audit  # noqa: F401
 from .platform.audit.services import record as audit_record
 from .platform.auth import models as _auth  # noqa: F401
@@ -29,6 +31,7 @@ from .platform.extensions import csrf, db, limiter, login_manager, migrate
 from .platform import jobs
 from .platform.redis_client import limiter_storage_uri
 from .platform.scope_token import check_key, derive_key
+from .tenants.retention import guard as retention_guard
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -47,6 +50,7 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     app.config["DATABASE_ROLE"] = database_role
     app.extensions["teichaku_app_factory"] = create_app
     tenancy.use_audit_writer(audit_record)  # every cross_tenant(...) is audited
+    _install_session_hooks()
     _configure_database(app, database_role)
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
 
@@ -54,11 +58,16 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     _init_extensions(app)
     _register_models()
     _register_blueprints(app)
+    # Every page and API call commits once, at its end: registered before the other request
+    # hooks so that its decision runs after them (Flask runs after_request hooks in reverse).
+    transaction.init_app(app)
 
     i18n.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    for group in cli.GROUPS:
+        transaction.wrap_commands(group)  # so does every command of the project
 
     jobs.init_app(app)
 
@@ -67,6 +76,17 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
             check_app_connection(db.engine)
             check_key(db.engine, derive_key(app.config))
     return app
+
+
+def _install_session_hooks() -> None:
+    """The listeners every session carries, registered here rather than by an import's side
+    effect: tenant scoping and RLS settings, the after-commit actions, the erased-file guard,
+    the rollups' dirty marks, the outbox's delivery."""
+    tenancy.install()
+    transaction.install()
+    retention_guard.install()
+    aggregates_tracking.install()
+    notifications.install()
 
 
 def _configure_database(app: Flask, database_role: str) -> None:

@@ -26,8 +26,11 @@ demo_cli = AppGroup("demo", help="デモ用データ（開発環境のみ）")
 rls_cli = AppGroup("rls", help="行レベルセキュリティ（スコープの鍵）")
 
 
+GROUPS = (centers_cli, users_cli, audit_cli, demo_cli, rls_cli, aggregates_cli, exchange_cli, retention_cli)
+
+
 def init_app(app: Flask) -> None:
-    for group in (centers_cli, users_cli, audit_cli, demo_cli, rls_cli, aggregates_cli, exchange_cli, retention_cli):
+    for group in GROUPS:
         app.cli.add_command(group)
     register_handover(centers_cli)  # centers keygen / export / import / handover
 

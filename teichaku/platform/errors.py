@@ -41,14 +41,19 @@ PAGE_TITLES = {
 
 
 class DomainError(Exception):
-    """A refused action.  ``code`` is the contract's error code; ``message`` is Japanese."""
+    """A refused action.  ``code`` is the contract's error code; ``message`` is Japanese.
+
+    The transaction boundary rolls back what the refused call wrote, unless it was raised with
+    ``keep_writes=True`` (a refusal that must leave a record: the findings of a refused publish)."""
 
     status = 422
     code = "validation_error"
 
-    def __init__(self, message: str, *, details: dict | None = None, fields: dict | None = None):
+    def __init__(self, message: str, *, details: dict | None = None, fields: dict | None = None,
+                 keep_writes: bool = False):
         super().__init__(message)
         self.message = message
+        self.keep_writes = keep_writes
         self.details = dict(details or {})
         if fields:
             self.details["fields"] = fields

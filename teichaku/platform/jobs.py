@@ -23,6 +23,7 @@ from rq.serializers import JSONSerializer
 
 from .extensions import db
 from .redis_client import connection, redis_available
+from .transaction import transactional
 
 # The queue's name; a test run uses its own (two runs may share one Redis database).
 QUEUE_NAME = os.environ.get("RQ_QUEUE", "teichaku")
@@ -85,15 +86,17 @@ def worker_app() -> Flask:
 
 
 def job(func):
-    """Run ``func`` in an app context with its own session; the job sets its tenant itself."""
+    """Run ``func`` in an app context with its own session, inside the transaction boundary (it
+    commits once when the job ends, rolls back when it raises); the job sets its tenant itself."""
+    bounded = transactional(func)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if has_app_context():  # in-process execution (development without Redis, tests)
-            return func(*args, **kwargs)
+            return bounded(*args, **kwargs)
         with worker_app().app_context():
             try:
-                return func(*args, **kwargs)
+                return bounded(*args, **kwargs)
             finally:
                 db.session.remove()
 

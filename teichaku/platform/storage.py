@@ -11,6 +11,7 @@ ends without a commit) the file is deleted, so no file is left without its row.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -21,15 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .logs import get_logger
+from .transaction import on_rollback
 
 log = get_logger("teichaku.storage")
 
 CHUNK = 64 * 1024
-PENDING_KEY = "records_pending_files"
 
 # Detected types: content type, label, the extensions a file of that type may carry.
 TYPES = {
@@ -201,11 +201,11 @@ def stage(center_id: uuid.UUID, document_id: uuid.UUID, stream, filename: str | 
 
 
 def commit_staged(session: Session, staged: StagedFile, center_id: uuid.UUID, document_id: uuid.UUID) -> Path:
-    """Move a staged file to its final name (after the row was flushed) and remember it on the
-    session, so that a rollback deletes it."""
+    """Move a staged file to its final name (after the row was flushed); a rollback of the
+    transaction (or savepoint) that flushed the row deletes it."""
     final = document_path(center_id, document_id)
     os.replace(staged.temp_path, final)
-    session.info.setdefault(PENDING_KEY, []).append(str(final))
+    on_rollback(functools.partial(discard, final), session)
     return final
 
 
@@ -216,19 +216,6 @@ def discard(path: Path | str) -> None:
         pass
     except OSError as exc:  # pragma: no cover - logged, never raised over the real error
         log.error("document_file_not_removed", exc_type=type(exc).__name__)
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_committed_files(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_uncommitted_files(session: Session, transaction) -> None:
-    if transaction.parent is not None or transaction.nested:
-        return
-    for path in session.info.pop(PENDING_KEY, None) or ():
-        discard(path)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -134,7 +134,6 @@ def get_owned_or_404(model: type[T], object_id) -> T:
 
 # --- the global ORM filter -------------------------------------------------------------------
 
-@event.listens_for(Session, "do_orm_execute")
 def _scope_orm_statements(state) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
@@ -153,7 +152,6 @@ def _scope_orm_statements(state) -> None:
     )
 
 
-@event.listens_for(Session, "before_flush")
 def _stamp_and_check_tenant(session, flush_context, instances) -> None:
     """New rows get the current center; a row of another center can't be written in scope."""
     purpose = _cross_tenant_purpose()
@@ -206,7 +204,6 @@ def _send(connection, settings: dict[str, str]) -> None:
     scope_token.send(connection, _scope_key(), settings, nonce)
 
 
-@event.listens_for(Session, "after_begin")
 def _set_rls_settings(session, transaction, connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.info["rls_nonce"] = None  # a new transaction: a new nonce when one is needed
@@ -229,3 +226,13 @@ def _apply_to_open_transaction() -> None:
     if connection.dialect.name == "postgresql":
         _send(connection, settings)
         session.info["rls_sent"] = settings
+
+
+def install() -> None:
+    """Scope every ORM statement and flush to the tenant, and sign the RLS settings of every
+    transaction (called once by the app factory; idempotent)."""
+    for name, listener in (("do_orm_execute", _scope_orm_statements),
+                           ("before_flush", _stamp_and_check_tenant),
+                           ("after_begin", _set_rls_settings)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -2,7 +2,7 @@
 
 Whatever service changes a case, a person's support needs, a transfer or a network activity,
 the flush passes through ``_mark_affected_slices`` (an ``after_flush`` listener on every
-session): it works out which (center, fiscal year) slices the change can move, from the old and
+session, installed by the app factory): it works out which (center, fiscal year) slices the change can move, from the old and
 the new values of the dates the rules use, and inserts one mark per slice into
 ``rollup_dirty_slices`` on the flush's own connection.  So a change and its mark commit or roll
 back together, and no service has to remember the aggregates.
@@ -14,6 +14,7 @@ Redis, are the source of truth.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from ...crosstenant.transfers.models import Transfer
 from ...platform.logs import get_logger
 from ...platform.models import utcnow
+from ...platform.transaction import on_commit
 from ...tenants.activities.models import ActivityParticipants, NetworkActivity
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
@@ -34,8 +36,6 @@ from .models import DirtySlice
 from .rules import LINKED_STATUSES, fiscal_years_of, jst_date
 
 log = get_logger("teichaku.aggregates")
-
-_PENDING = "aggregates_dirty_slices"  # session.info key: slices marked in this transaction
 
 Slice = tuple[uuid.UUID, int]
 
@@ -175,24 +175,23 @@ def mark_dirty(connection: Connection, slices: Iterable[Slice]) -> int:
     return len(rows)
 
 
-# --- the session hooks -------------------------------------------------------------------------
+# --- the session hook ----------------------------------------------------------------------------
 
-@event.listens_for(Session, "after_flush")
 def _mark_affected_slices(session: Session, _flush_context) -> None:
+    """Mark the slices a flush can move, on the flush's connection; schedule their recomputation
+    once the transaction commits (a rollback forgets it: the marks roll back with the change)."""
     slices = affected_slices(session)
     if slices:
         mark_dirty(session.connection(), slices)
-        session.info.setdefault(_PENDING, set()).update(slices)
+        on_commit(functools.partial(_schedule, frozenset(slices)), session)
 
 
-@event.listens_for(Session, "after_commit")
-def _schedule_after_commit(session: Session) -> None:
-    slices = session.info.pop(_PENDING, None)
-    if slices and has_app_context():
+def _schedule(slices: frozenset[Slice]) -> None:
+    if has_app_context():
         schedule_recomputation(slices)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_on_rollback(session: Session, previous_transaction) -> None:
-    if previous_transaction.parent is None:  # the whole transaction (after a savepoint's rollback
-        session.info.pop(_PENDING, None)     # the job finds the slice clean and stops)
+def install() -> None:
+    """Listen on every session's flush (called once by the app factory; idempotent)."""
+    if not event.contains(Session, "after_flush", _mark_affected_slices):
+        event.listen(Session, "after_flush", _mark_affected_slices)

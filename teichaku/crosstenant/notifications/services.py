@@ -2,13 +2,14 @@
 platform admin's view of failed deliveries.
 
 ``emit`` is the one interface the cross-tenant services (transfers, ...) call: it writes an
-outbox row in the caller's open transaction and never commits or talks to Redis.  Session hooks
-collect the ids of new outbox rows at flush and enqueue their delivery after the commit; a
-rollback forgets them.  If Redis does not answer at that moment the failure is logged (ids only)
+outbox row in the caller's open transaction and never commits or talks to Redis.  A flush hook
+(installed by the app factory) enqueues the delivery of new outbox rows after the commit
+(``platform.transaction.on_commit``); a rollback forgets them.  If Redis does not answer at that moment the failure is logged (ids only)
 and the sweep (``delivery.sweep_outbox``) delivers the event later.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 
 from flask import current_app, g, has_app_context
@@ -22,12 +23,11 @@ from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import account_lookup
 from ...platform.jobs import enqueue
+from ...platform.transaction import on_commit
 from .models import KINDS, Notification, OutboxEvent
 
 log = get_logger("teichaku.notifications")
 
-_PENDING = "outbox_new_event_ids"  # session.info key: outbox rows flushed in this transaction
-_RETRY = "outbox_retry_event_ids"  # session.info key: events the platform admin retries
 JOB_TTL = 24 * 3600  # a delivery job waits at most a day in Redis; the sweep re-enqueues anyway
 
 
@@ -58,27 +58,22 @@ def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bo
     return outbox_event
 
 
-@event.listens_for(Session, "after_flush")
 def _collect_new_events(session, _flush_context) -> None:
+    """Enqueue the delivery of the outbox rows a flush wrote, once their transaction commits."""
     ids = [obj.id for obj in session.new if isinstance(obj, OutboxEvent)]
     if ids:
-        session.info.setdefault(_PENDING, []).extend(ids)
+        on_commit(functools.partial(_enqueue_if_app, ids, retry=False), session)
 
 
-@event.listens_for(Session, "after_commit")
-def _enqueue_after_commit(session) -> None:
-    ids = session.info.pop(_PENDING, None)
-    retries = session.info.pop(_RETRY, None)
-    if (ids or retries) and has_app_context():
-        enqueue_deliveries(ids or [], retry=False)
-        enqueue_deliveries(retries or [], retry=True)
+def _enqueue_if_app(event_ids, *, retry: bool) -> None:
+    if has_app_context():
+        enqueue_deliveries(event_ids, retry=retry)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_on_rollback(session, previous_transaction) -> None:
-    if previous_transaction.parent is None:  # the whole transaction (a savepoint keeps the list:
-        session.info.pop(_PENDING, None)     # a job for a row rolled back finds nothing and stops)
-        session.info.pop(_RETRY, None)
+def install() -> None:
+    """Listen on every session's flush (called once by the app factory; idempotent)."""
+    if not event.contains(Session, "after_flush", _collect_new_events):
+        event.listen(Session, "after_flush", _collect_new_events)
 
 
 def enqueue_deliveries(event_ids, *, retry: bool = False) -> int:
@@ -213,5 +208,5 @@ def retry_delivery(event_id) -> OutboxEvent | None:
     outbox_event.attempts = 0
     outbox_event.next_attempt_at = None
     db.session.flush()
-    db.session.info.setdefault(_RETRY, []).append(outbox_event.id)  # enqueued after the commit
+    on_commit(functools.partial(_enqueue_if_app, [outbox_event.id], retry=True))
     return outbox_event

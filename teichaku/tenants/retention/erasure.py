@@ -31,11 +31,9 @@ commits; a rollback keeps them.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from flask import g
-from sqlalchemy import event, null, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import null, select, text, update
 
 from ...crosstenant.exchange.models import CaseStudyDraft
 from ...crosstenant.transfers.models import (
@@ -50,8 +48,8 @@ from ..committees.models import CommitteeAgendaItem
 from ..persons.models import Person
 from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from ...platform.storage import discard, document_path
+from ...platform.transaction import on_commit
 
-FILES_KEY = "retention_files_to_remove"
 
 # Blanked on the stub (everything of these rows not listed here is kept).
 PERSON_BLANK = {"family_name": "", "given_name": "", "family_name_kana": "", "given_name_kana": "",
@@ -179,16 +177,8 @@ def _erase_here(person: Person, case_ids: list[uuid.UUID], doomed: dict[str, lis
 
 
 def _remove_files_after_commit(file_ids: list[uuid.UUID]) -> None:
+    """The erased documents' files go once the erasure has committed (never before: a rollback
+    must find them where they were)."""
     center_id = current_center_id()
-    db.session.info.setdefault(FILES_KEY, []).extend(str(document_path(center_id, i)) for i in file_ids)
-
-
-@event.listens_for(Session, "after_commit")
-def _remove_erased_files(session: Session) -> None:
-    for path in session.info.pop(FILES_KEY, None) or ():
-        discard(Path(path))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _keep_files_on_rollback(session: Session, previous_transaction) -> None:
-    session.info.pop(FILES_KEY, None)
+    paths = [document_path(center_id, i) for i in file_ids]
+    on_commit(lambda: [discard(path) for path in paths])

@@ -38,7 +38,6 @@ def _erased_among(session: Session, ids: set[uuid.UUID], people: set[uuid.UUID])
     return False
 
 
-@event.listens_for(Session, "before_flush")
 def _refuse_changes_to_erased_files(session: Session, flush_context, instances) -> None:
     if is_erasing():
         return
@@ -49,3 +48,11 @@ def _refuse_changes_to_erased_files(session: Session, flush_context, instances) 
     case_ids |= {obj.id for obj in session.dirty if isinstance(obj, Case) and session.is_modified(obj)}
     if (people or case_ids) and _erased_among(session, case_ids, people):
         raise InvalidState(_("保存期間が過ぎて個人情報を削除した記録です。変更も追加もできません。"))
+
+
+def install() -> None:
+    """Refuse any change to an erased person's file, at every flush (called once by the app
+    factory; idempotent)."""
+    for name, listener in (("before_flush", _refuse_changes_to_erased_files),):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
