@@ -3,23 +3,24 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ...platform.validation import StrictSchema
-from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, PACKAGE_KINDS, PULL_SIDES, PULL_STATUSES, SIDES, STATUSES
+from ...platform.validation import StrictSchema, one_of
+from .lifecycle import (CONSENT_METHODS, CONSENT_SCOPE_MAX, CONSENT_WITNESS_MAX, CONSENT_WITNESS_MISSING, DECLINE_REASONS,
+                        PACKAGE_KINDS, PULL_SIDES, PULL_STATUSES, SIDES, STATUSES, consent_lacks_witness)
 
 CENTER_CODE = validate.Regexp(r"^[a-z][a-z0-9\-]{1,31}$", error="センターのコード（例: osaka）を指定してください。")
 
 
 class ConsentIn(StrictSchema):
     obtained_on = fields.Date(required=True, metadata={"description": "本人の同意を得た日"})
-    method = fields.String(required=True, validate=validate.OneOf(tuple(CONSENT_METHODS),
-                                                                  error="written または oral_with_witness を指定してください。"))
-    witness = fields.String(allow_none=True, validate=validate.Length(max=100), metadata={"description": "立会人（口頭の同意では必須）"})
-    scope = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"description": "同意の範囲"})
+    method = fields.String(required=True, validate=one_of(CONSENT_METHODS))
+    witness = fields.String(allow_none=True, validate=validate.Length(max=CONSENT_WITNESS_MAX),
+                            metadata={"description": "立会人（口頭の同意では必須）"})
+    scope = fields.String(allow_none=True, validate=validate.Length(max=CONSENT_SCOPE_MAX), metadata={"description": "同意の範囲"})
 
     @validates_schema
     def _oral_needs_witness(self, data, **kwargs):
-        if data.get("method") == "oral_with_witness" and not (data.get("witness") or "").strip():
-            raise ValidationError({"witness": ["口頭の同意には立会人を記録してください。"]})
+        if consent_lacks_witness(data.get("method"), data.get("witness")):
+            raise ValidationError({"witness": [CONSENT_WITNESS_MISSING]})
 
 
 class PackageItemIn(StrictSchema):
@@ -40,8 +41,7 @@ class TransferCreate(StrictSchema):
 
 
 class DeclineIn(StrictSchema):
-    reason = fields.String(required=True, validate=validate.OneOf(tuple(DECLINE_REASONS),
-                                                                  error="no_capacity, out_of_area, no_resources, person_declined, other のいずれかを指定してください。"))
+    reason = fields.String(required=True, validate=one_of(DECLINE_REASONS))
     comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
