@@ -26,6 +26,7 @@ from .library import get_study_or_404
 from .models import CaseStudy, CaseStudyMessage, HelpfulMark
 from .scope import as_uuid, author_scope_of, center_of, notify_scope, own_scope, require_capability
 
+
 def _clean_body(body: str | None) -> str:
     body = (body or "").replace("\r\n", "\n").strip()
     if not body:

@@ -21,6 +21,7 @@ from .authoring import clean_tags, draft_view, get_open_draft, is_author, own_dr
 from .models import CaseStudy, CaseStudyVersion, CaseStudyWithdrawal, HelpfulMark
 from .scope import as_uuid, center_of, is_association
 
+
 def sees_history(actor, study_id) -> bool:
     """The association (moderating) and the author see a hidden study and every version of a
     study, withdrawn ones included; nobody else does."""

@@ -20,6 +20,7 @@ from .library import withdrawals
 from .models import ASSOCIATION_WORKSPACE, CaseStudy, CaseStudyVersion, CaseStudyWithdrawal
 from .scope import as_uuid, author_scope_of, notify_scope, require_capability
 
+
 def _clean_reason(reason: str | None, missing: str) -> str:
     reason = (reason or "").strip()
     if not reason:
