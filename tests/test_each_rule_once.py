@@ -294,6 +294,14 @@ def test_the_decline_form_the_api_schema_and_the_labels_take_decline_reasons_fro
     assert all(code in reason.error for code in transfer_lc.DECLINE_REASONS)
 
 
+def test_the_transfer_forms_and_the_api_schemas_take_their_text_limits_from_the_lifecycle():
+    files = [_source(transfer_schemas), _source(transfer_pages), _source(pull_pages)]
+    assert literal_limits({"message", "comment", "body"}, files) == []
+    assert _length(transfer_schemas.DeclineIn().fields["comment"]) == transfer_lc.COMMENT_MAX
+    assert _length(transfer_schemas.MessageIn().fields["body"]) == transfer_lc.MESSAGE_MAX
+    assert _length(transfer_pages.TransferForm.message, "wtforms") == transfer_lc.MESSAGE_MAX
+
+
 def test_record_and_document_labels_have_one_source_for_services_pages_templates_and_exports():
     tables = {"record kinds": record_lc.RECORD_LABELS, "document kinds": record_lc.DOCUMENT_LABELS,
               "assessment sections": record_lc.SECTION_LABELS, "plan areas": record_lc.AREA_LABELS}

@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ...crosstenant.transfers import pulls, services
+from ...crosstenant.transfers import lifecycle, pulls, services
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import today_jst
@@ -34,12 +34,12 @@ bp = Blueprint("transfer_pulls", __name__, url_prefix="/transfers/pulls")
 
 class PullForm(ConsentFields):
     to_center = SelectField(_l("開始を依頼するセンター（矯正施設の所在地）"), validators=[DataRequired(REQUIRED)])
-    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
 class RefuseForm(FlaskForm):
     comment = TextAreaField(_l("お断りの理由（依頼したセンターに伝わります）"),
-                            validators=[DataRequired(REQUIRED), Length(max=2000)])
+                            validators=[DataRequired(REQUIRED), Length(max=lifecycle.COMMENT_MAX)])
 
 
 class ConfirmForm(TransferForm):

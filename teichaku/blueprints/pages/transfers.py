@@ -64,17 +64,17 @@ class ConsentFields(FlaskForm):
 
 class TransferForm(ConsentFields):
     to_center = SelectField(_l("依頼先のセンター"), validators=[DataRequired(REQUIRED)])
-    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
     package = MultiCheckboxField(_l("一緒に送る資料（本人の同意の範囲で選んでください）"), choices=[])
 
 
 class DeclineForm(FlaskForm):
     reason = SelectField(_l("お断りの理由"), choices=DECLINE_CHOICES)
-    comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=2000)])
+    comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=lifecycle.COMMENT_MAX)])
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
     files = MultipleFileField(_l("添付ファイル（任意・複数可）"))
 
     def uploads(self) -> list[tuple]:
@@ -83,7 +83,7 @@ class MessageForm(FlaskForm):
 
 
 class SharedUpdateForm(FlaskForm):
-    body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
 class ReassignForm(FlaskForm):

@@ -82,6 +82,10 @@ CONSENT_WITNESS_MAX = 100  # the column's width
 CONSENT_SCOPE_MAX = 2000
 CONSENT_WITNESS_MISSING = "口頭の同意には立会人を記録してください。"
 
+# Text limits (characters), for the API schemas and the page forms alike.
+MESSAGE_MAX = 4000  # a request's or a pull request's message, a thread message, a shared update
+COMMENT_MAX = 2000  # a decline's comment, a pull request's refusal
+
 # What a request may carry besides the minimum identity (nothing is chosen by default).
 PACKAGE_KINDS = {
     "face_sheet": N_("フェイスシート・アセスメント"),
