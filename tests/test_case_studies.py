@@ -340,15 +340,15 @@ def test_the_association_publishes_a_study_with_no_center_through_the_same_check
 
 def test_the_moderators_service_publishes_a_source_example_for_a_cli_loader(app, world):
     """The service a loader of the seven source examples calls: create, resolve, publish."""
-    from teichaku.crosstenant.exchange import services
+    from teichaku.crosstenant.exchange import authoring, findings, scope
 
     moderator = SimpleNamespace(id=world.users["association"]["id"], role="association", center_id=None)
     with app.app_context():
-        with services.exchange_scope(moderator):
-            draft = services.create_draft({**CLEAN, "outcomes": OUTCOMES + "（平成22年10月に発足）"}, actor=moderator)
-            for finding in services.open_findings(draft):
-                services.resolve_finding(draft, finding, "dismiss", actor=moderator, reason="組織の発足時期で個人の日付ではない")
-            version = services.publish_draft(draft, actor=moderator)
+        with scope.exchange_scope(moderator):
+            draft = authoring.create_draft({**CLEAN, "outcomes": OUTCOMES + "（平成22年10月に発足）"}, actor=moderator)
+            for finding in findings.open_findings(draft):
+                findings.resolve_finding(draft, finding, "dismiss", actor=moderator, reason="組織の発足時期で個人の日付ではない")
+            version = authoring.publish_draft(draft, actor=moderator)
             db.session.commit()
             assert (version.publisher, version.shown_center_id, version.version_no) == ("association", None, 1)
 
@@ -490,7 +490,7 @@ def sqlite_app(tmp_path_factory):
 
 
 def test_search_on_sqlite_finds_two_character_words_and_kana_variants(sqlite_app):
-    from teichaku.crosstenant.exchange import search, services
+    from teichaku.crosstenant.exchange import authoring, search
 
     with sqlite_app.app_context():
         assert db.engine.dialect.name == "sqlite"
@@ -499,9 +499,9 @@ def test_search_on_sqlite_finds_two_character_words_and_kana_variants(sqlite_app
         set_tenant(tokyo)
         ids = {}
         for key, fields in LIBRARY.items():
-            draft = services.create_draft({**CLEAN, **fields, "actions": "定例会を開いた。", "outcomes": "連携が進んだ。"},
-                                          actor=admin)
-            services.publish_draft(draft, actor=admin)
+            draft = authoring.create_draft({**CLEAN, **fields, "actions": "定例会を開いた。", "outcomes": "連携が進んだ。"},
+                                           actor=admin)
+            authoring.publish_draft(draft, actor=admin)
             ids[key] = draft.study_id
         db.session.commit()
 
@@ -884,16 +884,16 @@ def test_the_association_withdraws_a_version_from_the_study_page(pages, api):
 
 
 def test_withdrawn_versions_leave_the_sqlite_list_and_search_too(sqlite_app):
-    from teichaku.crosstenant.exchange import search, services
+    from teichaku.crosstenant.exchange import authoring, moderation, search
 
     with sqlite_app.app_context():
         tokyo = center_by_code("tokyo").id
         admin = SimpleNamespace(id=uuid.uuid4(), role="center_admin", center_id=tokyo)
         moderator = SimpleNamespace(id=uuid.uuid4(), role="association", center_id=None)
         set_tenant(tokyo)
-        draft = services.create_draft({**CLEAN, **LEAKED, "actions": "定例会を開いた。", "outcomes": "連携が進んだ。",
-                                       "title": "取り下げ検証の事例"}, actor=admin)
-        services.publish_draft(draft, actor=admin)
+        draft = authoring.create_draft({**CLEAN, **LEAKED, "actions": "定例会を開いた。", "outcomes": "連携が進んだ。",
+                                        "title": "取り下げ検証の事例"}, actor=admin)
+        authoring.publish_draft(draft, actor=admin)
         db.session.commit()
         study_id = draft.study_id
 
@@ -901,7 +901,7 @@ def test_withdrawn_versions_leave_the_sqlite_list_and_search_too(sqlite_app):
             return [s.id for s, _v in search.find_studies(q=q)[0]]
         assert study_id in found("取り下げ検証") and study_id in found("")
         set_tenant(None)
-        services.withdraw_version(study_id, 1, "確認", actor=moderator)
+        moderation.withdraw_version(study_id, 1, "確認", actor=moderator)
         db.session.commit()
         assert study_id not in found("取り下げ検証") and study_id not in found("")
         assert study_id in [s.id for s, _v in search.find_studies(q="取り下げ検証", include_hidden=True)[0]]

@@ -158,7 +158,7 @@ def _actor(world, key: str, code: str) -> SimpleNamespace:
 def build_center_a(app, world) -> dict:
     """Center A (tokyo) with something in every module, and a transfer with B (osaka)."""
     from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
-    from teichaku.crosstenant.exchange import services as exchange
+    from teichaku.crosstenant.exchange import authoring
     from teichaku.crosstenant.transfers import pulls
     from teichaku.crosstenant.transfers import services as transfers
     from teichaku.tenants.cases.services import create_case, raise_reminders
@@ -180,9 +180,9 @@ def build_center_a(app, world) -> dict:
         resource = create_resource({"name": "甲野ホーム", "kana": "こうのほーむ", "resource_type": "group_home",
                                     "municipality_name": "新宿区", "contacts": [{"name": "甲野連絡", "role": "施設長"}]})
         follow_up = create_case({"case_type": "follow_up", "person_id": case.person_id}, parent=case)
-        draft = exchange.create_draft({"title": "甲山さんの支援", "background": "面談では甲山一郎の希望を聞いた。",
-                                       "actions": "月1回の定例会。", "outcomes": "安定した。", "tags": ["coordination"]},
-                                      actor=_actor(world, "a_staff", "tokyo"))
+        draft = authoring.create_draft({"title": "甲山さんの支援", "background": "面談では甲山一郎の希望を聞いた。",
+                                        "actions": "月1回の定例会。", "outcomes": "安定した。", "tags": ["coordination"]},
+                                       actor=_actor(world, "a_staff", "tokyo"))
         case.release_date = today_jst() + timedelta(days=3)  # a reminder is due
         db.session.flush()
         raise_reminders()

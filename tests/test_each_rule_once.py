@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import pathlib
 import pkgutil
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -16,8 +17,23 @@ import pytest
 from sqlalchemy import text
 
 import teichaku
+from teichaku.blueprints.pages import case_studies as case_study_pages
+from teichaku.blueprints.pages import records as record_pages
+from teichaku.blueprints.pages import transfer_pulls as pull_pages
+from teichaku.blueprints.pages import transfers as transfer_pages
+from teichaku.blueprints.pages.forms import EligibilityForm
 from teichaku.crosstenant.aggregates import disclosure, family_tables, figures, rules
 from teichaku.crosstenant.aggregates.jobs import sweep_dirty_slices
+from teichaku.crosstenant.exchange import lifecycle as exchange_lc
+from teichaku.crosstenant.exchange import schemas as exchange_schemas
+from teichaku.crosstenant.transfers import lifecycle as transfer_lc
+from teichaku.crosstenant.transfers import schemas as transfer_schemas
+from teichaku.tenants.cases import lifecycle as case_lc
+from teichaku.tenants.cases.schemas import EligibilityIn
+from teichaku.tenants.records import lifecycle as record_lc
+from teichaku.tenants.records import schemas as record_schemas
+from teichaku.tenants.records import services as record_services
+from teichaku.tenants.retention import disclosure_request
 from teichaku.platform.i18n import today_jst
 from teichaku.platform.pagination import encode_cursor
 from tests.conftest import BACKEND
@@ -151,3 +167,165 @@ def test_only_the_small_count_suppression_is_a_module_named_disclosure():
     from teichaku.tenants.retention import disclosure_request
 
     assert callable(disclosure_request.build_disclosure)
+
+
+# --- field rules: consent, decline reasons, record and document labels, the exchange's limits --------
+# Each table of codes and labels, and each text limit, is written once in its package's lifecycle;
+# the page forms, the API schemas, the services and the templates are built from it.  The walks
+# below fail when a module spells a table or a limit out again (the copy is where drift starts).
+
+# A copy not removed yet, by file, with the reason; the list may only shrink (a copy that is gone
+# fails the test too, so its line is deleted).
+KNOWN_COPIES = {
+    # The transfer package's item labels: crosstenant/transfers/services.py is split by verb family
+    # at the same time (issue 13); the module that holds the package code imports them from
+    # tenants/records/lifecycle.py instead.
+    "crosstenant/transfers/services.py": {"record kinds", "document kinds"},
+}
+
+
+def _package_modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" not in path.parts:
+            yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _is_label(node: ast.AST | None) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or (
+        isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "_l", "N_", "gettext", "lazy_gettext"))
+
+
+def _codes_in(node: ast.AST) -> set[str]:
+    """The string codes a table spells out: the keys of a dict of labels, the elements of a list,
+    tuple or set, or the first element of each pair (a choices list).  A dict that maps each code
+    to something else (a form class, the fields of a kind) is a rule of its own, not a copy."""
+    if isinstance(node, ast.Dict):
+        items = node.keys if node.values and all(_is_label(v) for v in node.values) else []
+    elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [e.elts[0] if isinstance(e, ast.Tuple) and e.elts else e for e in node.elts]
+    else:
+        return set()
+    return {i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)}
+
+
+def _listed_in_message(text: str) -> set[str]:
+    """The codes a message lists ("a, b, c のいずれか", "a または b を"): the last word before the
+    first separator, every part between that is one word, and the word after the last separator
+    when Japanese (or nothing) follows it (an English sentence listing kinds is no message)."""
+    parts = re.split(r", | または ", text)
+    if len(parts) < 2:
+        return set()
+    first = re.findall(r"[a-z_]+$", parts[0].strip())
+    last = re.findall(r"^[a-z_]+(?= [^\x00-\x7f]|$)", parts[-1].strip())
+    return {*first, *last, *(p.strip() for p in parts[1:-1] if re.fullmatch(r"[a-z_]+", p.strip()))}
+
+
+def copies_of(table: str, codes, *sources: pathlib.Path) -> list[str]:
+    """Where a module other than ``sources`` (or a template) writes the table of ``codes`` again:
+    a table or a message naming all of them, or all but one."""
+    codes = set(codes)
+    enough = max(2, len(codes) - 1)
+    found = []
+    for path, tree in _package_modules():
+        if path in sources:
+            continue
+        for node in ast.walk(tree):
+            named = _codes_in(node)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named = _listed_in_message(node.value)
+            if len(named & codes) >= enough:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    for path in sorted((PACKAGE / "templates").rglob("*.html")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if len(set(re.findall(r"""['"](\w+)['"]\s*:""", line)) & codes) >= enough:
+                found.append(f"{path.relative_to(PACKAGE)}:{number}")
+    known = {name for name, tables in KNOWN_COPIES.items() if table in tables}
+    stale = [name for name in known if not any(f.startswith(name + ":") for f in found)]
+    assert not stale, f"no copy of the {table} left in {stale}: delete its KNOWN_COPIES entry"
+    return [f for f in found if f.split(":")[0] not in known]
+
+
+def literal_limits(field_names: set[str], paths) -> list[str]:
+    """Fields among ``field_names`` whose ``Length`` limit is a number written in place (a
+    ``min=1``, "not empty", is no limit)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in field_names for t in node.targets)):
+                continue
+            for call in ast.walk(node.value):
+                if (isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None)) == "Length"
+                        and any(isinstance(k.value, ast.Constant) and (k.arg == "max" or k.value.value > 1)
+                                for k in call.keywords)):
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    return found
+
+
+def _source(module) -> pathlib.Path:
+    return pathlib.Path(module.__file__)
+
+
+def _length(field, kind: str = "marshmallow") -> int:
+    validators = field.validators if kind == "marshmallow" else field.kwargs["validators"]
+    return next(v.max for v in validators if type(v).__name__ == "Length")
+
+
+def test_the_page_forms_the_api_schema_and_the_service_take_consent_rules_from_one_source():
+    """A transfer's and a pull request's consent: methods, the oral consent's witness and the
+    limits live in the transfers' lifecycle; the eligibility checklist's witness in the cases'."""
+    assert copies_of("consent methods", transfer_lc.CONSENT_METHODS, _source(transfer_lc)) == []
+    everywhere = [path for path, _tree in _package_modules()]
+    assert literal_limits({"consent_witness", "consent_scope"}, everywhere) == []
+    assert pull_pages.PullForm.consent_witness is transfer_pages.TransferForm.consent_witness
+    assert pull_pages.PullForm.consent_scope is transfer_pages.ConsentFields.consent_scope
+    assert [code for code, _label in transfer_pages.CONSENT_CHOICES] == list(transfer_lc.CONSENT_METHODS)
+    consent = transfer_schemas.ConsentIn()
+    assert _length(consent.fields["witness"]) == transfer_lc.CONSENT_WITNESS_MAX
+    assert _length(consent.fields["scope"]) == transfer_lc.CONSENT_SCOPE_MAX
+    assert _length(EligibilityIn().fields["consent_witness"]) == case_lc.CONSENT_WITNESS_MAX
+    assert _length(EligibilityForm.consent_witness, "wtforms") == case_lc.CONSENT_WITNESS_MAX
+
+
+def test_the_decline_form_the_api_schema_and_the_labels_take_decline_reasons_from_the_lifecycle():
+    assert copies_of("decline reasons", transfer_lc.DECLINE_REASONS, _source(transfer_lc)) == []
+    assert [code for code, _label in transfer_pages.DECLINE_CHOICES] == list(transfer_lc.DECLINE_REASONS)
+    reason = transfer_schemas.DeclineIn().fields["reason"].validators[0]
+    assert reason.choices == tuple(transfer_lc.DECLINE_REASONS)
+    assert all(code in reason.error for code in transfer_lc.DECLINE_REASONS)
+
+
+def test_the_transfer_forms_and_the_api_schemas_take_their_text_limits_from_the_lifecycle():
+    files = [_source(transfer_schemas), _source(transfer_pages), _source(pull_pages)]
+    assert literal_limits({"message", "comment", "body"}, files) == []
+    assert _length(transfer_schemas.DeclineIn().fields["comment"]) == transfer_lc.COMMENT_MAX
+    assert _length(transfer_schemas.MessageIn().fields["body"]) == transfer_lc.MESSAGE_MAX
+    assert _length(transfer_pages.TransferForm.message, "wtforms") == transfer_lc.MESSAGE_MAX
+
+
+def test_record_and_document_labels_have_one_source_for_services_pages_templates_and_exports():
+    tables = {"record kinds": record_lc.RECORD_LABELS, "document kinds": record_lc.DOCUMENT_LABELS,
+              "assessment sections": record_lc.SECTION_LABELS, "plan areas": record_lc.AREA_LABELS}
+    # The cases' needs by life area (NEED_AREAS) share the plan's area codes with labels of their own.
+    sources = {"plan areas": [_source(case_lc)]}
+    for table, labels in tables.items():
+        assert copies_of(table, labels, _source(record_lc), *sources.get(table, [])) == [], table
+    records_dir = PACKAGE / "tenants" / "records"
+    assert literal_limits({"place", "participants", "note", "support", "provider", "title"},
+                          [records_dir / "schemas.py", _source(record_pages)]) == []
+    assert record_services.AREA_LABELS is record_lc.AREA_LABELS
+    assert disclosure_request.RECORD_LABELS is record_lc.RECORD_LABELS
+    assert disclosure_request.DOCUMENT_LABELS is record_lc.DOCUMENT_LABELS
+    assert [code for code, _label in record_pages.DOCUMENT_KIND_CHOICES] == list(record_lc.DOCUMENT_KINDS)
+    assert list(record_pages.SECTION_FIELD_LABELS) == list(record_lc.ASSESSMENT_SECTIONS)
+    assert tuple(record_schemas.AssessmentSections().fields) == record_lc.ASSESSMENT_SECTIONS
+
+
+def test_the_case_study_forms_and_the_api_schemas_take_their_limits_from_the_exchange_lifecycle():
+    exchange_dir = PACKAGE / "crosstenant" / "exchange"
+    text_fields = {"replacement", "reason", "body", *exchange_lc.TEXT_FIELDS}
+    assert literal_limits(text_fields, [exchange_dir / "schemas.py", _source(case_study_pages)]) == []
+    resolve = exchange_schemas.ResolveIn()
+    assert _length(resolve.fields["replacement"]) == exchange_lc.MAX_REPLACEMENT
+    assert _length(resolve.fields["reason"]) == exchange_lc.MAX_REASON
+    assert _length(exchange_schemas.QuestionIn().fields["body"]) == exchange_lc.MAX_MESSAGE
+    assert _length(case_study_pages.CaseStudyForm.title, "wtforms") == exchange_lc.MAX_LENGTHS["title"]

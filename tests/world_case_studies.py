@@ -28,21 +28,21 @@ def _actor(world, key: str, code: str) -> SimpleNamespace:
 
 
 def extend_world(app, world) -> None:
-    from teichaku.crosstenant.exchange import services
+    from teichaku.crosstenant.exchange import authoring, feedback, findings
 
     with app.app_context():
         set_tenant(center_by_code("osaka").id)
-        draft = services.create_draft({**CLEAN, "title": "乙川さんの支援から学んだこと",
-                                       "background": "面談では乙川秘子の希望を聞いた。"},
-                                      actor=_actor(world, "b_staff", "osaka"))
-        finding = services.open_findings(draft)[0]
-        published = services.create_draft({**CLEAN, "title": "検討委員会の運営"}, actor=_actor(world, "b_staff", "osaka"))
-        services.publish_draft(published, actor=_actor(world, "b_admin", "osaka"))
+        draft = authoring.create_draft({**CLEAN, "title": "乙川さんの支援から学んだこと",
+                                        "background": "面談では乙川秘子の希望を聞いた。"},
+                                       actor=_actor(world, "b_staff", "osaka"))
+        finding = findings.open_findings(draft)[0]
+        published = authoring.create_draft({**CLEAN, "title": "検討委員会の運営"}, actor=_actor(world, "b_staff", "osaka"))
+        authoring.publish_draft(published, actor=_actor(world, "b_admin", "osaka"))
         db.session.commit()
         ids = {"draft_study_id": draft.study_id, "finding_id": finding.id, "published_study_id": published.study_id}
     with app.app_context():
         set_tenant(center_by_code("fukuoka").id)
-        services.ask_question(ids["published_study_id"], "委員の選び方を教えてください。",
+        feedback.ask_question(ids["published_study_id"], "委員の選び方を教えてください。",
                               actor=_actor(world, "c_staff", "fukuoka"))
         db.session.commit()
     world.objects["case_studies_b"] = ids

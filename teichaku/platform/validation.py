@@ -60,3 +60,17 @@ class StrictSchema(Schema):
         "unknown": "不明な項目です。",
         "type": "オブジェクトを入力してください。",
     }
+
+
+def choice_message(codes) -> str:
+    """The message naming every code a field accepts ("a または b", "a, b, c のいずれか"), built
+    from the table that defines the codes so a new code reaches the message too."""
+    codes = tuple(codes)
+    if len(codes) == 2:
+        return f"{codes[0]} または {codes[1]} を指定してください。"
+    return f"{', '.join(codes)} のいずれかを指定してください。"
+
+
+def one_of(codes) -> validate.OneOf:
+    """A ``OneOf`` over a lifecycle table's codes, its message naming them (``choice_message``)."""
+    return validate.OneOf(tuple(codes), error=choice_message(codes))

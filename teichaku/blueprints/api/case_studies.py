@@ -16,7 +16,7 @@ from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ...crosstenant.exchange import services
+from ...crosstenant.exchange import authoring, feedback, findings, library, moderation, scope
 from ...crosstenant.exchange.schemas import (
     AnswerIn, CaseStudyCreate, CaseStudyList, CaseStudyOut, CaseStudyPatch, DraftOut, GetArgs, HelpfulOut, HideIn,
     ListArgs, QuestionIn, ResolveIn, StudyMessageOut, ThreadList, WithdrawIn,
@@ -30,11 +30,11 @@ blp = Blueprint("api_case_studies", __name__, url_prefix="/api/v1",
 
 
 def _scope():
-    return services.exchange_scope(current_user)
+    return scope.exchange_scope(current_user)
 
 
 def _draft(draft, status: int = 200):
-    return services.draft_view(draft), status, {"ETag": f'"{draft.version}"'}
+    return authoring.draft_view(draft), status, {"ETag": f'"{draft.version}"'}
 
 
 @blp.route("/case-studies", methods=["GET"], endpoint="list_case_studies")
@@ -45,7 +45,7 @@ def list_case_studies(args):
     kanji), newest first without; ``tag`` (repeatable) keeps studies carrying every tag.  The
     first page of a plain listing starts with the caller's own unpublished drafts."""
     with _scope():
-        items, next_cursor = services.library_page(actor=current_user, q=args["q"], tags=args["tag"],
+        items, next_cursor = library.library_page(actor=current_user, q=args["q"], tags=args["tag"],
                                                    limit=args["limit"], cursor=args["cursor"])
         db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
@@ -59,7 +59,7 @@ def create_case_study(body):
     (offsets in code points, ``end`` exclusive).  ``case_id`` takes the case's type and the
     person's support needs as tags, nothing else."""
     with _scope():
-        draft = services.create_draft(body, actor=current_user)
+        draft = authoring.create_draft(body, actor=current_user)
         db.session.commit()
         return _draft(draft, 201)
 
@@ -70,7 +70,7 @@ def create_case_study(body):
 def get_case_study(args, study_id):
     """A published study (``version``: an older version), or the caller's own draft."""
     with _scope():
-        view = services.read_case_study(study_id, actor=current_user, version_no=args["version"])
+        view = library.read_case_study(study_id, actor=current_user, version_no=args["version"])
         db.session.commit()
     return view
 
@@ -81,8 +81,8 @@ def get_case_study(args, study_id):
 def update_case_study(body, study_id):
     """Edit the draft (``If-Match: "<version>"``); changed text is checked again."""
     with _scope():
-        draft = services.get_open_draft_or_404(study_id)
-        draft = services.update_draft(draft, body, expected_version=expected_version(), actor=current_user)
+        draft = authoring.get_open_draft_or_404(study_id)
+        draft = authoring.update_draft(draft, body, expected_version=expected_version(), actor=current_user)
         db.session.commit()
         return _draft(draft)
 
@@ -94,9 +94,9 @@ def resolve_finding(body, study_id, finding_id):
     """``{"action": "replace", "replacement"?}`` (the suggestion by default) or
     ``{"action": "dismiss", "reason"}``; answers the draft with its findings moved."""
     with _scope():
-        draft = services.get_open_draft_or_404(study_id)
-        finding = services.get_finding(draft, finding_id)
-        services.resolve_finding(draft, finding, body["action"], actor=current_user,
+        draft = authoring.get_open_draft_or_404(study_id)
+        finding = findings.get_finding(draft, finding_id)
+        findings.resolve_finding(draft, finding, body["action"], actor=current_user,
                                  replacement=body.get("replacement"), reason=body.get("reason"))
         db.session.commit()
         return _draft(draft)
@@ -128,15 +128,15 @@ def publish_case_study(study_id):
     a finding is open (the check runs once more on the whole text first, and what it finds is
     kept); with ``If-Match: "<version>"``, 409 when the draft changed since that version."""
     with _scope():
-        draft = services.get_open_draft_or_404(study_id)
+        draft = authoring.get_open_draft_or_404(study_id)
         expected = _optional_expected_version()
         try:
-            services.publish_draft(draft, actor=current_user, expected_version=expected)
-        except services.UnresolvedFindings:
+            authoring.publish_draft(draft, actor=current_user, expected_version=expected)
+        except authoring.UnresolvedFindings:
             db.session.commit()
             raise
         db.session.commit()
-        view = services.read_case_study(study_id, actor=current_user)
+        view = library.read_case_study(study_id, actor=current_user)
         db.session.commit()
     return view
 
@@ -146,7 +146,7 @@ def publish_case_study(study_id):
 def correct_case_study(study_id):
     """A correction: a new draft from the latest published version (published as the next)."""
     with _scope():
-        draft = services.start_correction(study_id, actor=current_user)
+        draft = authoring.start_correction(study_id, actor=current_user)
         db.session.commit()
         return _draft(draft, 201)
 
@@ -156,9 +156,9 @@ def correct_case_study(study_id):
 def list_questions(study_id):
     """The caller's question threads on a study (the author: every asking center's)."""
     with _scope():
-        study = services.get_study_or_404(study_id, actor=current_user)
-        items = [{"asker_center": services.center_view(t["asker_center"]),
-                  "messages": [services.message_view(m) for m in t["messages"]]} for t in services.threads(study.id)]
+        study = library.get_study_or_404(study_id, actor=current_user)
+        items = [{"asker_center": library.center_view(t["asker_center"]),
+                  "messages": [feedback.message_view(m) for m in t["messages"]]} for t in feedback.threads(study.id)]
         db.session.commit()
     return {"items": items}
 
@@ -169,9 +169,9 @@ def list_questions(study_id):
 def ask_question(body, study_id):
     """Ask the author a question (the author is notified, and stays anonymous)."""
     with _scope():
-        message = services.ask_question(study_id, body["body"], actor=current_user)
+        message = feedback.ask_question(study_id, body["body"], actor=current_user)
         db.session.commit()
-        return services.message_view(message), 201
+        return feedback.message_view(message), 201
 
 
 @blp.route("/case-studies/<study_id>/answers", methods=["POST"], endpoint="answer_question")
@@ -180,10 +180,10 @@ def ask_question(body, study_id):
 def answer_question(body, study_id):
     """The author answers the thread of ``asker_center`` (that center is notified)."""
     with _scope():
-        message = services.answer_question(study_id, center_by_code(body["asker_center"]), body["body"],
+        message = feedback.answer_question(study_id, center_by_code(body["asker_center"]), body["body"],
                                            actor=current_user)
         db.session.commit()
-        return services.message_view(message), 201
+        return feedback.message_view(message), 201
 
 
 @blp.route("/case-studies/<study_id>/helpful", methods=["POST"], endpoint="mark_helpful")
@@ -191,7 +191,7 @@ def answer_question(body, study_id):
 def mark_helpful(study_id):
     """参考になった: once per center (a second mark changes nothing)."""
     with _scope():
-        study = services.mark_helpful(study_id, actor=current_user)
+        study = feedback.mark_helpful(study_id, actor=current_user)
         db.session.commit()
         return {"id": study.id, "helpful_count": study.helpful_count, "marked_helpful": True}
 
@@ -202,9 +202,9 @@ def mark_helpful(study_id):
 def hide_case_study(body, study_id):
     """The association hides a published study from every reader but its author, with a reason."""
     with _scope():
-        services.hide_study(study_id, body["reason"], actor=current_user)
+        moderation.hide_study(study_id, body["reason"], actor=current_user)
         db.session.commit()
-        view = services.read_case_study(study_id, actor=current_user)
+        view = library.read_case_study(study_id, actor=current_user)
         db.session.commit()
     return view
 
@@ -214,9 +214,9 @@ def hide_case_study(body, study_id):
 def unhide_case_study(study_id):
     """The association shows a hidden study again."""
     with _scope():
-        services.unhide_study(study_id, actor=current_user)
+        moderation.unhide_study(study_id, actor=current_user)
         db.session.commit()
-        view = services.read_case_study(study_id, actor=current_user)
+        view = library.read_case_study(study_id, actor=current_user)
         db.session.commit()
     return view
 
@@ -231,8 +231,8 @@ def withdraw_case_study_version(body, study_id):
     then read the latest version not withdrawn, or nothing (404, gone from the list and the
     search).  Answers the study as the association sees it."""
     with _scope():
-        services.withdraw_version(study_id, body["version"], body["reason"], actor=current_user)
+        moderation.withdraw_version(study_id, body["version"], body["reason"], actor=current_user)
         db.session.commit()
-        view = services.read_case_study(study_id, actor=current_user)
+        view = library.read_case_study(study_id, actor=current_user)
         db.session.commit()
     return view

@@ -15,7 +15,7 @@ from marshmallow import ValidationError, fields, validate
 from ...platform.errors import ValidationFailed
 from ...platform.extensions import db
 from ...tenants.records import services
-from ...tenants.records.models import DOCUMENT_KINDS, RECORD_KINDS
+from ...tenants.records.lifecycle import DOCUMENT_KINDS, RECORD_KINDS
 from ...tenants.records.schemas import (DocumentList, DocumentOut, DocumentUploadIn, PlanCreate, PlanDetail, PlanList,
                                         PlanOut, RecordCreate, RecordList, RecordOut, RecordPatch, RevisionCreate,
                                         RevisionOut)

@@ -25,7 +25,7 @@ from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ...crosstenant.exchange import lifecycle, services
+from ...crosstenant.exchange import authoring, feedback, findings, library, lifecycle, moderation, scope
 from ...platform.centers import center_by_code
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.extensions import db
@@ -54,11 +54,11 @@ def _choices(table: dict) -> list[tuple[str, str]]:
 
 
 class CaseStudyForm(FlaskForm):
-    title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    background = TextAreaField(_l("取組みの経緯"), validators=[DataRequired(REQUIRED), Length(max=20000)])
-    actions = TextAreaField(_l("取組んだこと"), validators=[DataRequired(REQUIRED), Length(max=20000)])
-    outcomes = TextAreaField(_l("取組みの成果"), validators=[DataRequired(REQUIRED), Length(max=20000)])
-    reference = TextAreaField(_l("参考資料（任意）"), validators=[Optional(), Length(max=10000)])
+    title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["title"])])
+    background = TextAreaField(_l("取組みの経緯"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["background"])])
+    actions = TextAreaField(_l("取組んだこと"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["actions"])])
+    outcomes = TextAreaField(_l("取組みの成果"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["outcomes"])])
+    reference = TextAreaField(_l("参考資料（任意）"), validators=[Optional(), Length(max=lifecycle.MAX_LENGTHS["reference"])])
     themes = MultiCheckboxField(_l("テーマ"), choices=_choices(lifecycle.THEME_LABELS))
     case_types = MultiCheckboxField(_l("業務の種類"), choices=_choices(lifecycle.CASE_TYPE_LABELS))
     support_needs = MultiCheckboxField(_l("支援の必要性"), choices=_choices(lifecycle.SUPPORT_NEED_LABELS))
@@ -80,24 +80,24 @@ class CaseStudyForm(FlaskForm):
 
 
 class ReplaceForm(FlaskForm):
-    replacement = StringField(_l("置き換える語"), validators=[Optional(), Length(max=200)])
+    replacement = StringField(_l("置き換える語"), validators=[Optional(), Length(max=lifecycle.MAX_REPLACEMENT)])
 
 
 class DismissForm(FlaskForm):
-    reason = StringField(_l("問題ないと判断した理由"), validators=[DataRequired(REQUIRED), Length(max=1000)])
+    reason = StringField(_l("問題ないと判断した理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)])
 
 
 class QuestionForm(FlaskForm):
-    body = TextAreaField(_l("執筆したセンターへの質問"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("執筆したセンターへの質問"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_MESSAGE)])
 
 
 class AnswerForm(FlaskForm):
     asker_center = HiddenField(validators=[DataRequired(REQUIRED)])
-    body = TextAreaField(_l("回答"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("回答"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_MESSAGE)])
 
 
 class HideForm(FlaskForm):
-    reason = StringField(_l("非表示にする理由"), validators=[DataRequired(REQUIRED), Length(max=1000)])
+    reason = StringField(_l("非表示にする理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)])
 
 
 VERSION_MISSING = _l("確認した版が指定されていません。編集画面を開き直してから公開してください。")
@@ -111,7 +111,7 @@ class PublishForm(FlaskForm):
 
 class WithdrawForm(FlaskForm):
     version = HiddenField(validators=[DataRequired(REQUIRED), Regexp(r"^\d{1,9}$")], id="withdraw-version")
-    reason = StringField(_l("取り下げる理由"), validators=[DataRequired(REQUIRED), Length(max=1000)], id="withdraw-reason")
+    reason = StringField(_l("取り下げる理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)], id="withdraw-reason")
 
 
 @dataclass
@@ -124,11 +124,11 @@ class Page:
 
 
 def scoped(view):
-    """Run the view in the caller's author scope (``services.exchange_scope``); a ``Page`` it
+    """Run the view in the caller's author scope (``scope.exchange_scope``); a ``Page`` it
     returns is rendered after the scope is left."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        with services.exchange_scope(current_user):
+        with scope.exchange_scope(current_user):
             result = view(*args, **kwargs)
         if isinstance(result, Page):
             return render_template(result.template, **result.context), result.status
@@ -177,11 +177,11 @@ def index():
     tags = [t for t in request.args.getlist("tag") if t in lifecycle.TAG_LABELS]
     cursor = request.args.get("cursor") or None
     try:
-        rows, next_cursor = services.find_studies(actor=current_user, q=q, tags=tags, limit=PAGE_SIZE, cursor=cursor)
+        rows, next_cursor = library.find_studies(actor=current_user, q=q, tags=tags, limit=PAGE_SIZE, cursor=cursor)
     except DomainError:  # a cursor from elsewhere: start from the first page
-        rows, next_cursor = services.find_studies(actor=current_user, q=q, tags=tags, limit=PAGE_SIZE)
-    studies = [services.study_view(s, v, actor=current_user, full=False) for s, v in rows]
-    drafts = services.own_drafts()
+        rows, next_cursor = library.find_studies(actor=current_user, q=q, tags=tags, limit=PAGE_SIZE)
+    studies = [library.study_view(s, v, actor=current_user, full=False) for s, v in rows]
+    drafts = authoring.own_drafts()
     db.session.commit()
     return Page("case_studies/index.html", {"studies": studies, "drafts": drafts, "q": q, "tags": tags,
                                             "next_cursor": next_cursor, "searched": bool(q or tags)})
@@ -200,7 +200,7 @@ def new():
         if case_id:
             case = get_owned(Case, case_id) or abort(404)
             form.case_id.data = str(case.id)
-            form.set_tags(services.tags_from_case(case))
+            form.set_tags(authoring.tags_from_case(case))
         db.session.commit()
         return Page("case_studies/new.html", {"form": form})
     if not form.validate_on_submit():
@@ -209,7 +209,7 @@ def new():
     data = {**form.text_fields(), "tags": form.tags(), "show_center": form.show_center.data,
             "case_id": form.case_id.data or None}
     try:
-        draft = services.create_draft(data, actor=current_user)
+        draft = authoring.create_draft(data, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         _rollback()
@@ -243,7 +243,7 @@ def _segments(text: str, findings: list[dict]) -> list[tuple[str, dict | None]]:
 
 
 def _edit_context(draft, form: CaseStudyForm | None = None) -> dict:
-    view = services.draft_view(draft)
+    view = authoring.draft_view(draft)
     if form is None:
         form = CaseStudyForm(formdata=None, data={f: view[f] for f in lifecycle.TEXT_FIELDS})
         form.show_center.data = view["show_center"]
@@ -252,7 +252,7 @@ def _edit_context(draft, form: CaseStudyForm | None = None) -> dict:
     by_field = {f: [x for x in view["pii_findings"] if x["field"] == f] for f in lifecycle.TEXT_FIELDS}
     return {"view": view, "form": form, "findings": by_field,
             "segments": {f: _segments(view[f], by_field[f]) for f in lifecycle.TEXT_FIELDS},
-            "action_form": EmptyForm(formdata=None), "is_association": services.is_association(current_user)}
+            "action_form": EmptyForm(formdata=None), "is_association": scope.is_association(current_user)}
 
 
 @bp.route("/<study_id>/edit", methods=["GET", "POST"])
@@ -260,7 +260,7 @@ def _edit_context(draft, form: CaseStudyForm | None = None) -> dict:
 def edit(study_id):
     """The author's form, with the check's findings beside each field; saving checks the text
     again (a stale version keeps the text and says so)."""
-    draft = services.get_open_draft_or_404(study_id)
+    draft = authoring.get_open_draft_or_404(study_id)
     if request.method == "GET":
         context = _edit_context(draft)
         db.session.commit()
@@ -271,12 +271,12 @@ def edit(study_id):
             raise _invalid(form)
         changes = {**form.text_fields(), "tags": form.tags(), "show_center": form.show_center.data}
         version = int(form.version.data) if (form.version.data or "").isdigit() else None
-        services.update_draft(draft, changes, expected_version=version, actor=current_user)
+        authoring.update_draft(draft, changes, expected_version=version, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         _rollback()
         _flash_refusal(exc, form)
-        context = _edit_context(services.get_open_draft_or_404(study_id), form)
+        context = _edit_context(authoring.get_open_draft_or_404(study_id), form)
         db.session.commit()
         return Page("case_studies/edit.html", context, _status_of(exc))
     _flash_check(draft)
@@ -285,22 +285,22 @@ def edit(study_id):
 
 def _draft_step(study_id, step, form):
     """Run a step on the author's open draft; a refusal re-renders the form with its message."""
-    draft = services.get_open_draft_or_404(study_id)
+    draft = authoring.get_open_draft_or_404(study_id)
     try:
         if not form.validate_on_submit():
             raise _invalid(form)
         message, target = step(draft)
         db.session.commit()
-    except services.UnresolvedFindings as exc:
+    except authoring.UnresolvedFindings as exc:
         db.session.commit()  # keep what the last check found, to show it
         flash(exc.message, "error")
-        context = _edit_context(services.get_open_draft_or_404(study_id))
+        context = _edit_context(authoring.get_open_draft_or_404(study_id))
         db.session.commit()
         return Page("case_studies/edit.html", context, 422)
     except DomainError as exc:
         _rollback()
         _flash_refusal(exc)
-        context = _edit_context(services.get_open_draft_or_404(study_id))
+        context = _edit_context(authoring.get_open_draft_or_404(study_id))
         db.session.commit()
         return Page("case_studies/edit.html", context, _status_of(exc))
     flash(message, "info")
@@ -314,8 +314,8 @@ def replace_finding(study_id, finding_id):
     form = ReplaceForm()
 
     def step(draft):
-        finding = services.get_finding(draft, finding_id)
-        services.resolve_finding(draft, finding, "replace", actor=current_user,
+        finding = findings.get_finding(draft, finding_id)
+        findings.resolve_finding(draft, finding, "replace", actor=current_user,
                                  replacement=(form.replacement.data or "").strip() or None)
         return _("置き換えました。"), url_for("case_studies.edit", study_id=study_id)
     return _draft_step(study_id, step, form)
@@ -328,8 +328,8 @@ def dismiss_finding(study_id, finding_id):
     form = DismissForm()
 
     def step(draft):
-        finding = services.get_finding(draft, finding_id)
-        services.resolve_finding(draft, finding, "dismiss", actor=current_user, reason=form.reason.data)
+        finding = findings.get_finding(draft, finding_id)
+        findings.resolve_finding(draft, finding, "dismiss", actor=current_user, reason=form.reason.data)
         return _("問題なしとして記録しました。"), url_for("case_studies.edit", study_id=study_id)
     return _draft_step(study_id, step, form)
 
@@ -342,7 +342,7 @@ def publish(study_id):
     form = PublishForm()
 
     def step(draft):
-        services.publish_draft(draft, actor=current_user, expected_version=int(form.version.data))
+        authoring.publish_draft(draft, actor=current_user, expected_version=int(form.version.data))
         return _("承認して公開しました。"), url_for("case_studies.detail", study_id=study_id)
     return _draft_step(study_id, step, form)
 
@@ -352,7 +352,7 @@ def publish(study_id):
 def correct(study_id):
     """A correction: a new draft from the latest published version."""
     def step():
-        services.start_correction(study_id, actor=current_user)
+        authoring.start_correction(study_id, actor=current_user)
         return _("修正版の下書きを作成しました。公開すると次の版になります。"), url_for("case_studies.edit", study_id=study_id)
     return _study_step(study_id, step, EmptyForm())
 
@@ -360,10 +360,10 @@ def correct(study_id):
 # --- reading -------------------------------------------------------------------------------------------
 
 def _detail_context(study_id, version_no: int | None = None, *, question_form=None, answer_form=None) -> dict:
-    study = services.get_study_or_404(study_id, actor=current_user)
-    view = services.study_view(study, services.read_version(study, version_no, actor=current_user), actor=current_user)
+    study = library.get_study_or_404(study_id, actor=current_user)
+    view = library.study_view(study, library.read_version(study, version_no, actor=current_user), actor=current_user)
     withdraw_form = WithdrawForm(formdata=None, data={"version": str(view["published_version"])})
-    return {"study": view, "threads": services.threads(study.id), "question_form": question_form or QuestionForm(formdata=None),
+    return {"study": view, "threads": feedback.threads(study.id), "question_form": question_form or QuestionForm(formdata=None),
             "answer_form": answer_form or AnswerForm(formdata=None), "hide_form": HideForm(formdata=None),
             "withdraw_form": withdraw_form, "action_form": EmptyForm(formdata=None)}
 
@@ -375,8 +375,8 @@ def detail(study_id):
     its form."""
     raw = request.args.get("version") or ""
     version_no = int(raw) if raw.isdigit() and int(raw) > 0 else None
-    if services.get_study(study_id, actor=current_user) is None:
-        services.get_open_draft_or_404(study_id)
+    if library.get_study(study_id, actor=current_user) is None:
+        authoring.get_open_draft_or_404(study_id)
         db.session.commit()
         return redirect(url_for("case_studies.edit", study_id=study_id))
     context = _detail_context(study_id, version_no)
@@ -413,7 +413,7 @@ def ask(study_id):
     form = QuestionForm()
 
     def step():
-        services.ask_question(study_id, form.body.data, actor=current_user)
+        feedback.ask_question(study_id, form.body.data, actor=current_user)
         return _("質問を送りました。"), _to_detail(study_id)
     return _study_step(study_id, step, form, keep="question")
 
@@ -425,7 +425,7 @@ def answer(study_id):
     form = AnswerForm()
 
     def step():
-        services.answer_question(study_id, center_by_code(form.asker_center.data or ""), form.body.data,
+        feedback.answer_question(study_id, center_by_code(form.asker_center.data or ""), form.body.data,
                                  actor=current_user)
         return _("回答を送りました。"), _to_detail(study_id)
     return _study_step(study_id, step, form, keep="answer")
@@ -435,7 +435,7 @@ def answer(study_id):
 @scoped
 def helpful(study_id):
     def step():
-        services.mark_helpful(study_id, actor=current_user)
+        feedback.mark_helpful(study_id, actor=current_user)
         return _("「参考になった」を付けました。"), _to_detail(study_id)
     return _study_step(study_id, step, EmptyForm())
 
@@ -447,7 +447,7 @@ def hide(study_id):
     form = HideForm()
 
     def step():
-        services.hide_study(study_id, form.reason.data, actor=current_user)
+        moderation.hide_study(study_id, form.reason.data, actor=current_user)
         return _("事例を非表示にしました。"), _to_detail(study_id)
     return _study_step(study_id, step, form)
 
@@ -456,7 +456,7 @@ def hide(study_id):
 @scoped
 def unhide(study_id):
     def step():
-        services.unhide_study(study_id, actor=current_user)
+        moderation.unhide_study(study_id, actor=current_user)
         return _("事例を再び表示しました。"), _to_detail(study_id)
     return _study_step(study_id, step, EmptyForm())
 
@@ -469,7 +469,7 @@ def withdraw(study_id):
     form = WithdrawForm()
 
     def step():
-        services.withdraw_version(study_id, form.version.data, form.reason.data, actor=current_user)
+        moderation.withdraw_version(study_id, form.version.data, form.reason.data, actor=current_user)
         return (_("第%(n)s版を取り下げました。他のセンターには取り下げていない最新の版だけが表示されます。",
                   n=form.version.data), _to_detail(study_id))
     return _study_step(study_id, step, form)

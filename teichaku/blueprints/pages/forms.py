@@ -7,8 +7,9 @@ from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectFi
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from ...tenants.cases.lifecycle import (
-    CERTIFICATE_STATUSES, CLOSING_REASONS, ELIGIBILITY_CONDITIONS, FACILITY_TYPES, NEED_STATUSES, PLACEMENTS,
-    PUBLIC_ASSISTANCE, REQUESTER_TYPES, STATUS_LABELS, SUSPECT_STAGES,
+    CERTIFICATE_STATUSES, CLOSING_REASONS, CONSENT_WITNESS_MAX, ELIGIBILITY_CONDITIONS, FACILITY_TYPES, NEED_STATUSES,
+    OVERRIDE_REASON_MAX, OVERRIDE_REASON_MIN, PLACEMENTS, PUBLIC_ASSISTANCE, REQUESTER_TYPES, STATUS_LABELS,
+    SUSPECT_STAGES,
 )
 
 REQUIRED = _l("必須項目です。")
@@ -182,12 +183,13 @@ class EligibilityForm(FlaskForm):
     person_wishes = BooleanField(_l(ELIGIBILITY_CONDITIONS["person_wishes"]))
     consent_to_share = BooleanField(_l(ELIGIBILITY_CONDITIONS["consent_to_share"]))
     consent_on = DateField(_l("同意を得た日"), validators=[Optional()])
-    consent_witness = StringField(_l("立会人"), validators=[Optional(), Length(max=100)])
+    consent_witness = StringField(_l("立会人"), validators=[Optional(), Length(max=CONSENT_WITNESS_MAX)])
 
 
 class OverrideForm(FlaskForm):
     version = StringField(validators=[DataRequired()])
-    reason = StringField(_l("要件を満たさないまま進める理由"), validators=[DataRequired(REQUIRED), Length(min=5, max=2000)])
+    reason = StringField(_l("要件を満たさないまま進める理由"),
+                         validators=[DataRequired(REQUIRED), Length(min=OVERRIDE_REASON_MIN, max=OVERRIDE_REASON_MAX)])
 
 
 class TransitionForm(FlaskForm):

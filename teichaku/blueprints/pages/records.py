@@ -24,8 +24,10 @@ from ...platform.errors import ValidationFailed, VersionConflict
 from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...tenants.records import services
-from ...tenants.records.models import ASSESSMENT_SECTIONS, DOCUMENT_KINDS, PLAN_AREAS, RECORD_KINDS
-from ...tenants.records.schemas import SECTION_MAX, TEXT_MAX
+from ...tenants.records import lifecycle
+from ...tenants.records.lifecycle import (ASSESSMENT_SECTIONS, DOCUMENT_NOTE_MAX, PARTICIPANTS_MAX, PLACE_MAX, PLAN_AREAS,
+                                         PLAN_ITEMS_MAX, PLAN_PROVIDER_MAX, PLAN_SUPPORT_MAX, PLAN_TITLE_MAX, RECORD_KINDS,
+                                         SECTION_MAX, TEXT_MAX)
 from ..api.records import attachment
 
 bp = Blueprint("records", __name__, url_prefix="/cases")
@@ -50,17 +52,14 @@ class JaDateField(DateField):
 
 # --- forms -----------------------------------------------------------------------------------------
 
-SECTION_FIELD_LABELS = {
-    "life_history": _l("生活歴"), "family": _l("家族・親族"), "health": _l("健康状態"), "disability": _l("障害の状況"),
-    "offence_history": _l("犯罪歴の概要"), "housing": _l("住まい"), "income": _l("収入"), "wishes": _l("本人の希望"),
-}
-DOCUMENT_KIND_CHOICES = [("request_letter", _l("特別調整協力等依頼書")), ("assessment", _l("アセスメント")),
-                         ("plan", _l("調整計画")), ("other", _l("その他"))]
-AREA_CHOICES = [("housing", _l("住まい")), ("income", _l("収入・生活費")), ("health_care", _l("医療・健康")),
-                ("certificates", _l("手帳・証明書")), ("welfare_services", _l("福祉サービス")),
-                ("family", _l("家族・親族")), ("daytime_activity", _l("日中活動"))]
-assert [c for c, _label in DOCUMENT_KIND_CHOICES] == list(DOCUMENT_KINDS)
-assert [c for c, _label in AREA_CHOICES] == list(PLAN_AREAS)
+SECTION_FIELD_LABELS = {key: _l(label) for key, label in lifecycle.SECTION_LABELS.items()}
+DOCUMENT_KIND_CHOICES = [(code, _l(label)) for code, label in lifecycle.DOCUMENT_LABELS.items()]
+AREA_CHOICES = [(code, _l(label)) for code, label in lifecycle.AREA_LABELS.items()]
+
+
+@bp.record_once
+def _globals(state) -> None:
+    state.app.jinja_env.globals["RL"] = lifecycle  # the records' label tables, for templates and macros
 
 
 class AssessmentForm(FlaskForm):
@@ -77,8 +76,8 @@ class AssessmentForm(FlaskForm):
 
 class InterviewForm(FlaskForm):
     recorded_on = JaDateField(_l("面談日"), validators=[InputRequired(_l("日付を入力してください。"))])
-    place = StringField(_l("場所"), validators=[Optional(), Length(max=200)])
-    participants = TextAreaField(_l("参加者"), validators=[Optional(), Length(max=1000)])
+    place = StringField(_l("場所"), validators=[Optional(), Length(max=PLACE_MAX)])
+    participants = TextAreaField(_l("参加者"), validators=[Optional(), Length(max=PARTICIPANTS_MAX)])
     content = TextAreaField(_l("内容"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)])
 
 
@@ -93,21 +92,21 @@ RECORD_FORMS = {"assessment": AssessmentForm, "interview": InterviewForm, "progr
 class UploadForm(FlaskForm):
     kind = SelectField(_l("書類の種類"), choices=DOCUMENT_KIND_CHOICES)
     file = FileField(_l("ファイル"))
-    note = StringField(_l("メモ"), validators=[Optional(), Length(max=500)])
+    note = StringField(_l("メモ"), validators=[Optional(), Length(max=DOCUMENT_NOTE_MAX)])
 
 
 class PlanItemForm(Form):
     area = SelectField(_l("生活領域"), choices=AREA_CHOICES)
-    support = TextAreaField(_l("支援内容"), validators=[Optional(), Length(max=5000)])
-    provider = StringField(_l("担当（機関・人）"), validators=[Optional(), Length(max=500)])
+    support = TextAreaField(_l("支援内容"), validators=[Optional(), Length(max=PLAN_SUPPORT_MAX)])
+    provider = StringField(_l("担当（機関・人）"), validators=[Optional(), Length(max=PLAN_PROVIDER_MAX)])
     due_on = JaDateField(_l("期限"), validators=[Optional()])
 
 
 class PlanForm(FlaskForm):
-    title = StringField(_l("計画の名称"), validators=[Optional(), Length(max=200)])
+    title = StringField(_l("計画の名称"), validators=[Optional(), Length(max=PLAN_TITLE_MAX)])
     wishes = TextAreaField(_l("本人の意向"), validators=[Optional(), Length(max=SECTION_MAX)])
     goals = TextAreaField(_l("目標"), validators=[Optional(), Length(max=SECTION_MAX)])
-    items = FieldList(FormField(PlanItemForm), min_entries=0, max_entries=100)
+    items = FieldList(FormField(PlanItemForm), min_entries=0, max_entries=PLAN_ITEMS_MAX)
     notes = TextAreaField(_l("備考"), validators=[Optional(), Length(max=SECTION_MAX)])
     base_revision = HiddenField()
 

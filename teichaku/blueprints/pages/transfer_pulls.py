@@ -16,35 +16,30 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
-from ...crosstenant.transfers import pulls, services
+from ...crosstenant.transfers import lifecycle, pulls, services
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import today_jst
 from ...platform.extensions import db
 from ...tenants.cases.services import read_case
 from .forms import EmptyForm
-from .records import JaDateField
 from .transfer_common import center_choices, field_errors, rollback_refused, status_of
-from .transfers import CONSENT_CHOICES, REQUIRED, TransferForm
+from .transfers import REQUIRED, ConsentFields, TransferForm
 
 bp = Blueprint("transfer_pulls", __name__, url_prefix="/transfers/pulls")
 
 
-class PullForm(FlaskForm):
+class PullForm(ConsentFields):
     to_center = SelectField(_l("開始を依頼するセンター（矯正施設の所在地）"), validators=[DataRequired(REQUIRED)])
-    consent_obtained_on = JaDateField(_l("本人の同意を得た日"), validators=[InputRequired(_l("日付を入力してください。"))])
-    consent_method = SelectField(_l("同意の方法"), choices=CONSENT_CHOICES)
-    consent_witness = StringField(_l("立会人（口頭の同意では必須）"), validators=[Optional(), Length(max=100)])
-    consent_scope = TextAreaField(_l("同意の範囲"), validators=[Optional(), Length(max=2000)])
-    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
 class RefuseForm(FlaskForm):
     comment = TextAreaField(_l("お断りの理由（依頼したセンターに伝わります）"),
-                            validators=[DataRequired(REQUIRED), Length(max=2000)])
+                            validators=[DataRequired(REQUIRED), Length(max=lifecycle.COMMENT_MAX)])
 
 
 class ConfirmForm(TransferForm):

@@ -37,12 +37,8 @@ from .records import JaDateField
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
 REQUIRED = _l("必須項目です。")
-CONSENT_CHOICES = [("written", _l("書面による同意")), ("oral_with_witness", _l("立会人のいる口頭の同意"))]
-DECLINE_CHOICES = [("no_capacity", _l("受入れの余力がない")), ("out_of_area", _l("対象地域外")),
-                   ("no_resources", _l("受入先・社会資源が見つからない")), ("person_declined", _l("本人が希望しなくなった")),
-                   ("other", _l("その他"))]
-assert [c for c, _label in CONSENT_CHOICES] == list(lifecycle.CONSENT_METHODS)
-assert [c for c, _label in DECLINE_CHOICES] == list(lifecycle.DECLINE_REASONS)
+CONSENT_CHOICES = [(code, _l(label)) for code, label in lifecycle.CONSENT_METHODS.items()]
+DECLINE_CHOICES = [(code, _l(label)) for code, label in lifecycle.DECLINE_REASONS.items()]
 
 
 @bp.record_once
@@ -55,23 +51,30 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class TransferForm(FlaskForm):
-    to_center = SelectField(_l("依頼先のセンター"), validators=[DataRequired(REQUIRED)])
+class ConsentFields(FlaskForm):
+    """The person's consent to the provision, as a transfer request and a pull request record it
+    (the methods and limits are the lifecycle's, as the API schema's and the service's are)."""
+
     consent_obtained_on = JaDateField(_l("本人の同意を得た日"), validators=[InputRequired(_l("日付を入力してください。"))])
     consent_method = SelectField(_l("同意の方法"), choices=CONSENT_CHOICES)
-    consent_witness = StringField(_l("立会人（口頭の同意では必須）"), validators=[Optional(), Length(max=100)])
-    consent_scope = TextAreaField(_l("同意の範囲"), validators=[Optional(), Length(max=2000)])
-    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    consent_witness = StringField(_l("立会人（口頭の同意では必須）"),
+                                  validators=[Optional(), Length(max=lifecycle.CONSENT_WITNESS_MAX)])
+    consent_scope = TextAreaField(_l("同意の範囲"), validators=[Optional(), Length(max=lifecycle.CONSENT_SCOPE_MAX)])
+
+
+class TransferForm(ConsentFields):
+    to_center = SelectField(_l("依頼先のセンター"), validators=[DataRequired(REQUIRED)])
+    message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
     package = MultiCheckboxField(_l("一緒に送る資料（本人の同意の範囲で選んでください）"), choices=[])
 
 
 class DeclineForm(FlaskForm):
     reason = SelectField(_l("お断りの理由"), choices=DECLINE_CHOICES)
-    comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=2000)])
+    comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=lifecycle.COMMENT_MAX)])
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
     files = MultipleFileField(_l("添付ファイル（任意・複数可）"))
 
     def uploads(self) -> list[tuple]:
@@ -80,7 +83,7 @@ class MessageForm(FlaskForm):
 
 
 class SharedUpdateForm(FlaskForm):
-    body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=4000)])
+    body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
 class ReassignForm(FlaskForm):

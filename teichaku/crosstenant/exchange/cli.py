@@ -10,7 +10,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ...platform.auth.models import User
 from ...platform.extensions import db
+from ...platform.tenancy import account_lookup
+from .examples import load_source_examples
 
 exchange_cli = AppGroup("exchange", help="事例の共有（事例ライブラリ）")
 
@@ -19,10 +22,6 @@ exchange_cli = AppGroup("exchange", help="事例の共有（事例ライブラ�
 @click.option("--moderator", "moderator_email", required=True, help="an association account's e-mail")
 def load_examples(moderator_email: str) -> None:
     """Publish the source document's seven examples as the association (no center shown)."""
-    from ...platform.auth.models import User
-    from ...platform.tenancy import account_lookup
-    from .examples import load_source_examples
-
     with account_lookup():
         moderator = db.session.scalar(select(User).where(User.email == moderator_email.strip().lower()))
     if moderator is None or moderator.role != "association" or not moderator.active:

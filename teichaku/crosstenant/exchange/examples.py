@@ -6,7 +6,7 @@ has a numbered title after ``<取組み概要>``, the three sections the field u
 ②取組んだこと, ③取組みの成果) and sometimes 参考資料.  The publisher's colophon at the end of the
 document belongs to no example and is cut off.
 
-``parse_examples`` is pure (tested on the shipped file); the loader in ``services`` publishes them
+``parse_examples`` is pure (tested on the shipped file); ``load_source_examples`` publishes them
 through the same check and resolution flow a center uses.
 """
 from __future__ import annotations
@@ -14,6 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+
+from sqlalchemy import select
+
+from ...platform.extensions import db
+from .authoring import create_draft, publish_draft
+from .findings import open_findings
+from .models import CaseStudyDraft
+from .scope import NotAllowed, exchange_scope, is_association
 
 SOURCE_FILE = "good-practices-R5-2023.txt"
 SOURCE_NAME = "地域生活定着支援センターにおける業務運営に関する好取組事例集（令和5年3月）"
@@ -129,11 +137,6 @@ class LoadReport:
 
 def _present_titles() -> set[str]:
     """Titles the association already has, published or being written (so loading is idempotent)."""
-    from sqlalchemy import select
-
-    from ...platform.extensions import db
-    from .models import CaseStudyDraft
-
     return set(db.session.scalars(select(CaseStudyDraft.title)))
 
 
@@ -143,26 +146,24 @@ def load_source_examples(moderator) -> LoadReport:
     finding is approved and published.  A draft with findings is left for the moderator to
     resolve on its page (``/case-studies``) and publish there: a loader never decides for them.
     The caller commits."""
-    from . import services
-
     report = LoadReport(published=[], awaiting_moderator=[], already_present=[])
-    if not services.is_association(moderator):
-        raise services.NotAllowed("事例集の読み込みは全国協議会のアカウントで行います。")
-    with services.exchange_scope(moderator):
+    if not is_association(moderator):
+        raise NotAllowed("事例集の読み込みは全国協議会のアカウントで行います。")
+    with exchange_scope(moderator):
         present = _present_titles()
         for example in parse_examples():
             if example.title in present:
                 report.already_present.append(example.title)
                 continue
-            draft = services.create_draft({
+            draft = create_draft({
                 "title": example.title, "background": example.background, "actions": example.actions,
                 "outcomes": example.outcomes, "reference": example.reference or None,
                 "tags": list(EXAMPLE_TAGS.get(example.number, ())), "show_center": False,
             }, actor=moderator)
-            open_count = len(services.open_findings(draft))
+            open_count = len(open_findings(draft))
             if open_count:
                 report.awaiting_moderator.append((example.title, open_count))
                 continue
-            services.publish_draft(draft, actor=moderator)
+            publish_draft(draft, actor=moderator)
             report.published.append(example.title)
     return report

@@ -69,6 +69,8 @@ FINDING_STATUS_LABELS = {
 }
 FINDING_STATUSES = tuple(FINDING_STATUS_LABELS)
 RESOLUTIONS = ("replace", "dismiss")
+MAX_REPLACEMENT = 200  # the author's words for a replaced finding
+MAX_REASON = 1000  # why a finding is no personal information; why a study is hidden or a version withdrawn
 
 # --- the text: the structure the field's good-practice collections use ------------------------------
 
@@ -120,6 +122,10 @@ TAG_GROUPS = {
 TAG_LABELS = {**THEME_LABELS, **CASE_TYPE_LABELS, **SUPPORT_NEED_LABELS}
 TAGS = tuple(TAG_LABELS)
 MAX_TAGS = 20
+
+# --- questions to the author -------------------------------------------------------------------------
+
+MAX_MESSAGE = 4000  # a question or an answer
 
 
 def ordered_tags(tags) -> list[str]:

@@ -24,7 +24,7 @@ Where each thing lives, and why:
   source document's examples through the same check and resolution flow.  Its drafts are
   tenant-owned rows of the workspace ``ASSOCIATION_WORKSPACE`` (the all-zero UUID, the id the
   platform's audit chain already uses, so its audit entries stay in that chain); the exchange
-  services enter it with ``services.exchange_scope``.  Because the workspace is not a row of
+  services enter it with ``scope.exchange_scope``.  Because the workspace is not a row of
   ``centers``, the ``center_id`` of drafts and findings has no foreign key to ``centers``.
 * **Questions** keep one copy per side (``case_study_messages``, tenant-owned): the author's copy
   names the asking center; the asking center's copy never names the author.
@@ -116,7 +116,7 @@ class CaseStudyFinding(AuthorOwned, db.Model):
     """One span of a draft's text the PII check flagged, and what the author did about it.
 
     Offsets are code points into the field's current text, ``end_offset`` exclusive; they move
-    with every edit (``services``), so an open finding always points at its text."""
+    with every edit (``findings``), so an open finding always points at its text."""
 
     __tablename__ = "case_study_findings"
     __table_args__ = (

@@ -42,9 +42,9 @@ class CaseStudyPatch(StrictSchema):
 class ResolveIn(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(lc.RESOLUTIONS,
                                                                   error="replace または dismiss を指定してください。"))
-    replacement = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+    replacement = fields.String(load_default=None, validate=validate.Length(min=1, max=lc.MAX_REPLACEMENT),
                                 metadata={"description": "置き換える文字（省略時は候補）"})
-    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=1000),
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=lc.MAX_REASON),
                            metadata={"description": "問題ないと判断した理由（dismiss では必須）"})
 
     @validates_schema
@@ -66,22 +66,22 @@ class GetArgs(StrictSchema):
 
 
 class QuestionIn(StrictSchema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=lc.MAX_MESSAGE))
 
 
 class AnswerIn(StrictSchema):
     asker_center = fields.String(required=True, validate=CENTER_CODE, metadata={"description": "質問したセンターのコード"})
-    body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=lc.MAX_MESSAGE))
 
 
 class HideIn(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=lc.MAX_REASON))
 
 
 class WithdrawIn(StrictSchema):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
                              metadata={"description": "取り下げる公開版の番号"})
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=lc.MAX_REASON),
                            metadata={"description": "取り下げる理由（監査ログに記録）"})
 
 

@@ -71,10 +71,20 @@ DECLINE_REASONS = {
     "other": N_("その他"),
 }
 
+# The person's consent to a provision (APPI), as a transfer request and a pull request record it:
+# the page forms, the API schema and ``sides.clean_consent`` all take its rules from here.
 CONSENT_METHODS = {
     "written": N_("書面による同意"),
     "oral_with_witness": N_("立会人のいる口頭の同意"),
 }
+CONSENT_METHODS_NEEDING_WITNESS = ("oral_with_witness",)
+CONSENT_WITNESS_MAX = 100  # the column's width
+CONSENT_SCOPE_MAX = 2000
+CONSENT_WITNESS_MISSING = "口頭の同意には立会人を記録してください。"
+
+# Text limits (characters), for the API schemas and the page forms alike.
+MESSAGE_MAX = 4000  # a request's or a pull request's message, a thread message, a shared update
+COMMENT_MAX = 2000  # a decline's comment, a pull request's refusal
 
 # What a request may carry besides the minimum identity (nothing is chosen by default).
 PACKAGE_KINDS = {
@@ -135,6 +145,12 @@ def next_status(action: str, side: str, status: str) -> str:
             f"「{STATUS_LABELS.get(status, status)}」の依頼には「{ACTION_LABELS.get(action, action)}」の操作はできません。",
             details={"status": status, "action": action})
     return ACTIONS[action][side][1]
+
+
+def consent_lacks_witness(method: str | None, witness: str | None) -> bool:
+    """Whether a consent given orally is recorded without the witness it needs (the database
+    refuses it too: ``oral_consent_has_witness``)."""
+    return method in CONSENT_METHODS_NEEDING_WITNESS and not (witness or "").strip()
 
 
 def thread_closed_reason(status: str) -> str | None:

@@ -3,23 +3,25 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ...platform.validation import StrictSchema
-from .lifecycle import CONSENT_METHODS, DECLINE_REASONS, PACKAGE_KINDS, PULL_SIDES, PULL_STATUSES, SIDES, STATUSES
+from ...platform.validation import StrictSchema, one_of
+from .lifecycle import (COMMENT_MAX, CONSENT_METHODS, CONSENT_SCOPE_MAX, CONSENT_WITNESS_MAX, CONSENT_WITNESS_MISSING,
+                        DECLINE_REASONS, MESSAGE_MAX, PACKAGE_KINDS, PULL_SIDES, PULL_STATUSES, SIDES, STATUSES,
+                        consent_lacks_witness)
 
 CENTER_CODE = validate.Regexp(r"^[a-z][a-z0-9\-]{1,31}$", error="センターのコード（例: osaka）を指定してください。")
 
 
 class ConsentIn(StrictSchema):
     obtained_on = fields.Date(required=True, metadata={"description": "本人の同意を得た日"})
-    method = fields.String(required=True, validate=validate.OneOf(tuple(CONSENT_METHODS),
-                                                                  error="written または oral_with_witness を指定してください。"))
-    witness = fields.String(allow_none=True, validate=validate.Length(max=100), metadata={"description": "立会人（口頭の同意では必須）"})
-    scope = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"description": "同意の範囲"})
+    method = fields.String(required=True, validate=one_of(CONSENT_METHODS))
+    witness = fields.String(allow_none=True, validate=validate.Length(max=CONSENT_WITNESS_MAX),
+                            metadata={"description": "立会人（口頭の同意では必須）"})
+    scope = fields.String(allow_none=True, validate=validate.Length(max=CONSENT_SCOPE_MAX), metadata={"description": "同意の範囲"})
 
     @validates_schema
     def _oral_needs_witness(self, data, **kwargs):
-        if data.get("method") == "oral_with_witness" and not (data.get("witness") or "").strip():
-            raise ValidationError({"witness": ["口頭の同意には立会人を記録してください。"]})
+        if consent_lacks_witness(data.get("method"), data.get("witness")):
+            raise ValidationError({"witness": [CONSENT_WITNESS_MISSING]})
 
 
 class PackageItemIn(StrictSchema):
@@ -32,7 +34,7 @@ class TransferCreate(StrictSchema):
     case_id = fields.UUID(required=True)
     to_center = fields.String(required=True, validate=CENTER_CODE, metadata={"description": "依頼先センターのコード"})
     consent = fields.Nested(ConsentIn, required=True)
-    message = fields.String(required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "依頼の内容"})
+    message = fields.String(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX), metadata={"description": "依頼の内容"})
     package = fields.List(fields.Nested(PackageItemIn), load_default=list, validate=validate.Length(max=100),
                           metadata={"description": "一緒に送る資料（既定では何も送らない）"})
     pull_id = fields.UUID(load_default=None, metadata={
@@ -40,13 +42,12 @@ class TransferCreate(StrictSchema):
 
 
 class DeclineIn(StrictSchema):
-    reason = fields.String(required=True, validate=validate.OneOf(tuple(DECLINE_REASONS),
-                                                                  error="no_capacity, out_of_area, no_resources, person_declined, other のいずれかを指定してください。"))
-    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    reason = fields.String(required=True, validate=one_of(DECLINE_REASONS))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=COMMENT_MAX))
 
 
 class MessageIn(StrictSchema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX))
 
 
 class AcceptIn(StrictSchema):
@@ -259,11 +260,11 @@ class PullCreate(StrictSchema):
     to_center = fields.String(required=True, validate=CENTER_CODE,
                               metadata={"description": "開始を依頼するセンター（矯正施設の所在地）のコード"})
     consent = fields.Nested(ConsentIn, required=True, metadata={"description": "相手のセンターに伝えることへの本人の同意"})
-    message = fields.String(required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "依頼の内容"})
+    message = fields.String(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX), metadata={"description": "依頼の内容"})
 
 
 class PullRefuseIn(StrictSchema):
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=COMMENT_MAX),
                             metadata={"description": "お断りの理由（依頼したセンターに伝わります）"})
 
 

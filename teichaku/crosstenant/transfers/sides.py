@@ -27,6 +27,7 @@ from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...platform.models import utcnow
 from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
+from ...platform.validation import choice_message
 from ...tenants.cases.models import Case
 from . import lifecycle as lc
 from .models import Transfer, TransferPull
@@ -147,9 +148,9 @@ def clean_consent(consent: dict) -> dict:
     elif obtained_on > today_jst():
         errors["consent.obtained_on"] = ["今日以前の日付を入力してください。"]
     if method not in lc.CONSENT_METHODS:
-        errors["consent.method"] = ["written または oral_with_witness を指定してください。"]
-    if method == "oral_with_witness" and not witness:
-        errors["consent.witness"] = ["口頭の同意には立会人を記録してください。"]
+        errors["consent.method"] = [choice_message(lc.CONSENT_METHODS)]
+    if lc.consent_lacks_witness(method, witness):
+        errors["consent.witness"] = [lc.CONSENT_WITNESS_MISSING]
     if errors:
         raise ValidationFailed("本人の同意の記録に誤りがあります。", fields=errors)
     return {"consent_obtained_on": obtained_on, "consent_method": method, "consent_witness": witness,

@@ -131,6 +131,10 @@ ELIGIBILITY_CONDITIONS = {
     "person_wishes": N_("本人が特別調整を希望している"),
     "consent_to_share": N_("個人情報の提供に本人が同意している"),
 }
+# The consent to share is recorded with its date and its witness (``services.set_eligibility``);
+# the page form and the API schema take the witness's limit from here.
+CONSENT_WITNESS_MAX = 100
+OVERRIDE_REASON_MIN, OVERRIDE_REASON_MAX = 5, 2000  # why an admin lets a case pass with unmet conditions
 
 # Life areas of needs (the dashboard, the plan and the pre-release view use them).
 NEED_AREAS = {

@@ -7,8 +7,9 @@ from ...platform.validation import StrictSchema
 from ..common.municipality import MunicipalityCode
 from ..persons.models import SEXES, SUPPORT_NEEDS
 from .lifecycle import (
-    ALL_STATUSES, CASE_TYPES, CERTIFICATE_KINDS, CERTIFICATE_STATUSES, CLOSING_REASONS, FACILITY_TYPES,
-    NEED_STATUSES, PLACEMENTS, PUBLIC_ASSISTANCE, REQUESTER_TYPES, SUSPECT_STAGES,
+    ALL_STATUSES, CASE_TYPES, CERTIFICATE_KINDS, CERTIFICATE_STATUSES, CLOSING_REASONS, CONSENT_WITNESS_MAX,
+    FACILITY_TYPES, NEED_STATUSES, OVERRIDE_REASON_MAX, OVERRIDE_REASON_MIN, PLACEMENTS, PUBLIC_ASSISTANCE,
+    REQUESTER_TYPES, SUSPECT_STAGES,
 )
 
 KANA = r"^[\u3041-\u3096\u30A1-\u30FA\u30FC\u30FB\u3000 ー・]+$"
@@ -204,11 +205,11 @@ class EligibilityIn(StrictSchema):
     person_wishes = fields.Boolean(load_default=False)
     consent_to_share = fields.Boolean(load_default=False)
     consent_on = fields.Date(allow_none=True)
-    consent_witness = fields.String(allow_none=True, validate=validate.Length(max=100))
+    consent_witness = fields.String(allow_none=True, validate=validate.Length(max=CONSENT_WITNESS_MAX))
 
 
 class OverrideIn(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=5, max=2000))
+    reason = fields.String(required=True, validate=validate.Length(min=OVERRIDE_REASON_MIN, max=OVERRIDE_REASON_MAX))
 
 
 class SearchIn(StrictSchema):

@@ -25,7 +25,7 @@ from ..persons.models import Person
 from ..persons.services import create_person, matching_person_ids, update_person
 from .lifecycle import (
     ELIGIBILITY_CONDITIONS, FINAL_STATUSES, INITIAL_STATUS, NEED_AREAS, NUMBER_PREFIX, OPEN_NEED_STATUSES,
-    PAST_ASSESSMENT, STATUS_LABELS, allowed_next,
+    OVERRIDE_REASON_MIN, PAST_ASSESSMENT, STATUS_LABELS, allowed_next,
 )
 from .models import Case, CaseNeed, CaseNumberCounter, Reminder
 
@@ -198,8 +198,9 @@ def override_eligibility(case: Case, reason: str, *, actor, expected_version: in
     if case.case_type != "coordination":
         raise InvalidState("特別調整の要件確認はコーディネート業務のケースだけに記録します。")
     reason = (reason or "").strip()
-    if len(reason) < 5:
-        raise ValidationFailed("理由を具体的に記録してください。", fields={"reason": ["5文字以上で入力してください。"]})
+    if len(reason) < OVERRIDE_REASON_MIN:
+        raise ValidationFailed("理由を具体的に記録してください。",
+                               fields={"reason": [f"{OVERRIDE_REASON_MIN}文字以上で入力してください。"]})
     _check_version(case, expected_version)
     case.eligibility_override_reason = reason
     case.eligibility_override_by = actor.id

@@ -17,12 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ...platform.extensions import db
 from ...platform.models import AwareDateTime, TenantOwned, Timestamped, utcnow
 from ..cases.models import Case  # noqa: F401  (mapper registration: the foreign keys point at cases)
+from .lifecycle import DOCUMENT_KINDS, RECORD_KINDS
 
-RECORD_KINDS = ("assessment", "interview", "progress")
-# フェイスシート・アセスメントの項目 (in the order they are shown)
-ASSESSMENT_SECTIONS = ("life_history", "family", "health", "disability", "offence_history", "housing", "income", "wishes")
-DOCUMENT_KINDS = ("request_letter", "assessment", "plan", "other")
-PLAN_AREAS = ("housing", "income", "health_care", "certificates", "welfare_services", "family", "daytime_activity")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ...platform.validation import StrictSchema
-from .models import ASSESSMENT_SECTIONS, DOCUMENT_KINDS, PLAN_AREAS, RECORD_KINDS
-
-TEXT_MAX = 20000
-SECTION_MAX = 10000
-
-KIND_ERROR = "assessment, interview, progress のいずれかを指定してください。"
-DOCUMENT_KIND_ERROR = "request_letter, assessment, plan, other のいずれかを指定してください。"
-AREA_ERROR = "housing, income, health_care, certificates, welfare_services, family, daytime_activity のいずれかを指定してください。"
+from ...platform.validation import StrictSchema, one_of
+from .lifecycle import (ASSESSMENT_SECTIONS, DOCUMENT_KINDS, DOCUMENT_NOTE_MAX, PARTICIPANTS_MAX, PLACE_MAX, PLAN_AREAS,
+                        PLAN_ITEMS_MAX, PLAN_PROVIDER_MAX, PLAN_SUPPORT_MAX, PLAN_TITLE_MAX, RECORD_KINDS, SECTION_LABELS,
+                        SECTION_MAX, TEXT_MAX)
 
 # Which fields each kind of record carries (the rest are refused for that kind).
 KIND_FIELDS = {
@@ -30,14 +25,14 @@ REQUIRED_FIELDS = {
 class AssessmentSections(StrictSchema):
     """フェイスシート・アセスメントの項目 (each free text)."""
 
-    life_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "生活歴"})
-    family = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "家族・親族"})
-    health = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "健康状態"})
-    disability = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "障害の状況"})
-    offence_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "犯罪歴の概要"})
-    housing = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "住まい"})
-    income = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "収入"})
-    wishes = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": "本人の希望"})
+    life_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["life_history"]})
+    family = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["family"]})
+    health = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["health"]})
+    disability = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["disability"]})
+    offence_history = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["offence_history"]})
+    housing = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["housing"]})
+    income = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["income"]})
+    wishes = fields.String(validate=validate.Length(max=SECTION_MAX), metadata={"description": SECTION_LABELS["wishes"]})
 
 
 assert tuple(AssessmentSections().fields) == ASSESSMENT_SECTIONS
@@ -45,8 +40,8 @@ assert tuple(AssessmentSections().fields) == ASSESSMENT_SECTIONS
 
 class _RecordFields(StrictSchema):
     recorded_on = fields.Date(metadata={"description": "記録日・面談日"})
-    place = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"description": "面談場所"})
-    participants = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={"description": "参加者"})
+    place = fields.String(allow_none=True, validate=validate.Length(max=PLACE_MAX), metadata={"description": "面談場所"})
+    participants = fields.String(allow_none=True, validate=validate.Length(max=PARTICIPANTS_MAX), metadata={"description": "参加者"})
     content = fields.String(validate=validate.Length(max=TEXT_MAX), metadata={"description": "内容"})
     sections = fields.Nested(AssessmentSections, metadata={"description": "アセスメントの項目"})
 
@@ -70,7 +65,7 @@ def check_record_fields(kind: str, data: dict, *, creating: bool) -> None:
 
 
 class RecordCreate(_RecordFields):
-    kind = fields.String(required=True, validate=validate.OneOf(RECORD_KINDS, error=KIND_ERROR))
+    kind = fields.String(required=True, validate=one_of(RECORD_KINDS))
 
     @validates_schema
     def _fields_of_kind(self, data, **kwargs):
@@ -107,8 +102,8 @@ class RecordList(StrictSchema):
 class DocumentUploadIn(StrictSchema):
     """The form fields sent with the file (multipart/form-data, the file in ``file``)."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS, error=DOCUMENT_KIND_ERROR))
-    note = fields.String(load_default=None, validate=validate.Length(max=500))
+    kind = fields.String(required=True, validate=one_of(DOCUMENT_KINDS))
+    note = fields.String(load_default=None, validate=validate.Length(max=DOCUMENT_NOTE_MAX))
 
 
 class DocumentOut(StrictSchema):
@@ -130,16 +125,16 @@ class DocumentList(StrictSchema):
 
 
 class PlanItem(StrictSchema):
-    area = fields.String(required=True, validate=validate.OneOf(PLAN_AREAS, error=AREA_ERROR))
-    support = fields.String(required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "支援内容"})
-    provider = fields.String(load_default="", validate=validate.Length(max=500), metadata={"description": "担当（機関・人）"})
+    area = fields.String(required=True, validate=one_of(PLAN_AREAS))
+    support = fields.String(required=True, validate=validate.Length(min=1, max=PLAN_SUPPORT_MAX), metadata={"description": "支援内容"})
+    provider = fields.String(load_default="", validate=validate.Length(max=PLAN_PROVIDER_MAX), metadata={"description": "担当（機関・人）"})
     due_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "期限"})
 
 
 class PlanContent(StrictSchema):
     wishes = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "本人の意向"})
     goals = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "目標"})
-    items = fields.List(fields.Nested(PlanItem), load_default=list, validate=validate.Length(max=100))
+    items = fields.List(fields.Nested(PlanItem), load_default=list, validate=validate.Length(max=PLAN_ITEMS_MAX))
     notes = fields.String(load_default="", validate=validate.Length(max=SECTION_MAX), metadata={"description": "備考"})
 
     @validates_schema
@@ -149,7 +144,7 @@ class PlanContent(StrictSchema):
 
 
 class PlanCreate(StrictSchema):
-    title = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    title = fields.String(load_default=None, validate=validate.Length(min=1, max=PLAN_TITLE_MAX))
     content = fields.Nested(PlanContent, required=True)
 
 

@@ -25,20 +25,11 @@ from ...platform.models import utcnow
 from ...platform.tenancy import current_center_id, get_owned
 from ..cases.models import Case
 from ...platform import storage
-from .models import ASSESSMENT_SECTIONS, PLAN_AREAS, CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from .lifecycle import AREA_LABELS, ASSESSMENT_SECTIONS, PLAN_AREAS
+from .models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from .schemas import check_record_fields
 
 CONFLICT_MESSAGE = "他の職員が先に更新しました。最新の内容を確認してから再度保存してください。"
-RECORD_LABELS = {"assessment": "フェイスシート・アセスメント", "interview": "面談記録", "progress": "支援経過"}
-SECTION_LABELS = {
-    "life_history": "生活歴", "family": "家族・親族", "health": "健康状態", "disability": "障害の状況",
-    "offence_history": "犯罪歴の概要", "housing": "住まい", "income": "収入", "wishes": "本人の希望",
-}
-DOCUMENT_LABELS = {"request_letter": "特別調整協力等依頼書", "assessment": "アセスメント", "plan": "調整計画", "other": "その他"}
-AREA_LABELS = {
-    "housing": "住まい", "income": "収入・生活費", "health_care": "医療・健康", "certificates": "手帳・証明書",
-    "welfare_services": "福祉サービス", "family": "家族・親族", "daytime_activity": "日中活動",
-}
 DEFAULT_PLAN_TITLE = "福祉サービス等調整計画"
 log = get_logger("teichaku.records")
 

@@ -53,7 +53,8 @@ from ..committees.models import CommitteeAgendaItem, CommitteeMeeting
 from ..persons.models import Person
 from ...platform import storage
 from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
-from ..records.services import AREA_LABELS, DOCUMENT_LABELS, RECORD_LABELS, SECTION_LABELS, DocumentUnavailable
+from ..records.lifecycle import AREA_LABELS, DOCUMENT_LABELS, RECORD_LABELS, SECTION_LABELS
+from ..records.services import DocumentUnavailable
 
 AUDIT_ACTION = "person.disclosure_export"
 TEMPLATE = "retention/disclosure_export.html"
