@@ -26,7 +26,7 @@ from ...platform import csv_export
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
-from ...platform.i18n import today_jst
+from ...platform.i18n import fiscal_year_of, today_jst
 from ...platform.permissions import can
 from ...tenants.cases.services import read_case
 from ..api.records import attachment as send_attachment
@@ -407,7 +407,7 @@ def _fiscal_year() -> int:
     try:
         year = int(request.args.get("fiscal_year", ""))
     except ValueError:
-        year = services.fiscal_year_of(today_jst())
+        year = fiscal_year_of(today_jst())
     return min(max(year, 2009), 2100)
 
 
@@ -418,7 +418,7 @@ def report():
     year = _fiscal_year()
     data = services.compliance_report(year)
     db.session.commit()
-    return render_template("transfers/report.html", report=data, years=range(services.fiscal_year_of(today_jst()), 2011, -1))
+    return render_template("transfers/report.html", report=data, years=range(fiscal_year_of(today_jst()), 2011, -1))
 
 
 @bp.get("/report.csv")

@@ -36,7 +36,7 @@ from ...platform.centers import Center
 from ...platform.errors import InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform import storage
-from ...platform.i18n import JST, fiscal_year_label, today_jst
+from ...platform.i18n import fiscal_year_label, jst_date, today_jst
 from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import cross_tenant, get_owned
@@ -65,10 +65,6 @@ def answer_days() -> int:
 
 def release_warning_days() -> int:
     return int(current_app.config.get("TRANSFER_RELEASE_WARNING_DAYS", lc.RELEASE_WARNING_DAYS))
-
-
-def jst_date(moment: datetime | None) -> date | None:
-    return moment.astimezone(JST).date() if moment else None
 
 
 def _actor_name(actor) -> str:
@@ -991,21 +987,15 @@ def oversight_detail(transfer_id) -> dict:
     return meta
 
 
-def fiscal_year_of(day: date) -> int:
-    return day.year if day.month >= 4 else day.year - 1
-
-
 def compliance_report(fiscal_year: int) -> dict:
     """Per center and fiscal year (requests counted in the year they reached the center):
     requests received, answered, answered within ``TRANSFER_ANSWER_DAYS`` days, the median days
     to answer, still unanswered, requests left open past the release date (unanswered with the
     release passed, or answered only after it), reassigned away; and requests sent."""
     today, limit_days = today_jst(), answer_days()
-    start, end = date(fiscal_year, 4, 1), date(fiscal_year + 1, 4, 1)
+    start, end = count_rules.fiscal_year_moments(fiscal_year)
     with cross_tenant("transfers.report"):
-        rows = list(db.session.scalars(select(Transfer).where(
-            Transfer.sent_at >= datetime(start.year, start.month, start.day, tzinfo=JST),
-            Transfer.sent_at < datetime(end.year, end.month, end.day, tzinfo=JST))))
+        rows = list(db.session.scalars(select(Transfer).where(Transfer.sent_at >= start, Transfer.sent_at < end)))
         centers = {c.id: c for c in db.session.scalars(select(Center))}
     stats: dict = {}
 
