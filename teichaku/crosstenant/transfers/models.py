@@ -2,18 +2,20 @@
 
 The sending center's row (``side = 'sending'``) and the receiving center's row
 (``side = 'receiving'``) share ``group_id``; each lives in its own center (``center_id``), so the
-global filter and row-level security show each center only its own side.  ``services`` touches
+global filter and row-level security show each center only its own side.  The services touch
 the counterpart's row only inside ``tenancy.cross_tenant(...)``.
 
 The receiving row carries the minimum identity the receiving center needs to decide
 (``person_snapshot``) and the release date; it gets its own ``case_id`` when it accepts.  The
 sending row keeps the sending center's ``case_id`` and the package it chose.  The association
-reads metadata only (see ``services.transfer_metadata``).
+reads metadata only (see ``oversight``).
 
 ``provision_records`` is the APPI record of each provision of personal data to a third party
 (第三者提供記録), kept in the providing center and never changed or deleted by the application.
 
 ``transfer_pulls`` is the destination center's pull request (開始依頼), also one row per side.
+Both kinds share their columns and behaviour (``SideRow``) and their constraints
+(``side_constraints``); ``sides`` loads, locks, lists and shows either.
 """
 from __future__ import annotations
 
@@ -74,8 +76,10 @@ class SideRow(TenantOwned, Timestamped):
     type; ``side_constraints`` gives its table the shared constraints.
     """
 
-    SIDES: ClassVar[tuple[str, str]]
+    SIDES: ClassVar[tuple[str, str]]  # (the asking side, the answering side)
     STATUS_LENGTH: ClassVar[int]
+    OPEN_STATUSES: ClassVar[tuple[str, ...]]  # at most one such request per case and answering center
+    ACTOR_SIDE: ClassVar[dict[str, str]]  # action -> the side whose center takes it
     OBJECT_TYPE: ClassVar[str]  # the audit entries' object_type
     IDENTITY_HOLDER: ClassVar[str]  # the side that holds the person's minimum identity
     NOT_TAKEN_ON_STATUSES: ClassVar[tuple[str, ...]]  # the holder no longer needs the identity
@@ -145,6 +149,7 @@ class Transfer(SideRow, db.Model):
         CheckConstraint("side = 'receiving' OR status <> 'reassigned'", name="only_receiving_reassigned"),
     )
     SIDES, STATUS_LENGTH, OBJECT_TYPE = lc.SIDES, 20, "transfer"
+    OPEN_STATUSES, ACTOR_SIDE = lc.OPEN_STATUSES, lc.ACTOR_SIDE
     IDENTITY_HOLDER, NOT_TAKEN_ON_STATUSES = "receiving", lc.NOT_TAKEN_ON_STATUSES
 
     # Sending: [{"kind", "id", "label", ("revision")}]; receiving: [{"kind", "label", ("copied_id")}]
@@ -297,6 +302,7 @@ class TransferPull(SideRow, db.Model):
         CheckConstraint("status <> 'cancelled' OR cancelled_at IS NOT NULL", name="cancelled_has_time"),
     )
     SIDES, STATUS_LENGTH, OBJECT_TYPE = lc.PULL_SIDES, 12, "transfer_pull"
+    OPEN_STATUSES, ACTOR_SIDE = lc.PULL_OPEN_STATUSES, lc.PULL_ACTOR_SIDE
     IDENTITY_HOLDER, NOT_TAKEN_ON_STATUSES = "asked", lc.PULL_NOT_TAKEN_ON_STATUSES
 
     # Both sides: the facility, if known (the release date is the shared column).
