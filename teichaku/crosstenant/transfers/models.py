@@ -121,6 +121,14 @@ class SideRow(TenantOwned, Timestamped):
         """Whether this is the side that asked (a transfer's sending, a pull's asking side)."""
         return self.side == self.SIDES[0]
 
+    def answering_row(self, **fields) -> SideRow:
+        """The answering center's row of this request (in that center, the other side): the same
+        group, consent, message and request, no case of its own yet; ``fields`` adds the rest."""
+        return type(self)(center_id=self.counterpart_center_id, side=self.SIDES[1], group_id=self.group_id,
+                          counterpart_center_id=self.center_id, case_id=None, **self.consent_fields(),
+                          message=self.message, requested_at=self.requested_at,
+                          requested_by_id=self.requested_by_id, **fields)
+
     def consent_fields(self) -> dict:
         """The consent record as column values (copied to the other side's row and to a provision)."""
         return {"consent_obtained_on": self.consent_obtained_on, "consent_method": self.consent_method,

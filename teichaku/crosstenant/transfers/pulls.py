@@ -47,7 +47,8 @@ from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferPull
 from .sides import (actor_id, audit_provision, audit_row, check_receiver, check_side, clean_consent, erase_identity,
                     flush_refusing_duplicates, get_own, get_own_or_404, list_own, lock_group as lock_sides, open_chain,
-                    own_center, own_person_id, read_own, record_provision, refuse_duplicate, rows_of_case, side_view)
+                    identity_snapshot, own_center, own_person_id, read_own, record_provision, refuse_duplicate,
+                    required_message, rows_of_case, side_view)
 
 # action -> the prefix of the row's "<prefix>_at" / "<prefix>_by_id" columns
 STAMPS = {"confirm": "confirmed", "refuse": "refused", "cancel": "cancelled"}
@@ -93,10 +94,7 @@ def _move(action: str, rows: tuple[TransferPull, ...], actor) -> None:
 def identity_of(case: Case) -> dict:
     """The minimum identity a pull carries (``lifecycle.PULL_IDENTITY_FIELDS``): enough for the
     asked center to find the person, nothing about needs, history or offences."""
-    person = case.person
-    snapshot = {field: getattr(person, field) for field in lc.PULL_IDENTITY_FIELDS}
-    snapshot["birth_date"] = person.birth_date.isoformat()
-    return snapshot
+    return identity_snapshot(case.person, lc.PULL_IDENTITY_FIELDS)
 
 
 def request_pull(case: Case, to_center: Center | None, consent: dict, message: str, actor) -> TransferPull:
@@ -111,9 +109,7 @@ def request_pull(case: Case, to_center: Center | None, consent: dict, message: s
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては開始依頼を送れません。")
     consent_fields = clean_consent(consent or {})
-    message = (message or "").strip()
-    if not message:
-        raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
+    message = required_message(message)
     refuse_duplicate(TransferPull, own.id, case.id, to_center.id)
     asking = TransferPull(side="asking", group_id=uuid.uuid4(), counterpart_center_id=to_center.id, case_id=case.id,
                           status="open", message=message, facility_name=case.facility_name,
@@ -131,12 +127,8 @@ def _send(asking: TransferPull, case: Case, actor) -> TransferPull:
     """The asked center's row (with the minimum identity), its notification, and the provision
     record in the asking center."""
     with cross_tenant("transfer_pulls.send"):
-        asked = TransferPull(
-            center_id=asking.counterpart_center_id, side="asked", group_id=asking.group_id,
-            counterpart_center_id=asking.center_id, case_id=None, status="open",
-            **asking.consent_fields(), message=asking.message, person_snapshot=identity_of(case),
-            facility_name=asking.facility_name, release_date=asking.release_date,
-            requested_at=asking.requested_at, requested_by_id=asking.requested_by_id)
+        asked = asking.answering_row(status="open", person_snapshot=identity_of(case),
+                                     facility_name=asking.facility_name, release_date=asking.release_date)
         db.session.add(asked)
         db.session.flush()
         emit("transfer_pull_requested", to_center_id=asked.center_id, pull_id=asked.id)

@@ -32,6 +32,7 @@ from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import cross_tenant, current_center_id, get_owned, set_tenant
 from ...tenants.cases.models import Case
+from ...tenants.persons.models import Person
 from . import lifecycle as lc
 from .models import ProvisionRecord, SideRow, TransferPull
 
@@ -73,6 +74,12 @@ def own_center() -> Center:
 
 def own_case(row: SideRow) -> Case | None:
     return get_owned(Case, row.case_id) if row.case_id else None
+
+
+def case_in_its_center(row: SideRow) -> Case:
+    """The case of a row of any center, loaded by that center and id (inside ``cross_tenant``,
+    where the access helper does not filter by center)."""
+    return db.session.execute(select(Case).where(Case.center_id == row.center_id, Case.id == row.case_id)).scalar_one()
 
 
 def own_person_id(row: SideRow):
@@ -260,6 +267,24 @@ def flush_refusing_duplicates(model: type[SideRow]) -> None:
         if f"uq_{model.__tablename__}_open_request" in str(exc.orig) or "UNIQUE" in str(exc.orig).upper():
             raise InvalidState(DUPLICATE_MESSAGES[model.OBJECT_TYPE]) from None
         raise
+
+
+def identity_snapshot(person: Person, fields: tuple[str, ...]) -> dict:
+    """The minimum identity a request carries to the answering center, as plain JSON values (the
+    fields are the kind's: ``lifecycle.IDENTITY_FIELDS``, ``PULL_IDENTITY_FIELDS``)."""
+    snapshot = {field: getattr(person, field) for field in fields}
+    snapshot["birth_date"] = person.birth_date.isoformat()
+    if "support_needs" in fields:
+        snapshot["support_needs"] = list(person.support_needs or [])
+    return snapshot
+
+
+def required_message(message: str | None) -> str:
+    """A request's message, which either kind must carry (422 ``message`` when empty)."""
+    message = (message or "").strip()
+    if not message:
+        raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
+    return message
 
 
 def clean_consent(consent: dict) -> dict:

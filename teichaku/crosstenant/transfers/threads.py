@@ -24,7 +24,6 @@ from ...platform.i18n import jst_date, today_jst
 from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import cross_tenant
-from ...tenants.cases.models import Case
 from ...tenants.records import services as records
 from ...tenants.records.models import CaseRecord
 from ..notifications.services import emit
@@ -32,8 +31,8 @@ from . import attachments as thread_files
 from . import lifecycle as lc
 from .groups import current_receiving, lock_group, sending_row
 from .models import ProvisionRecord, Transfer, TransferMessage, TransferMessageAttachment
-from .sides import (actor_id, as_center, audit_provision, audit_row, center_of, open_chain, own_case, own_center,
-                    own_person_id, record_provision)
+from .sides import (actor_id, as_center, audit_provision, audit_row, case_in_its_center, center_of, open_chain,
+                    own_case, own_center, own_person_id, record_provision)
 
 
 def _actor_name(actor) -> str:
@@ -185,9 +184,7 @@ def share_update(row: Transfer, body: str, actor) -> TransferMessage:
 def _note_in_receiving_case(receiving: Transfer, content: str) -> CaseRecord:
     """A progress note in the receiving center's case, through its records service (run as the
     receiving center: the case is loaded by that center and id, the note audited in its chain)."""
-    case = db.session.execute(select(Case).where(Case.center_id == receiving.center_id,
-                                                 Case.id == receiving.case_id)).scalar_one()
-    return records.create_record(case, {"kind": "progress", "recorded_on": today_jst(), "content": content})
+    return records.create_record(case_in_its_center(receiving), {"kind": "progress", "recorded_on": today_jst(), "content": content})
 
 
 # --- reading ------------------------------------------------------------------------------------------

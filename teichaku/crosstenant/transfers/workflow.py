@@ -40,9 +40,9 @@ from . import pulls
 from .groups import lock_group, sending_by_id
 from .models import Transfer
 from .package import copy_package, read_package, resolve_package
-from .sides import (actor_id, audit_provision, audit_row, center_of, check_receiver, check_side, clean_consent,
-                    erase_identity, flush_refusing_duplicates, open_chain, own_center, own_person_id,
-                    record_provision, refuse_duplicate)
+from .sides import (actor_id, audit_provision, audit_row, case_in_its_center, center_of, check_receiver, check_side,
+                    clean_consent, erase_identity, flush_refusing_duplicates, identity_snapshot, open_chain,
+                    own_center, own_person_id, record_provision, refuse_duplicate, required_message)
 
 
 # --- requesting ---------------------------------------------------------------------------------------
@@ -64,9 +64,7 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては広域調整を依頼できません。")
     consent_fields = clean_consent(consent or {})
-    message = (message or "").strip()
-    if not message:
-        raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
+    message = required_message(message)
     items = resolve_package(case, package)
     refuse_duplicate(Transfer, own.id, case.id, to_center.id)
     status = "awaiting_approval" if own.requires_transfer_approval else "requested"
@@ -92,24 +90,15 @@ def _send(sending: Transfer, case: Case, actor, *, basis: str) -> Transfer:
     """Hand the request to the receiving center: its row (with the minimum identity), the APPI
     provision record in the sending center, and the notification.  Runs for a new request, an
     approval and the association's reassignment."""
-    person = case.person
-    snapshot = {field: getattr(person, field) for field in lc.IDENTITY_FIELDS}
-    snapshot["birth_date"] = person.birth_date.isoformat()
-    snapshot["support_needs"] = list(person.support_needs or [])
     now = utcnow()
     with cross_tenant("transfers.send"):
         sending.sent_at = now
         sending.release_date = case.release_date
-        receiving = Transfer(
-            center_id=sending.counterpart_center_id, side="receiving", group_id=sending.group_id,
-            counterpart_center_id=sending.center_id, case_id=None, status="requested",
-            **sending.consent_fields(), message=sending.message,
-            package=[{"kind": i["kind"], "label": i["label"]} for i in sending.package or []],
-            person_snapshot=snapshot, release_date=case.release_date,
-            requested_at=sending.requested_at, requested_by_id=sending.requested_by_id,
+        receiving = sending.answering_row(
+            status="requested", package=[{"kind": i["kind"], "label": i["label"]} for i in sending.package or []],
+            person_snapshot=identity_snapshot(case.person, lc.IDENTITY_FIELDS), release_date=case.release_date,
             approved_at=sending.approved_at, approved_by_id=sending.approved_by_id, sent_at=now,
-            reassign_count=sending.reassign_count, reminder_count=0,
-        )
+            reassign_count=sending.reassign_count, reminder_count=0)
         db.session.add(receiving)
         provision = record_provision(
             sending, case, receiving.center_id,
@@ -127,8 +116,7 @@ def approve_transfer(row: Transfer, actor) -> Transfer:
         sending, _receiving = lock_group(row.group_id)
         sending.status = lc.next_status("approve", "sending", sending.status)
         sending.approved_at, sending.approved_by_id = utcnow(), actor_id(actor)
-        case = db.session.execute(select(Case).where(Case.center_id == sending.center_id,
-                                                     Case.id == sending.case_id)).scalar_one()
+        case = case_in_its_center(sending)
         db.session.flush()
         _send(sending, case, actor, basis="consent")
     audit_row("transfer.approve", sending, person_id=case.person_id)
@@ -313,8 +301,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         if receiving is not None:
             lc.next_status("reassign", "receiving", receiving.status)
         refuse_duplicate(Transfer, sending.center_id, sending.case_id, new_center.id, except_id=sending.id)
-        case = db.session.execute(select(Case).where(Case.center_id == sending.center_id,
-                                                     Case.id == sending.case_id)).scalar_one()
+        case = case_in_its_center(sending)
         now, old_center_id = utcnow(), sending.counterpart_center_id
         if receiving is not None:
             receiving.status = lc.next_status("reassign", "receiving", receiving.status)
