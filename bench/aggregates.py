@@ -266,7 +266,7 @@ def _change_latency(bdb, fiscal_year_now: int, changes: int = 5) -> dict:
 
 @benchmark(NAME, "national dashboard from rollups over 2,000,000 cases: p95 < 100 ms, next to the direct count")
 def run() -> dict:
-    from teichaku.crosstenant.aggregates.rules import fiscal_year_of
+    from teichaku.platform.i18n import fiscal_year_of
     from teichaku.platform.i18n import today_jst
 
     s = Settings.from_env()

@@ -153,7 +153,7 @@ def _http(bdb, settings: Settings, fiscal_year: int, requests: int, warmup: int)
 
 @benchmark(NAME, "national dashboard API over HTTP (gunicorn, suppressed answers) at 2,000,000 cases: p95 < 100 ms")
 def run() -> dict:
-    from teichaku.crosstenant.aggregates.rules import fiscal_year_of
+    from teichaku.platform.i18n import fiscal_year_of
     from teichaku.platform.i18n import today_jst
 
     s = Settings.from_env()

@@ -160,7 +160,7 @@ def build_center_a(app, world) -> dict:
     from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
     from teichaku.crosstenant.exchange import authoring
     from teichaku.crosstenant.transfers import pulls
-    from teichaku.crosstenant.transfers import services as transfers
+    from teichaku.crosstenant.transfers import groups, threads, workflow
     from teichaku.tenants.cases.services import create_case, raise_reminders
     from teichaku.tenants.records import services as records
     from teichaku.tenants.resources.services import create_resource
@@ -190,30 +190,30 @@ def build_center_a(app, world) -> dict:
         out.update(document_id=document.id, plan_id=plan.id, follow_up_id=follow_up.id, resource_id=resource.id,
                    draft_id=draft.id, record_id=interview.id)
 
-        row = transfers.request_transfer(
+        row = workflow.request_transfer(
             case, center_by_code("osaka"), {"obtained_on": date(2025, 6, 1), "method": "written"},
             "甲山の依頼：大阪での生活を希望。", [{"kind": "record", "id": str(interview.id)},
                                                {"kind": "document", "id": str(document.id)}],
             _actor(world, "a_staff", "tokyo"))
         db.session.commit()
-        transfers.post_message(row, "甲山の資料を送ります。", _actor(world, "a_staff", "tokyo"),
-                               files=[(io.BytesIO(A_ATTACHMENT), "甲山資料.pdf")])
+        threads.post_message(row, "甲山の資料を送ります。", _actor(world, "a_staff", "tokyo"),
+                             files=[(io.BytesIO(A_ATTACHMENT), "甲山資料.pdf")])
         db.session.commit()
-        receiving_id = transfers.counterpart(row).id
+        receiving_id = groups.counterpart(row).id
         db.session.commit()
         out["sending_id"] = row.id
 
     with app.app_context():
         set_tenant(center_by_code("osaka").id)
-        receiving = transfers.get_transfer(receiving_id)
-        transfers.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"))
+        receiving = groups.get_transfer(receiving_id)
+        threads.post_message(receiving, "乙から質問です。", _actor(world, "b_staff", "osaka"))
         db.session.commit()
-        receiving = transfers.get_transfer(receiving_id)
-        transfers.accept_transfer(receiving, _actor(world, "b_staff", "osaka"))
+        receiving = groups.get_transfer(receiving_id)
+        workflow.accept_transfer(receiving, _actor(world, "b_staff", "osaka"))
         db.session.commit()
-        receiving = transfers.get_transfer(receiving_id)  # files from B once it has its case (provision record)
-        transfers.post_message(receiving, "乙の受入れ後の資料です。", _actor(world, "b_staff", "osaka"),
-                               files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
+        receiving = groups.get_transfer(receiving_id)  # files from B once it has its case (provision record)
+        threads.post_message(receiving, "乙の受入れ後の資料です。", _actor(world, "b_staff", "osaka"),
+                             files=[(io.BytesIO(B_ATTACHMENT), "乙回答.pdf")])
         db.session.commit()
 
     member = make_member(app, "tokyo", name="甲野委員", name_kana="こうのいいん")

@@ -34,7 +34,7 @@ from teichaku.tenants.records import lifecycle as record_lc
 from teichaku.tenants.records import schemas as record_schemas
 from teichaku.tenants.records import services as record_services
 from teichaku.tenants.retention import disclosure_request
-from teichaku.platform.i18n import today_jst
+from teichaku.platform.i18n import fiscal_year_of, today_jst
 from teichaku.platform.pagination import encode_cursor
 from tests.conftest import BACKEND
 from tests.helpers import ok
@@ -81,7 +81,7 @@ def test_the_compliance_report_counts_days_to_answer_as_the_national_figures_do(
              and i["status"] == "requested"][0]
     ok(c.post(f"/api/v1/transfers/{c_row['id']}/decline", json={"reason": "no_resources"}))
     today = today_jst()
-    year = rules.fiscal_year_of(today - timedelta(days=3))
+    year = fiscal_year_of(today - timedelta(days=3))
     report = ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))
     with app.app_context():
         sweep_dirty_slices(older_than_seconds=-1, budget_seconds=600)
@@ -98,7 +98,7 @@ def test_a_change_to_the_days_to_answer_rule_reaches_the_compliance_report(app, 
     a, b, assoc = api("a_staff"), api("b_staff"), api("association")
     ok(_request(a, _a_case(app)), 201)
     ok(b.post(f"/api/v1/transfers/{_incoming_id(b)}/accept"))
-    year = rules.fiscal_year_of(today_jst())
+    year = fiscal_year_of(today_jst())
     before = {r["center"]: r for r in ok(assoc.get(f"/api/v1/transfers/report?fiscal_year={year}"))["rows"]}
     real = rules.days_to_answer
     monkeypatch.setattr(rules, "days_to_answer", lambda row: None if real(row) is None else real(row) + 100)
@@ -176,12 +176,7 @@ def test_only_the_small_count_suppression_is_a_module_named_disclosure():
 
 # A copy not removed yet, by file, with the reason; the list may only shrink (a copy that is gone
 # fails the test too, so its line is deleted).
-KNOWN_COPIES = {
-    # The transfer package's item labels: crosstenant/transfers/services.py is split by verb family
-    # at the same time (issue 13); the module that holds the package code imports them from
-    # tenants/records/lifecycle.py instead.
-    "crosstenant/transfers/services.py": {"record kinds", "document kinds"},
-}
+KNOWN_COPIES: dict[str, set[str]] = {}
 
 
 def _package_modules():

@@ -567,7 +567,7 @@ def _the_app_reads_its_reports_from_the_replica(owner_url: str, replica_port: in
     from teichaku.app import create_app
     from teichaku.platform.extensions import db
     from teichaku.platform.i18n import today_jst
-    from teichaku.crosstenant.aggregates.rules import fiscal_year_of
+    from teichaku.platform.i18n import fiscal_year_of
 
     year = fiscal_year_of(today_jst())
     primary_only = create_app({"TESTING": True, "DATABASE_URL": owner_url})

@@ -74,7 +74,7 @@ def _build_person_world(app) -> dict:
     """Tokyo's person 開示花子 with two cases and something in every section; tokyo's other person
     and osaka's own person, each with distinctive values a leak check can look for."""
     from teichaku.crosstenant.transfers import pulls
-    from teichaku.crosstenant.transfers import services as transfers
+    from teichaku.crosstenant.transfers import threads, workflow
     from teichaku.crosstenant.transfers.models import Transfer
     from teichaku.tenants.cases.services import create_case, raise_reminders
     from teichaku.tenants.committees import services as committees
@@ -101,12 +101,12 @@ def _build_person_world(app) -> dict:
         meeting = committees.create_meeting({"held_on": date(2025, 7, 10), "place": "センター会議室",
                                              "notes": f"会議録：{OTHER_NAME}についても検討"})
         item = committees.add_agenda_item(meeting, {"case_id": case.id, "question": "退所後の居所について助言がほしい"})
-        transfer = transfers.request_transfer(case, center_by_code("osaka"), CONSENT, "大阪府での生活を希望しています。",
+        transfer = workflow.request_transfer(case, center_by_code("osaka"), CONSENT, "大阪府での生活を希望しています。",
                                               [{"kind": "record", "id": str(interview.id)}], _actor(staff))
         pull = pulls.request_pull(case, center_by_code("fukuoka"), CONSENT, "福岡の施設に入所中です。", _actor(staff))
         db.session.commit()
-        transfers.post_message(transfer, "資料を添付します。", _actor(staff),
-                               files=[(io.BytesIO(ATTACHED_PDF), "添付資料.pdf")])
+        threads.post_message(transfer, "資料を添付します。", _actor(staff),
+                             files=[(io.BytesIO(ATTACHED_PDF), "添付資料.pdf")])
         with app.test_request_context(environ_base={"REMOTE_ADDR": AUDIT_IP}):
             audit_record("case.read", object_type="case", object_id=case.id, person_id=case.person_id,
                          details={"note": AUDIT_SECRET})
@@ -120,7 +120,7 @@ def _build_person_world(app) -> dict:
         # Osaka answers in the thread (its message lands in tokyo's copy of the thread too).
         _as("osaka", _actor(b_staff, "大阪職員"))
         receiving = db.session.scalar(select(Transfer).where(Transfer.group_id == transfer.group_id))
-        transfers.post_message(receiving, "大阪からの返信です。", _actor(b_staff, "大阪職員"))
+        threads.post_message(receiving, "大阪からの返信です。", _actor(b_staff, "大阪職員"))
         foreign = create_case(_person_case(person=factories.person_payload(family_name=FOREIGN_NAME, given_name="一郎")))
         records.create_record(foreign, {"kind": "progress", "recorded_on": date(2025, 6, 12), "content": FOREIGN_RECORD})
         out["foreign_person_id"] = foreign.person_id

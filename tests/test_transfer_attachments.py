@@ -224,16 +224,16 @@ def test_files_stored_in_a_transaction_that_rolls_back_are_deleted(web, world, a
     notification) rolls back the message, the rows and both files."""
     from types import SimpleNamespace
 
-    from teichaku.crosstenant.transfers import services
+    from teichaku.crosstenant.transfers import groups, threads
     from teichaku.platform.extensions import db
     from teichaku.platform.tenancy import set_tenant
 
     a_row, _b_row = _transfer(web, api)
     with web.app_context():
         set_tenant(_center_id(web, "tokyo"))
-        row = services.get_transfer_or_404(a_row)
+        row = groups.get_transfer_or_404(a_row)
         actor = SimpleNamespace(id=world.users["a_staff"]["id"], display_name="職員A", role="staff")
-        services.post_message(row, "消える添付", actor, files=[(io.BytesIO(PDF), "a.pdf")])
+        threads.post_message(row, "消える添付", actor, files=[(io.BytesIO(PDF), "a.pdf")])
         assert len(_files(uploads)) == 2  # both copies in place, under their final names
         db.session.rollback()
     assert _files(uploads) == []

@@ -373,20 +373,20 @@ def _race(app, api, monkeypatch, *, first, second, slow_module, slow_name):
 @pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
 def test_a_cancellation_and_a_confirmation_arriving_together_leave_exactly_one_outcome(app, world, api, owner_engine,
                                                                                         monkeypatch):
-    from teichaku.crosstenant.transfers import pulls, services
+    from teichaku.crosstenant.transfers import pulls, workflow
 
     # Both orders, each staged the same way every run (tests/races.py): whoever holds the locks first
     # wins, the other is refused, and both sides of the pull always agree.
     # The confirmation holds the locks (slow while sending the transfer); the cancellation waits and is refused.
     asking, a_case, results = _race(app, api, monkeypatch, first="confirm", second="cancel",
-                                    slow_module=services, slow_name="_send")
+                                    slow_module=workflow, slow_name="_send")
     assert (results["confirm"].status_code, results["cancel"].status_code) == (201, 409)
     assert [s for _side, s in _statuses(owner_engine, asking["id"])] == ["confirmed", "confirmed"]
     assert _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"]) == 1
 
     # The cancellation holds the locks (slow while notifying); the confirmation waits, is refused, sends nothing.
     asking, a_case, results = _race(app, api, monkeypatch, first="cancel", second="confirm",
-                                    slow_module=pulls, slow_name="_notify")
+                                    slow_module=pulls, slow_name="emit")
     assert (results["cancel"].status_code, results["confirm"].status_code) == (200, 409)
     assert [s for _side, s in _statuses(owner_engine, asking["id"])] == ["cancelled", "cancelled"]
     assert _count(owner_engine, "select count(*) from transfers where case_id = :c", c=a_case["id"]) == 0

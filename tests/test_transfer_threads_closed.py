@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from teichaku.crosstenant.transfers import services
+from teichaku.crosstenant.transfers import workflow
 from teichaku.platform.i18n import today_jst
 from tests import factories
 from tests.conftest import BACKEND
@@ -154,7 +154,7 @@ def test_a_message_posted_while_the_request_is_being_declined_is_refused_not_del
     answers = race(monkeypatch, {
         "decline": lambda: api("b_staff").post(f"/api/v1/transfers/{b_row}/decline", json={"reason": "no_capacity"}),
         "message": lambda: _post(api("a_staff"), a_row, "競合する身元情報"),
-    }, "decline", "message", module=services, name="erase_identity")
+    }, "decline", "message", module=workflow, name="erase_identity")
     assert answers["decline"].status_code == 200
     _refused(answers["message"])
     assert _thread_rows(owner_engine, a_row, b_row) == (0, 0)

@@ -328,14 +328,14 @@ def test_a_package_item_of_another_case_answers_404(app, world, api):
 
 def _race(app, api, case, first, second, *, slow, monkeypatch):
     """Start ``first`` (made slow while it holds the rows' locks), then ``second`` during it."""
-    from teichaku.crosstenant.transfers import services
+    from teichaku.crosstenant.transfers import workflow
 
     a, b = api("a_staff"), api("b_staff")
     sent = ok(_request(a, case), 201)
     incoming = _incoming_id(b)
     calls = {"withdraw": lambda: a.post(f"/api/v1/transfers/{sent['id']}/withdraw"),
              "accept": lambda: b.post(f"/api/v1/transfers/{incoming}/accept")}
-    results = race(monkeypatch, calls, first, second, module=services, name=slow)
+    results = race(monkeypatch, calls, first, second, module=workflow, name=slow)
     return sent, incoming, results
 
 
@@ -350,14 +350,14 @@ def test_an_acceptance_and_a_withdrawal_arriving_together_leave_exactly_one_outc
     # Both orders, each staged the same way every run (tests/races.py): whoever holds the locks first
     # wins, the other is refused, and both sides of the request always agree.
     # The acceptance holds the locks (slow while reading the package); the withdrawal waits and is refused.
-    sent, _incoming, results = _race(app, api, _a_case(app), "accept", "withdraw", slow="_read_package", monkeypatch=monkeypatch)
+    sent, _incoming, results = _race(app, api, _a_case(app), "accept", "withdraw", slow="read_package", monkeypatch=monkeypatch)
     assert (results["accept"].status_code, results["withdraw"].status_code) == (200, 409)
     assert [s for _side, s in _statuses(owner_engine, sent["id"])] == ["accepted", "accepted"]
 
     # The withdrawal holds the locks (slow while notifying); the acceptance waits, is refused, makes no case.
     with owner_engine.connect() as conn:
         before = conn.execute(text("select count(*) from cases where center_id = :c"), {"c": _center_id(app, "osaka")}).scalar()
-    sent, _incoming, results = _race(app, api, _a_case(app), "withdraw", "accept", slow="_notify", monkeypatch=monkeypatch)
+    sent, _incoming, results = _race(app, api, _a_case(app), "withdraw", "accept", slow="emit", monkeypatch=monkeypatch)
     assert (results["withdraw"].status_code, results["accept"].status_code) == (200, 409)
     assert [s for _side, s in _statuses(owner_engine, sent["id"])] == ["withdrawn", "withdrawn"]
     with owner_engine.connect() as conn:
@@ -466,7 +466,7 @@ def _age(owner_engine, sending_id, days):
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="the ageing helper speaks PostgreSQL")
 def test_the_reminders_job_reminds_unanswered_requests_once_a_day_and_flags_them(app, world, api, owner_engine):
-    from teichaku.crosstenant.transfers.services import send_reminders
+    from teichaku.crosstenant.transfers.deadlines import send_reminders
 
     a, assoc = api("a_staff"), api("association")
     old = ok(_request(a, _a_case(app)), 201)
@@ -787,7 +787,7 @@ def test_without_a_choice_the_acceptance_registers_a_new_person_even_when_one_ma
 
 
 def test_candidates_share_the_birth_date_and_the_name_or_kana_and_come_from_the_receiving_center_only(app, world, api, owner_engine):
-    from teichaku.crosstenant.transfers import services
+    from teichaku.crosstenant.transfers import groups, workflow
 
     by_kana = _b_person(app, family_name="海田", given_name="久三郎", family_name_kana="ｶｲﾀﾞ", given_name_kana="ﾋｻﾌﾞﾛｳ",
                         birth_date=date(1951, 7, 19))                       # other kanji, the same kana (half-width)
@@ -801,7 +801,7 @@ def test_candidates_share_the_birth_date_and_the_name_or_kana_and_come_from_the_
     incoming = _incoming_id(api("b_staff"))
     with app.app_context():
         set_tenant(center_by_code("osaka").id)
-        found = services.person_candidates(services.get_transfer_or_404(incoming))
+        found = workflow.person_candidates(groups.get_transfer_or_404(incoming))
         db.session.commit()
     assert {p.id for p in found} == {by_kana["person_id"], by_name["person_id"]}
     (read,) = _chain(owner_engine, "osaka", "transfer.person_candidates")

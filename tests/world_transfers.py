@@ -20,7 +20,7 @@ from teichaku.platform.tenancy import set_tenant
 
 
 def extend_world(app, world) -> None:
-    from teichaku.crosstenant.transfers import services
+    from teichaku.crosstenant.transfers import groups, threads, workflow
     from teichaku.tenants.cases.models import Case
 
     with app.app_context():
@@ -30,19 +30,19 @@ def extend_world(app, world) -> None:
         if "records_b" in world.objects:  # the records world comes first (modules are read in name order)
             package = [{"kind": "record", "id": str(world.objects["records_b"]["interview_id"])}]
         actor = SimpleNamespace(id=world.users["b_staff"]["id"], display_name="", role="staff")
-        row = services.request_transfer(
+        row = workflow.request_transfer(
             case, center_by_code("fukuoka"),
             {"obtained_on": date(2025, 6, 1), "method": "oral_with_witness", "witness": "乙府刑務所 福祉専門官",
              "scope": "福岡県での生活の調整"},
             "乙川秘依頼：福岡市での生活を希望しています。", package, actor)
         db.session.commit()
-        receiving = services.counterpart(row)
+        receiving = groups.counterpart(row)
         db.session.commit()
         # B writes in the thread with a file attached: B's own copy is B's object for the sweep.
-        message = services.post_message(row, "乙川の資料を添付します。", actor,
-                                        files=[(io.BytesIO(b"%PDF-1.4\n% sweep\n%%EOF\n"), "乙川資料.pdf")])
+        message = threads.post_message(row, "乙川の資料を添付します。", actor,
+                                       files=[(io.BytesIO(b"%PDF-1.4\n% sweep\n%%EOF\n"), "乙川資料.pdf")])
         db.session.commit()
-        attachment_id = services.message_view(message)["attachments"][0]["id"]
+        attachment_id = threads.message_view(message)["attachments"][0]["id"]
         db.session.commit()
         world.objects["transfers_b"] = {"sending_id": row.id, "receiving_id": receiving.id, "group_id": row.group_id,
                                         "attachment_id": attachment_id}

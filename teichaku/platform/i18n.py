@@ -11,6 +11,7 @@ from .extensions import babel
 
 JST = ZoneInfo("Asia/Tokyo")
 LOCALES = ("ja", "en")
+FISCAL_YEAR_FIRST_MONTH = 4  # the fiscal year (年度) starts in April
 
 # (first day, era name); each era starts on its first day.
 ERAS = (
@@ -52,6 +53,16 @@ def fiscal_year_label(fiscal_year: int) -> str:
     """
     name, year = era_year(date(fiscal_year, 10, 1))
     return f"{name}{'元' if year == 1 else year}年度"
+
+
+def fiscal_year_of(day: date) -> int:
+    """The fiscal year a day falls in: the year in which its April falls (31 March 2026 is FY2025)."""
+    return day.year if day.month >= FISCAL_YEAR_FIRST_MONTH else day.year - 1
+
+
+def jst_date(moment: datetime | None) -> date | None:
+    """The day in Japan of an instant: days and fiscal years are counted in Japan time."""
+    return moment.astimezone(JST).date() if moment is not None else None
 
 
 def jst_datetime(value: datetime | None) -> str:

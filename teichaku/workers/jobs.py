@@ -49,7 +49,7 @@ def send_transfer_reminders() -> int:
     """Daily: 広域調整 requests unanswered for ``TRANSFER_ANSWER_DAYS`` days, or releasing within
     ``TRANSFER_RELEASE_WARNING_DAYS`` days without an acceptance, remind the receiving center and
     are flagged for the association (crosstenant/transfers)."""
-    from ..crosstenant.transfers.services import send_reminders
+    from ..crosstenant.transfers.deadlines import send_reminders
 
     sent = send_reminders()
     db.session.commit()

@@ -11,7 +11,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from ...crosstenant.transfers import services
+from ...crosstenant.transfers import deadlines, groups, lists, oversight, threads, workflow
+from ...crosstenant.transfers import provision_records as provisions
 from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
 from ...crosstenant.transfers.schemas import (
     AcceptIn, DeclineIn, FormatArgs, MessageIn, MessageList, MessageOut, ProvisionList, ReassignIn, ReportArgs, ReportOut,
@@ -35,7 +36,7 @@ def _oversees() -> bool:
 
 
 def _view(row, status: int = 200):
-    return services.center_view(row), status, {"ETag": f'"{row.version}"'}
+    return lists.center_view(row), status, {"ETag": f'"{row.version}"'}
 
 
 @blp.route("/transfers", methods=["GET"], endpoint="list_transfers")
@@ -45,12 +46,12 @@ def list_transfers(args):
     """The caller's transfers, newest first: a center's own rows (both sides), or, for the
     association, every sent request as metadata (``overdue=true``: only those past a deadline)."""
     if _oversees():
-        items, next_cursor = services.oversight_list(limit=args["limit"], cursor=args["cursor"], status=args["status"],
+        items, next_cursor = oversight.oversight_list(limit=args["limit"], cursor=args["cursor"], status=args["status"],
                                                      overdue_only=args["overdue"])
     else:
-        rows, next_cursor = services.list_transfers(limit=args["limit"], cursor=args["cursor"], side=args["side"],
+        rows, next_cursor = lists.list_transfers(limit=args["limit"], cursor=args["cursor"], side=args["side"],
                                                     status=args["status"])
-        items = [services.center_view(r) for r in rows]
+        items = [lists.center_view(r) for r in rows]
     db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
@@ -64,7 +65,7 @@ def create_transfer(body):
     With ``pull_id``, the request answers that center's pull request (開始依頼), which becomes
     ``confirmed``."""
     case = read_case(body["case_id"]) or abort(404)
-    row = services.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
+    row = workflow.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
                                     body.get("package"), current_user, pull_id=body.get("pull_id"))
     db.session.commit()
     return _view(row, 201)
@@ -76,10 +77,10 @@ def create_transfer(body):
 def compliance_report(args):
     """The association's yearly figures per center: answered within the deadline, median days to
     answer, requests open past the release date (``format=csv``: UTF-8 with BOM, CRLF)."""
-    report = services.compliance_report(args["fiscal_year"])
+    report = oversight.compliance_report(args["fiscal_year"])
     db.session.commit()
     if args["format"] == "csv":
-        return Response(services.compliance_report_csv(report), mimetype=csv_export.MIMETYPE, headers={
+        return Response(oversight.compliance_report_csv(report), mimetype=csv_export.MIMETYPE, headers={
             "Content-Disposition": f'attachment; filename="transfers-FY{args["fiscal_year"]}.csv"'})
     return report
 
@@ -91,11 +92,11 @@ def provision_records(args):
     """The center's records of provision to a third party (APPI 第三者提供記録), newest first;
     ``format=csv`` exports them all (the export is audited)."""
     if args["format"] == "csv":
-        content = services.export_provision_records()
+        content = provisions.export_provision_records()
         db.session.commit()
         return Response(content, mimetype=csv_export.MIMETYPE,
                         headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
-    items, next_cursor = services.provision_records(limit=args["limit"], cursor=args["cursor"])
+    items, next_cursor = provisions.provision_records(limit=args["limit"], cursor=args["cursor"])
     db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
@@ -105,16 +106,16 @@ def provision_records(args):
 def get_transfer(transfer_id):
     """One transfer: the caller's own side, or the association's metadata (the read is audited)."""
     if _oversees():
-        meta = services.oversight_detail(transfer_id)
+        meta = oversight.oversight_detail(transfer_id)
         db.session.commit()
         return meta
-    row = services.read_transfer(transfer_id)
+    row = groups.read_transfer(transfer_id)
     db.session.commit()
     return _view(row)
 
 
 def _act(transfer_id, action):
-    row = services.get_transfer_or_404(transfer_id)
+    row = groups.get_transfer_or_404(transfer_id)
     row = action(row)
     db.session.commit()
     return _view(row)
@@ -128,7 +129,7 @@ def accept_transfer(body, transfer_id):
     its own records (optional: one whose birth date and name or kana match the identity
     received), or for a new person made from the identity received; the chosen items are copied
     into it; answers ``status: accepted`` and ``receiving_case_id``."""
-    return _act(transfer_id, lambda row: services.accept_transfer(row, current_user, person_id=body.get("person_id")))
+    return _act(transfer_id, lambda row: workflow.accept_transfer(row, current_user, person_id=body.get("person_id")))
 
 
 @blp.route("/transfers/<transfer_id>/decline", methods=["POST"], endpoint="decline_transfer")
@@ -136,28 +137,28 @@ def accept_transfer(body, transfer_id):
 @blp.response(200, TransferOut)
 def decline_transfer(body, transfer_id):
     """The receiving center declines with a reason code (and a comment)."""
-    return _act(transfer_id, lambda row: services.decline_transfer(row, body["reason"], body.get("comment"), current_user))
+    return _act(transfer_id, lambda row: workflow.decline_transfer(row, body["reason"], body.get("comment"), current_user))
 
 
 @blp.route("/transfers/<transfer_id>/withdraw", methods=["POST"], endpoint="withdraw_transfer")
 @blp.response(200, TransferOut)
 def withdraw_transfer(transfer_id):
     """The requesting center withdraws a request not yet answered."""
-    return _act(transfer_id, lambda row: services.withdraw_transfer(row, current_user))
+    return _act(transfer_id, lambda row: workflow.withdraw_transfer(row, current_user))
 
 
 @blp.route("/transfers/<transfer_id>/approve", methods=["POST"], endpoint="approve_transfer")
 @blp.response(200, TransferOut)
 def approve_transfer(transfer_id):
     """The center head approves a request awaiting approval: it is sent now."""
-    return _act(transfer_id, lambda row: services.approve_transfer(row, current_user))
+    return _act(transfer_id, lambda row: workflow.approve_transfer(row, current_user))
 
 
 @blp.route("/transfers/<transfer_id>/complete", methods=["POST"], endpoint="complete_transfer")
 @blp.response(200, TransferOut)
 def complete_transfer(transfer_id):
     """The receiving center closes its side once the coordination is done."""
-    return _act(transfer_id, lambda row: services.complete_transfer(row, current_user))
+    return _act(transfer_id, lambda row: workflow.complete_transfer(row, current_user))
 
 
 @blp.route("/transfers/<transfer_id>/messages", methods=["GET"], endpoint="list_messages")
@@ -165,11 +166,11 @@ def complete_transfer(transfer_id):
 @blp.response(200, MessageList)
 def list_messages(args, transfer_id):
     """The thread between the two centers, newest first (each center reads its own copy)."""
-    row = services.get_transfer_or_404(transfer_id)
-    items, next_cursor = services.list_messages(row, limit=args["limit"], cursor=args["cursor"])
-    files = services.message_attachments(items)
+    row = groups.get_transfer_or_404(transfer_id)
+    items, next_cursor = threads.list_messages(row, limit=args["limit"], cursor=args["cursor"])
+    files = threads.message_attachments(items)
     db.session.commit()
-    return {"items": [services.message_view(m, files[m.id]) for m in items], "next_cursor": next_cursor}
+    return {"items": [threads.message_view(m, files[m.id]) for m in items], "next_cursor": next_cursor}
 
 
 MESSAGE_BODY = {
@@ -224,11 +225,11 @@ def post_message(transfer_id):
     or type checks is a 422 (``files``) and nothing is written.  409 ``invalid_state`` on a
     closed thread (awaiting approval; declined, withdrawn or reassigned away) and for files sent
     by the receiving center before it accepts (it has no case to record the provision with)."""
-    row = services.get_transfer_or_404(transfer_id)
+    row = groups.get_transfer_or_404(transfer_id)
     text, files = _message_input()
-    message = services.post_message(row, text, current_user, files=files)
+    message = threads.post_message(row, text, current_user, files=files)
     db.session.commit()
-    return services.message_view(message), 201
+    return threads.message_view(message), 201
 
 
 @blp.route("/transfers/<transfer_id>/attachments/<attachment_id>", methods=["GET"], endpoint="get_attachment")
@@ -237,8 +238,8 @@ def post_message(transfer_id):
 def get_attachment(transfer_id, attachment_id):
     """A file of the thread: this center's own copy only (another center's answers 404), as an
     attachment (``nosniff``, ``no-store``); the download is audited."""
-    row = services.get_transfer_or_404(transfer_id)
-    copy, data = services.download_attachment(row, attachment_id)
+    row = groups.get_transfer_or_404(transfer_id)
+    copy, data = threads.download_attachment(row, attachment_id)
     db.session.commit()
     return attachment(copy, data)
 
@@ -249,10 +250,10 @@ def get_attachment(transfer_id, attachment_id):
 def share_update(body, transfer_id):
     """After acceptance, the sending center shares an update: it reaches the receiving center's
     thread and case (as a progress note), and the receiving center is notified."""
-    row = services.get_transfer_or_404(transfer_id)
-    message = services.share_update(row, body["body"], current_user)
+    row = groups.get_transfer_or_404(transfer_id)
+    message = threads.share_update(row, body["body"], current_user)
     db.session.commit()
-    return services.message_view(message), 201
+    return threads.message_view(message), 201
 
 
 @blp.route("/transfers/<transfer_id>/reassign", methods=["POST"], endpoint="reassign_transfer")
@@ -260,9 +261,9 @@ def share_update(body, transfer_id):
 @blp.response(200, TransferOut)
 def reassign_transfer(body, transfer_id):
     """The association moves an unanswered or declined request to another center."""
-    services.reassign_transfer(transfer_id, center_by_code(body["to_center"]), current_user)
+    workflow.reassign_transfer(transfer_id, center_by_code(body["to_center"]), current_user)
     db.session.commit()
-    meta = services.oversight_detail(transfer_id)
+    meta = oversight.oversight_detail(transfer_id)
     db.session.commit()
     return meta
 
@@ -271,8 +272,8 @@ def reassign_transfer(body, transfer_id):
 @blp.response(200, TransferOut)
 def remind_transfer(transfer_id):
     """The association reminds the receiving center of a request still unanswered."""
-    services.remind_transfer(transfer_id, current_user)
+    deadlines.remind_transfer(transfer_id, current_user)
     db.session.commit()
-    meta = services.oversight_detail(transfer_id)
+    meta = oversight.oversight_detail(transfer_id)
     db.session.commit()
     return meta

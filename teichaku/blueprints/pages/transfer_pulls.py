@@ -19,7 +19,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ...crosstenant.transfers import lifecycle, pulls, services
+from ...crosstenant.transfers import lifecycle, pulls, sides, workflow
+from ...crosstenant.transfers.package import package_choices
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import today_jst
@@ -59,7 +60,7 @@ def _consent(form) -> dict:
 def index():
     """The center's pull requests: received (to confirm or refuse) and sent."""
     rows, _cursor = pulls.list_pulls(limit=200)
-    cases = services.own_cases([r for r in rows if r.side == "asking"])
+    cases = sides.own_cases([r for r in rows if r.side == "asking"])
     centers = {c.id: c for c in list_centers()}
     db.session.commit()
     return render_template("transfers/pulls/index.html", incoming=[r for r in rows if r.side == "asked"],
@@ -185,11 +186,11 @@ def confirm(pull_id, case_id):
     if row.side != "asked":
         abort(404)
     case = read_case(case_id) or abort(404)
-    choices = services.package_choices(case)
+    choices = package_choices(case)
     by_value = {f"{c['kind']}:{c['id']}": c for c in choices}
     form = ConfirmForm()
     form.package.choices = [(value, c["label"]) for value, c in by_value.items()]
-    context = {"row": row, "case": case, "form": form, "asker": services.center_of(row.counterpart_center_id)}
+    context = {"row": row, "case": case, "form": form, "asker": sides.center_of(row.counterpart_center_id)}
     if request.method == "GET":
         if row.status != "open":
             flash(_("この開始依頼は既に回答済みか、取り消されています。"), "error")
@@ -203,7 +204,7 @@ def confirm(pull_id, case_id):
         return render_template("transfers/pulls/confirm.html", **context), 422
     package = [{"kind": by_value[v]["kind"], "id": by_value[v]["id"]} for v in form.package.data or []]
     try:
-        transfer = services.request_transfer(case, context["asker"], _consent(form), form.message.data, package,
+        transfer = workflow.request_transfer(case, context["asker"], _consent(form), form.message.data, package,
                                              current_user, pull_id=row.id)
     except DomainError as exc:
         rollback_refused()

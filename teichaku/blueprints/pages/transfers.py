@@ -20,13 +20,15 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ...crosstenant.transfers import lifecycle, services
+from ...crosstenant.transfers import deadlines, groups, lifecycle, lists, provision_records, sides, threads, workflow
+from ...crosstenant.transfers import oversight as oversee
+from ...crosstenant.transfers.package import package_choices
 from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
 from ...platform import csv_export
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
 from ...platform.extensions import db
-from ...platform.i18n import today_jst
+from ...platform.i18n import fiscal_year_of, today_jst
 from ...platform.permissions import can
 from ...tenants.cases.services import read_case
 from ..api.records import attachment as send_attachment
@@ -95,8 +97,8 @@ class ReassignForm(FlaskForm):
 @bp.get("")
 def index():
     """The center's incoming and outgoing requests."""
-    rows, _cursor = services.list_transfers(limit=200)
-    cases = services.own_cases(rows)
+    rows, _cursor = lists.list_transfers(limit=200)
+    cases = sides.own_cases(rows)
     centers = {c.id: c for c in list_centers()}
     db.session.commit()
     return render_template("transfers/index.html", outgoing=[r for r in rows if r.side == "sending"],
@@ -107,7 +109,7 @@ def index():
 @bp.app_template_global("transfer_section")
 def transfer_section(case) -> dict:
     """The case page's 広域調整 section: the case's requests and the request it came from."""
-    rows = services.transfers_of_case(case)
+    rows = lists.transfers_of_case(case)
     return {"rows": rows, "centers": {c.id: c for c in list_centers()}}
 
 
@@ -128,7 +130,7 @@ def new(case_id):
     """Start a request from a case: receiving center, the person's consent, a message, and the
     package items to send (nothing is checked by default)."""
     case = read_case(case_id) or abort(404)
-    choices = services.package_choices(case)
+    choices = package_choices(case)
     by_value = {f"{c['kind']}:{c['id']}": c for c in choices}
     form = TransferForm()
     form.to_center.choices = [("", _("選んでください"))] + center_choices(exclude=(case.center_id,))
@@ -147,7 +149,7 @@ def new(case_id):
     consent = {"obtained_on": form.consent_obtained_on.data, "method": form.consent_method.data,
                "witness": form.consent_witness.data, "scope": form.consent_scope.data}
     try:
-        row = services.request_transfer(case, center_by_code(form.to_center.data), consent, form.message.data,
+        row = workflow.request_transfer(case, center_by_code(form.to_center.data), consent, form.message.data,
                                         package, current_user)
     except (ValidationFailed, InvalidState) as exc:
         rollback_refused()
@@ -180,19 +182,19 @@ def _person_of(row, case) -> dict | None:
 
 
 def _detail_context(row, *, message_form: MessageForm | None = None) -> dict:
-    case = services.own_case(row)
-    messages, _cursor = services.list_messages(row, oldest_first=True)
+    case = sides.own_case(row)
+    messages, _cursor = threads.list_messages(row, oldest_first=True)
     centers = {c.id: c for c in list_centers()}
     actions = [a for a in lifecycle.actions_for(row.side, row.status)
                if a != "approve" or can(current_user.role, "transfer.approve")]
-    candidates = services.person_candidates(row) if "accept" in actions and can(current_user.role, "transfer.write") else []
+    candidates = workflow.person_candidates(row) if "accept" in actions and can(current_user.role, "transfer.write") else []
     return {"row": row, "case": case, "person": _person_of(row, case), "messages": messages, "centers": centers,
-            "attachments": services.message_attachments(messages), "max_attachments": MAX_ATTACHMENTS,
+            "attachments": threads.message_attachments(messages), "max_attachments": MAX_ATTACHMENTS,
             "candidates": candidates,
             "own": centers[row.center_id], "other": centers[row.counterpart_center_id], "actions": actions,
             "thread_closed": lifecycle.thread_closed_reason(row.status),
             "can_message": lifecycle.thread_closed_reason(row.status) is None,
-            "can_attach": services.files_allowed(row), "files_need_case": lifecycle.FILES_NEED_OWN_CASE,
+            "can_attach": threads.files_allowed(row), "files_need_case": lifecycle.FILES_NEED_OWN_CASE,
             "decline_form": DeclineForm(formdata=None), "message_form": message_form or MessageForm(formdata=None),
             "update_form": SharedUpdateForm(formdata=None),
             "can_share_update": row.side == "sending" and row.status == "accepted",
@@ -200,7 +202,7 @@ def _detail_context(row, *, message_form: MessageForm | None = None) -> dict:
 
 
 def _oversight_context(transfer_id) -> dict:
-    meta = services.oversight_detail(transfer_id)
+    meta = oversee.oversight_detail(transfer_id)
     form = ReassignForm(formdata=None)
     form.to_center.choices = [("", _("選んでください"))] + [
         (code, label) for code, label in center_choices() if code not in (meta["from_center"], meta["to_center"])]
@@ -215,7 +217,7 @@ def detail(transfer_id):
         context = _oversight_context(transfer_id)
         db.session.commit()
         return render_template("transfers/oversight_detail.html", **context)
-    row = services.read_transfer(transfer_id)
+    row = groups.read_transfer(transfer_id)
     context = _detail_context(row)
     db.session.commit()
     return render_template("transfers/detail.html", **context)
@@ -224,8 +226,8 @@ def detail(transfer_id):
 @bp.get("/<transfer_id>/letter")
 def letter(transfer_id):
     """The 支援業務協力依頼書 as an A4 sheet (for the file, or to send alongside)."""
-    row = services.read_transfer(transfer_id)
-    case = services.own_case(row)
+    row = groups.read_transfer(transfer_id)
+    case = sides.own_case(row)
     centers = {c.id: c for c in list_centers()}
     sender, receiver = ((centers[row.center_id], centers[row.counterpart_center_id]) if row.side == "sending"
                         else (centers[row.counterpart_center_id], centers[row.center_id]))
@@ -237,7 +239,7 @@ def letter(transfer_id):
 def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
     """Run an action on the center's own row; a refusal re-renders the page with its message
     (``keep_message_form``: the thread's form comes back with the text and its field errors)."""
-    row = services.get_transfer_or_404(transfer_id)
+    row = groups.get_transfer_or_404(transfer_id)
     try:
         if form is not None and not form.validate_on_submit():
             raise ValidationFailed(_("入力内容に誤りがあります。"),
@@ -250,7 +252,7 @@ def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
             _form_errors(form, exc)
         else:
             _flash_errors(exc)
-        row = services.read_transfer(transfer_id)
+        row = groups.read_transfer(transfer_id)
         context = _detail_context(row, message_form=form if keep_message_form else None)
         db.session.commit()
         return render_template("transfers/detail.html", **context), status_of(exc)
@@ -282,7 +284,7 @@ def accept(transfer_id):
     person_id = request.form.get("person_id") or None
 
     def action(row):
-        services.accept_transfer(row, current_user, person_id=person_id)
+        workflow.accept_transfer(row, current_user, person_id=person_id)
         if person_id:
             return _("受け入れました。このセンターの既存の対象者にケースを作成しました。")
         return _("受け入れました。このセンターのケースを作成しました。")
@@ -294,7 +296,7 @@ def decline(transfer_id):
     form = DeclineForm()
 
     def action(row):
-        services.decline_transfer(row, form.reason.data, form.comment.data, current_user)
+        workflow.decline_transfer(row, form.reason.data, form.comment.data, current_user)
         return _("お断りの回答を送りました。")
     return _act(transfer_id, action, form=form)
 
@@ -302,7 +304,7 @@ def decline(transfer_id):
 @bp.post("/<transfer_id>/withdraw")
 def withdraw(transfer_id):
     def action(row):
-        services.withdraw_transfer(row, current_user)
+        workflow.withdraw_transfer(row, current_user)
         return _("依頼を取り下げました。")
     return _act(transfer_id, action, form=EmptyForm())
 
@@ -310,7 +312,7 @@ def withdraw(transfer_id):
 @bp.post("/<transfer_id>/approve")
 def approve(transfer_id):
     def action(row):
-        services.approve_transfer(row, current_user)
+        workflow.approve_transfer(row, current_user)
         return _("承認し、相手のセンターへ送りました。")
     return _act(transfer_id, action, form=EmptyForm())
 
@@ -318,7 +320,7 @@ def approve(transfer_id):
 @bp.post("/<transfer_id>/complete")
 def complete(transfer_id):
     def action(row):
-        services.complete_transfer(row, current_user)
+        workflow.complete_transfer(row, current_user)
         return _("広域調整を完了しました。")
     return _act(transfer_id, action, form=EmptyForm())
 
@@ -330,7 +332,7 @@ def message(transfer_id):
     form = MessageForm()
 
     def action(row):
-        services.post_message(row, form.body.data, current_user, files=form.uploads())
+        threads.post_message(row, form.body.data, current_user, files=form.uploads())
         return _("メッセージを送りました。")
     return _act(transfer_id, action, form=form, keep_message_form=True)
 
@@ -339,8 +341,8 @@ def message(transfer_id):
 def attachment(transfer_id, attachment_id):
     """A file of the thread: this center's own copy only (another center's answers 404); the
     download is audited."""
-    row = services.get_transfer_or_404(transfer_id)
-    copy, data = services.download_attachment(row, attachment_id)
+    row = groups.get_transfer_or_404(transfer_id)
+    copy, data = threads.download_attachment(row, attachment_id)
     db.session.commit()
     return send_attachment(copy, data)
 
@@ -350,7 +352,7 @@ def share_update(transfer_id):
     form = SharedUpdateForm()
 
     def action(row):
-        services.share_update(row, form.body.data, current_user)
+        threads.share_update(row, form.body.data, current_user)
         return _("更新を相手のセンターと共有しました。")
     return _act(transfer_id, action, form=form)
 
@@ -364,7 +366,7 @@ def oversight():
     if status not in (None, *lifecycle.STATUSES):
         status = None
     overdue_only = request.args.get("overdue") == "1"
-    items, _cursor = services.oversight_list(limit=200, status=status, overdue_only=overdue_only)
+    items, _cursor = oversee.oversight_list(limit=200, status=status, overdue_only=overdue_only)
     db.session.commit()
     return render_template("transfers/oversight.html", items=items, status=status, overdue_only=overdue_only,
                            action_form=EmptyForm(formdata=None))
@@ -390,7 +392,7 @@ def _oversee(transfer_id, action, *, form=None):
 @bp.post("/<transfer_id>/remind")
 def remind(transfer_id):
     def action():
-        services.remind_transfer(transfer_id, current_user)
+        deadlines.remind_transfer(transfer_id, current_user)
         return _("受入側のセンターに回答を催促しました。")
     return _oversee(transfer_id, action, form=EmptyForm())
 
@@ -401,7 +403,7 @@ def reassign(transfer_id):
     form.to_center.choices = [(c, c) for c, _label in center_choices()]
 
     def action():
-        services.reassign_transfer(transfer_id, center_by_code(form.to_center.data), current_user)
+        workflow.reassign_transfer(transfer_id, center_by_code(form.to_center.data), current_user)
         return _("依頼先を変更しました。")
     return _oversee(transfer_id, action, form=form)
 
@@ -410,7 +412,7 @@ def _fiscal_year() -> int:
     try:
         year = int(request.args.get("fiscal_year", ""))
     except ValueError:
-        year = services.fiscal_year_of(today_jst())
+        year = fiscal_year_of(today_jst())
     return min(max(year, 2009), 2100)
 
 
@@ -419,15 +421,15 @@ def report():
     """The yearly compliance report per center (answered within the deadline, median days to
     answer, requests open past the release date)."""
     year = _fiscal_year()
-    data = services.compliance_report(year)
+    data = oversee.compliance_report(year)
     db.session.commit()
-    return render_template("transfers/report.html", report=data, years=range(services.fiscal_year_of(today_jst()), 2011, -1))
+    return render_template("transfers/report.html", report=data, years=range(fiscal_year_of(today_jst()), 2011, -1))
 
 
 @bp.get("/report.csv")
 def report_export():
     year = _fiscal_year()
-    content = services.compliance_report_csv(services.compliance_report(year))
+    content = oversee.compliance_report_csv(oversee.compliance_report(year))
     db.session.commit()
     return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="transfers-FY{year}.csv"'})
@@ -438,14 +440,14 @@ def report_export():
 @bp.get("/provisions")
 def provisions():
     """The center's records of provision to a third party (第三者提供記録)."""
-    items, next_cursor = services.provision_records(limit=200, cursor=request.args.get("cursor") or None)
+    items, next_cursor = provision_records.provision_records(limit=200, cursor=request.args.get("cursor") or None)
     db.session.commit()
     return render_template("transfers/provisions.html", items=items, next_cursor=next_cursor)
 
 
 @bp.get("/provisions.csv")
 def provisions_export():
-    content = services.export_provision_records()
+    content = provision_records.export_provision_records()
     db.session.commit()
     return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})

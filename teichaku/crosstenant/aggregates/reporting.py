@@ -75,7 +75,7 @@ from sqlalchemy import select
 
 from ...platform.centers import Center
 from ...platform.extensions import db
-from ...platform.i18n import fiscal_year_label, today_jst
+from ...platform.i18n import fiscal_year_label, fiscal_year_of, today_jst
 from ...platform.permissions import Role
 from ...platform.tenancy import cross_tenant
 from ...tenants.activities.models import ADDON_TYPES
@@ -152,7 +152,7 @@ def threshold() -> int:
 
 def fiscal_year_error(fiscal_year) -> str | None:
     """The Japanese message for a fiscal year outside FY2009 .. this fiscal year, or None."""
-    low, high = FIRST_FISCAL_YEAR, rules.fiscal_year_of(today_jst())
+    low, high = FIRST_FISCAL_YEAR, fiscal_year_of(today_jst())
     if isinstance(fiscal_year, bool) or not isinstance(fiscal_year, int) or not low <= fiscal_year <= high:
         return (f"年度は{low}（{fiscal_year_label(low)}）から{high}（{fiscal_year_label(high)}）"
                 "までの西暦で指定してください。")
@@ -160,7 +160,7 @@ def fiscal_year_error(fiscal_year) -> str | None:
 
 
 def current_fiscal_year() -> int:
-    return rules.fiscal_year_of(today_jst())
+    return fiscal_year_of(today_jst())
 
 
 # --- the family tables on offer ----------------------------------------------------------------

@@ -83,17 +83,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Iterator, NamedTuple
-from zoneinfo import ZoneInfo
 
 from ...platform.centers import REGIONS, canonical_centers
+from ...platform.i18n import FISCAL_YEAR_FIRST_MONTH as FIRST_MONTH, JST, fiscal_year_of, jst_date
 from ...tenants.activities.models import ACTIVITY_TYPES, ADDON_TYPES, SECTORS
 from ...tenants.cases.lifecycle import (
     CASE_TYPES, CLOSING_REASONS, FACILITY_TYPES, PLACEMENTS, REQUESTER_TYPES, SUSPECT_STAGES,
 )
 from ...tenants.persons.models import SUPPORT_NEEDS
 
-JST = ZoneInfo("Asia/Tokyo")
-FIRST_MONTH = 4  # the fiscal year starts in April
 
 # Labels are the Japanese names of the figures as the centers' reports use them.  They are not
 # marked for translation here: the reporting pages that show them add them to the catalogs.
@@ -234,11 +232,8 @@ FU_OPEN_LABEL = "フォローアップ業務 年度内に支援中だった件�
 
 
 # --- time (rules 1-3) ------------------------------------------------------------------------
-
-def fiscal_year_of(day: date) -> int:
-    """The fiscal year a day falls in: the year in which its April falls (31 March 2026 is FY2025)."""
-    return day.year if day.month >= FIRST_MONTH else day.year - 1
-
+# Rule 1 and the Japan-time day of an instant are plain calendar helpers every layer needs:
+# ``fiscal_year_of`` and ``jst_date`` live in ``platform.i18n``, imported above.
 
 def quarter_of(day: date) -> int:
     """The fiscal quarter of a day: 1 for April-June ... 4 for January-March."""
@@ -254,11 +249,6 @@ def fiscal_year_moments(fiscal_year: int) -> tuple[datetime, datetime]:
     """The fiscal year as [start, end) instants in Japan time (for timestamps such as sent_at)."""
     return (datetime(fiscal_year, FIRST_MONTH, 1, tzinfo=JST),
             datetime(fiscal_year + 1, FIRST_MONTH, 1, tzinfo=JST))
-
-
-def jst_date(moment: datetime | None) -> date | None:
-    """The day in Japan of an instant: days and fiscal years are counted in Japan time."""
-    return moment.astimezone(JST).date() if moment is not None else None
 
 
 def fiscal_years_of(*days: date | None) -> set[int]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ...crosstenant.transfers.models import Transfer
 from ...platform.logs import get_logger
+from ...platform.i18n import jst_date
 from ...platform.models import utcnow
 from ...platform.transaction import on_commit
 from ...tenants.activities.models import ActivityParticipants, NetworkActivity
@@ -33,7 +34,7 @@ from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from .jobs import schedule_recomputation
 from .models import DirtySlice
-from .rules import LINKED_STATUSES, fiscal_years_of, jst_date
+from .rules import LINKED_STATUSES, fiscal_years_of
 
 log = get_logger("teichaku.aggregates")
 

@@ -10,7 +10,7 @@ answers like a missing one).
 Files are staged (written under temporary names and checked) before any row is written, so a
 refused file leaves no message, no row and no file behind; a staged file becomes final only
 after its row was flushed, and a rollback deletes it again (``storage.commit_staged``).
-Nothing here commits; ``services.post_message`` calls it inside the caller's transaction.
+Nothing here commits; ``threads.post_message`` calls it inside the caller's transaction.
 """
 from __future__ import annotations
 

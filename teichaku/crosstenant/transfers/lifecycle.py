@@ -2,7 +2,7 @@
 the one place they live.
 
 A transfer (広域調整) keeps one row per side: the sending center's row and the receiving
-center's row, joined by ``group_id``.  Every status change goes through ``services``, which asks
+center's row, joined by ``group_id``.  Every status change goes through ``workflow``, which asks
 ``next_status(action, side, status)`` here; the database CHECK constraints list the same values.
 """
 from __future__ import annotations
@@ -108,7 +108,7 @@ PROVISION_BASES = {
 MESSAGE_KINDS = ("message", "shared_update")
 
 # The request ended without the receiving center taking the person on (declined, withdrawn,
-# reassigned away): that center's copy of the identity is erased (``services.erase_identity``)
+# reassigned away): that center's copy of the identity is erased (``sides.erase_identity``)
 # and the thread is closed, on both sides, for messages and files alike: nothing more about the
 # person may reach a center that no longer holds it.  After acceptance (and completion) the
 # thread stays open: the receiving center has the person in its own case, and the sending center
@@ -179,7 +179,7 @@ PULL_STATUS_LABELS = {
 PULL_STATUSES = tuple(PULL_STATUS_LABELS)
 PULL_OPEN_STATUSES = ("open",)  # at most one per asking case and asked center (partial unique index)
 # Refused or cancelled: the asked center will not start a transfer, so its copy of the identity is
-# erased (``services.erase_identity``, the same rule as a receiving center's in NOT_TAKEN_ON_STATUSES).
+# erased (``sides.erase_identity``, the same rule as a receiving center's in NOT_TAKEN_ON_STATUSES).
 PULL_NOT_TAKEN_ON_STATUSES = ("refused", "cancelled")
 
 # action -> side -> (statuses it may start from, the status it leads to); both rows move together.

@@ -6,13 +6,14 @@ person will live (帰住予定地, "B") learns of the person first (a consultati
 municipality), B asks A to start one: the person's consent to telling A, a message, and the
 minimum identity A needs to find the person among its own cases.  A refuses with a comment, or
 confirms by sending an ordinary transfer request to B from one of its cases
-(``services.request_transfer(..., pull_id=...)``, which calls ``lock_for_confirmation`` and
+(``workflow.request_transfer(..., pull_id=...)``, which calls ``lock_for_confirmation`` and
 ``confirm_pull`` here).  B may cancel while the pull is open.
 
 A pull keeps one row per side (``models.TransferPull``: ``asking`` in B, ``asked`` in A) joined by
-``group_id``.  The other side's row is touched only inside ``tenancy.cross_tenant(...)``; every
-state change first locks both rows (asking, then asked) and re-reads them, so a cancellation and
-a confirmation arriving together leave exactly one outcome.  Sending the identity is a provision
+``group_id``, and is loaded, locked, listed and shown like a transfer (``sides``).  The other
+side's row is touched only inside ``tenancy.cross_tenant(...)``; every state change first locks
+both rows (asking, then asked) and re-reads them, so a cancellation and a confirmation arriving
+together leave exactly one outcome.  Sending the identity is a provision
 of personal data: a ``ProvisionRecord`` is written in B.  Notifications go to the outbox in the
 same transaction; everything is audited in the acting center's chain (the erasure of the asked
 center's copy of the identity in that center's: ``sides.erase_identity``); nothing here commits.
@@ -33,51 +34,25 @@ from ...platform.audit.services import record as audit
 from ...platform.centers import Center
 from ...platform.errors import InvalidState, ValidationFailed
 from ...platform.extensions import db
-from ...platform.i18n import today_jst
 from ...platform.models import utcnow
-from ...platform.pagination import keyset_page
 from ...platform.permissions import can
-from ...platform.tenancy import cross_tenant, get_owned
+from ...platform.tenancy import cross_tenant
 from ...tenants.cases.lifecycle import FINAL_STATUSES as CASE_FINAL_STATUSES
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from ...tenants.persons.names import normalize
 from ...tenants.persons.services import matching_person_ids
+from ..notifications.services import emit
 from . import lifecycle as lc
 from .models import ProvisionRecord, Transfer, TransferPull
-from .sides import (NotYourSide, actor_id, center_of, check_receiver, clean_consent, erase_identity,
-                    flush_refusing_duplicates, open_chain, own_center, years_later)
+from .sides import (actor_id, audit_provision, audit_row, check_receiver, check_side, clean_consent, erase_identity,
+                    flush_refusing_duplicates, get_own, get_own_or_404, list_own, lock_group as lock_sides, open_chain,
+                    identity_snapshot, own_center, own_person_id, read_own, record_provision, refuse_duplicate,
+                    required_message, rows_of_case, side_view)
 
-DUPLICATE_MESSAGE = "このケースについて同じセンターへの開始依頼が既に進行中です。"
 # action -> the prefix of the row's "<prefix>_at" / "<prefix>_by_id" columns
 STAMPS = {"confirm": "confirmed", "refuse": "refused", "cancel": "cancelled"}
 CANDIDATE_LIMIT = 20
-
-
-# --- small helpers -------------------------------------------------------------------------------
-
-def _audit(action: str, row: TransferPull, *, person_id=None, details: dict | None = None) -> None:
-    audit(action, object_type="transfer_pull", object_id=row.id, person_id=person_id,
-          details={"side": row.side, "status": row.status, **(details or {})})
-
-
-def _notify(kind: str, *, to_center_id, pull_id) -> None:
-    """An outbox row in this transaction; ``pull_id`` is the recipient center's own row."""
-    from ..notifications.services import emit
-
-    emit(kind, to_center_id=to_center_id, pull_id=pull_id)
-
-
-def _check_side(row: TransferPull, action: str) -> None:
-    if row.side != lc.PULL_ACTOR_SIDE[action]:
-        raise NotYourSide("この操作は開始依頼を受けたセンターが行うものです。" if row.side == "asking"
-                          else "この操作は開始依頼をしたセンターが行うものです。")
-
-
-def _person_id_of(row: TransferPull):
-    """The own case's person (asking side, or the asked side once confirmed), for the audit."""
-    case = get_owned(Case, row.case_id) if row.case_id else None
-    return case.person_id if case else None
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -85,32 +60,23 @@ def _person_id_of(row: TransferPull):
 def get_pull(pull_id) -> TransferPull | None:
     """The current center's own row (either side); None for another center's or a missing one.
     Call it outside ``cross_tenant`` (inside, the access helper does not filter by center)."""
-    return get_owned(TransferPull, pull_id)
+    return get_own(TransferPull, pull_id)
 
 
 def get_pull_or_404(pull_id) -> TransferPull:
-    row = get_pull(pull_id)
-    if row is None:
-        raise NotFound()
-    return row
+    return get_own_or_404(TransferPull, pull_id)
 
 
 def read_pull(pull_id) -> TransferPull:
     """The current center's row, and the audited read of it (it shows a person's data)."""
-    row = get_pull_or_404(pull_id)
-    _audit("transfer_pull.read", row, person_id=_person_id_of(row))
-    return row
+    return read_own(TransferPull, pull_id)
 
 
 def _lock_group(group_id) -> tuple[TransferPull, TransferPull]:
     """Lock the asking row, then the asked row (always in this order), and re-read both.
     Must run inside ``cross_tenant``."""
-    rows = {}
-    for side in lc.PULL_SIDES:
-        rows[side] = db.session.execute(
-            select(TransferPull).where(TransferPull.group_id == group_id, TransferPull.side == side)
-            .with_for_update().execution_options(populate_existing=True)).scalar_one()
-    return rows["asking"], rows["asked"]
+    asking, (asked,) = lock_sides(TransferPull, group_id)
+    return asking, asked
 
 
 def _move(action: str, rows: tuple[TransferPull, ...], actor) -> None:
@@ -125,21 +91,10 @@ def _move(action: str, rows: tuple[TransferPull, ...], actor) -> None:
 
 # --- sending a pull (the destination center, B) --------------------------------------------------
 
-def _refuse_duplicate(center_id, case_id, to_center_id) -> None:
-    stmt = select(TransferPull.id).where(
-        TransferPull.center_id == center_id, TransferPull.case_id == case_id, TransferPull.side == "asking",
-        TransferPull.counterpart_center_id == to_center_id, TransferPull.status.in_(lc.PULL_OPEN_STATUSES))
-    if db.session.scalar(stmt.limit(1)) is not None:
-        raise InvalidState(DUPLICATE_MESSAGE)
-
-
 def identity_of(case: Case) -> dict:
     """The minimum identity a pull carries (``lifecycle.PULL_IDENTITY_FIELDS``): enough for the
     asked center to find the person, nothing about needs, history or offences."""
-    person = case.person
-    snapshot = {field: getattr(person, field) for field in lc.PULL_IDENTITY_FIELDS}
-    snapshot["birth_date"] = person.birth_date.isoformat()
-    return snapshot
+    return identity_snapshot(case.person, lc.PULL_IDENTITY_FIELDS)
 
 
 def request_pull(case: Case, to_center: Center | None, consent: dict, message: str, actor) -> TransferPull:
@@ -154,18 +109,16 @@ def request_pull(case: Case, to_center: Center | None, consent: dict, message: s
     if case.status in CASE_FINAL_STATUSES:
         raise InvalidState("終結したケースについては開始依頼を送れません。")
     consent_fields = clean_consent(consent or {})
-    message = (message or "").strip()
-    if not message:
-        raise ValidationFailed("依頼の内容を入力してください。", fields={"message": ["必須項目です。"]})
-    _refuse_duplicate(own.id, case.id, to_center.id)
+    message = required_message(message)
+    refuse_duplicate(TransferPull, own.id, case.id, to_center.id)
     asking = TransferPull(side="asking", group_id=uuid.uuid4(), counterpart_center_id=to_center.id, case_id=case.id,
                           status="open", message=message, facility_name=case.facility_name,
                           release_date=case.release_date, requested_at=utcnow(), requested_by_id=actor_id(actor),
                           **consent_fields)
     db.session.add(asking)
-    flush_refusing_duplicates("uq_transfer_pulls_open_request", DUPLICATE_MESSAGE)
-    _audit("transfer_pull.request", asking, person_id=case.person_id,
-           details={"to_center": to_center.code, "consent_method": consent_fields["consent_method"]})
+    flush_refusing_duplicates(TransferPull)
+    audit_row("transfer_pull.request", asking, person_id=case.person_id,
+              details={"to_center": to_center.code, "consent_method": consent_fields["consent_method"]})
     _send(asking, case, actor)
     return asking
 
@@ -174,51 +127,34 @@ def _send(asking: TransferPull, case: Case, actor) -> TransferPull:
     """The asked center's row (with the minimum identity), its notification, and the provision
     record in the asking center."""
     with cross_tenant("transfer_pulls.send"):
-        asked = TransferPull(
-            center_id=asking.counterpart_center_id, side="asked", group_id=asking.group_id,
-            counterpart_center_id=asking.center_id, case_id=None, status="open",
-            consent_obtained_on=asking.consent_obtained_on, consent_method=asking.consent_method,
-            consent_witness=asking.consent_witness, consent_scope=asking.consent_scope, message=asking.message,
-            person_snapshot=identity_of(case), facility_name=asking.facility_name, release_date=asking.release_date,
-            requested_at=asking.requested_at, requested_by_id=asking.requested_by_id)
+        asked = asking.answering_row(status="open", person_snapshot=identity_of(case),
+                                     facility_name=asking.facility_name, release_date=asking.release_date)
         db.session.add(asked)
         db.session.flush()
-        _notify("transfer_pull_requested", to_center_id=asked.center_id, pull_id=asked.id)
+        emit("transfer_pull_requested", to_center_id=asked.center_id, pull_id=asked.id)
     provision = _record_provision(asking, case, actor)
-    audit("transfer_pull.provide", object_type="provision_record", object_id=provision.id, person_id=case.person_id,
-          details={"pull_id": str(asking.id), "recipient_center_id": str(asked.center_id), "basis": provision.basis,
-                   "items": [i["kind"] for i in provision.items]})
+    audit_provision(asking, provision)
     return asked
 
 
 def _record_provision(asking: TransferPull, case: Case, actor) -> ProvisionRecord:
     """第三者提供記録 of the identity and the message sent to the asked center (APPI)."""
-    provided_on = today_jst()
-    provision = ProvisionRecord(
-        provided_on=provided_on, recipient_center_id=asking.counterpart_center_id, person_id=case.person_id,
-        case_id=case.id, transfer_id=None, pull_id=asking.id,
-        items=[{"kind": "identity", "label": lc.PULL_IDENTITY_LABEL},
-               {"kind": "message", "label": lc.PULL_MESSAGE_LABEL}],
-        consent_obtained_on=asking.consent_obtained_on, consent_method=asking.consent_method,
-        consent_witness=asking.consent_witness, consent_scope=asking.consent_scope, basis="consent",
-        recorded_by_id=actor_id(actor), retain_until=years_later(provided_on, lc.PROVISION_RETENTION_YEARS))
-    db.session.add(provision)
-    db.session.flush()
-    return provision
+    items = [{"kind": "identity", "label": lc.PULL_IDENTITY_LABEL}, {"kind": "message", "label": lc.PULL_MESSAGE_LABEL}]
+    return record_provision(asking, case, asking.counterpart_center_id, items, "consent", actor)
 
 
 def cancel_pull(row: TransferPull, actor) -> TransferPull:
     """The asking center cancels a pull still open: the asked center's copy of the identity is
     erased (``sides.erase_identity``, audited in its chain) and it is notified."""
-    _check_side(row, "cancel")
+    check_side(row, "cancel")
     with cross_tenant("transfer_pulls.cancel"):
         open_chain(row.counterpart_center_id, "transfer_pulls.cancel")  # its identity is erased
         asking, asked = _lock_group(row.group_id)
         _move("cancel", (asking, asked), actor)
         db.session.flush()
         erase_identity(asked, "cancelled")
-        _notify("transfer_pull_cancelled", to_center_id=asked.center_id, pull_id=asked.id)
-    _audit("transfer_pull.cancel", asking, person_id=_person_id_of(asking))
+        emit("transfer_pull_cancelled", to_center_id=asked.center_id, pull_id=asked.id)
+    audit_row("transfer_pull.cancel", asking, person_id=own_person_id(asking))
     return asking
 
 
@@ -227,7 +163,7 @@ def cancel_pull(row: TransferPull, actor) -> TransferPull:
 def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
     """The asked center refuses, with a comment the asking center reads (it is notified); its
     own copy of the identity is erased (``sides.erase_identity``): it will not need it."""
-    _check_side(row, "refuse")
+    check_side(row, "refuse")
     comment = (comment or "").strip()
     if not comment:
         raise ValidationFailed("お断りの理由を入力してください。", fields={"comment": ["必須項目です。"]})
@@ -237,20 +173,20 @@ def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
         asking.refuse_comment = asked.refuse_comment = comment
         db.session.flush()
         erase_identity(asked, "refused")
-        _notify("transfer_pull_refused", to_center_id=asking.center_id, pull_id=asking.id)
-    _audit("transfer_pull.refuse", asked, details={"length": len(comment)})
+        emit("transfer_pull_refused", to_center_id=asking.center_id, pull_id=asking.id)
+    audit_row("transfer_pull.refuse", asked, details={"length": len(comment)})
     return asked
 
 
 def lock_for_confirmation(pull_id, to_center: Center) -> TransferPull:
-    """Before ``services.request_transfer`` creates a transfer for a pull: the caller's own asked
+    """Before ``workflow.request_transfer`` creates a transfer for a pull: the caller's own asked
     row, locked with its counterpart and still open, whose asking center is the transfer's
     receiving center.  Holding the lock, a cancellation waits for this transaction (and then finds
     the pull confirmed) or has already won (then this raises ``InvalidState``)."""
     row = get_pull(pull_id)
     if row is None:
         raise NotFound()
-    _check_side(row, "confirm")
+    check_side(row, "confirm")
     if to_center.id != row.counterpart_center_id:
         raise ValidationFailed("開始依頼をしたセンターに依頼してください。",
                                fields={"to_center": ["開始依頼をしたセンターを指定してください。"]})
@@ -270,8 +206,8 @@ def confirm_pull(asked: TransferPull, transfer: Transfer, actor) -> TransferPull
         asking.transfer_group_id = asked.transfer_group_id = transfer.group_id
         asked.case_id = transfer.case_id
         db.session.flush()
-        _notify("transfer_pull_confirmed", to_center_id=asking.center_id, pull_id=asking.id)
-    _audit("transfer_pull.confirm", asked, person_id=_person_id_of(asked), details={"transfer_id": str(transfer.id)})
+        emit("transfer_pull_confirmed", to_center_id=asking.center_id, pull_id=asking.id)
+    audit_row("transfer_pull.confirm", asked, person_id=own_person_id(asked), details={"transfer_id": str(transfer.id)})
     return asked
 
 
@@ -320,20 +256,12 @@ def candidates(row: TransferPull) -> list[dict]:
 def list_pulls(*, limit: int = 50, cursor: str | None = None, side: str | None = None,
                status: str | None = None) -> tuple[list[TransferPull], str | None]:
     """The current center's own rows (both sides), newest first."""
-    stmt = select(TransferPull)
-    if side:
-        stmt = stmt.where(TransferPull.side == side)
-    if status:
-        stmt = stmt.where(TransferPull.status == status)
-    rows, next_cursor = keyset_page(stmt, (TransferPull.created_at, TransferPull.id), limit, cursor)
-    audit("transfer_pull.list", object_type="transfer_pull", details={"side": side, "status": status})
-    return rows, next_cursor
+    return list_own(TransferPull, limit=limit, cursor=cursor, side=side, status=status)
 
 
 def pulls_of_case(case: Case) -> list[TransferPull]:
     """A case's pulls in this center: those it sent, and those a transfer from it confirmed."""
-    return list(db.session.scalars(select(TransferPull).where(TransferPull.case_id == case.id)
-                                   .order_by(TransferPull.created_at.desc())))
+    return rows_of_case(TransferPull, case)
 
 
 def own_transfer(row: TransferPull) -> Transfer | None:
@@ -353,27 +281,16 @@ def allowed_actions(row: TransferPull) -> list[str]:
 
 
 def pull_view(row: TransferPull, *, with_candidates: bool = False) -> dict:
-    """A center's own side as the API shows it: ``case_id`` is the own side's case only; the
-    person's identity only on the asked side; ``transfer_id`` is the own side of the transfer."""
-    own, other = center_of(row.center_id), center_of(row.counterpart_center_id)
-    asker, asked = (own, other) if row.side == "asking" else (other, own)
+    """A center's own side as the API shows it (``sides.side_view``: the own side's case only, the
+    person's identity only on the asked side), with the facility, the refusal, every step's time
+    and ``transfer_id``, the own side of the transfer that confirmed it."""
     transfer = own_transfer(row)
     view = {
-        "id": row.id, "side": row.side, "status": row.status, "version": row.version,
-        "from_center": asker.code, "from_center_name": asker.name,
-        "to_center": asked.code, "to_center_name": asked.name,
-        "case_id": row.case_id, "facility_name": row.facility_name, "release_date": row.release_date,
-        "consent": {"obtained_on": row.consent_obtained_on, "method": row.consent_method,
-                    "witness": row.consent_witness, "scope": row.consent_scope},
-        "message": row.message, "refuse_comment": row.refuse_comment,
+        **side_view(row), "facility_name": row.facility_name, "refuse_comment": row.refuse_comment,
         "transfer_id": transfer.id if transfer else None,
-        "created_at": row.created_at, "updated_at": row.updated_at, "requested_at": row.requested_at,
         "confirmed_at": row.confirmed_at, "refused_at": row.refused_at, "cancelled_at": row.cancelled_at,
         "allowed_actions": allowed_actions(row),
     }
-    if row.side == "asked":
-        view["person"] = row.person_snapshot
-        view["snapshot_erased_at"] = row.snapshot_erased_at
     if with_candidates:
         view["candidates"] = [candidate_view(c) for c in candidates(row)]
     return view

@@ -119,11 +119,9 @@ class HistoryOut(StrictSchema):
     reassigned_at = fields.DateTime(allow_none=True)
 
 
-class TransferOut(StrictSchema):
-    """A transfer as its caller may see it.  The two centers get their own side (``case_id`` is
-    the own side's case; ``receiving_case_id`` and ``person`` only on the receiving side).  The
-    association gets metadata only: centers, status, dates, deadlines, ``receiving_case_id``,
-    never the person, the message, the package or the sending side's case."""
+class SideOut(StrictSchema):
+    """What the API shows of a center's own side of a transfer or a pull request alike
+    (``sides.side_view``); each kind's schema adds its own fields."""
 
     id = fields.UUID()
     side = fields.String()
@@ -134,20 +132,28 @@ class TransferOut(StrictSchema):
     to_center = fields.String()
     to_center_name = fields.String()
     case_id = fields.UUID(allow_none=True)
-    receiving_case_id = fields.UUID(allow_none=True)
-    person = fields.Nested(PersonSnapshotOut, allow_none=True)
-    snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
-        "description": "受入側: お断り・取下げ・振替により本人情報（person）を消去した日時"})
     release_date = fields.Date(allow_none=True)
     consent = fields.Nested(ConsentOut)
     message = fields.String()
-    package = fields.List(fields.Nested(PackageItemOut))
-    decline_reason = fields.String(allow_none=True)
-    decline_comment = fields.String(allow_none=True)
     allowed_actions = fields.List(fields.String())
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     requested_at = fields.DateTime()
+
+
+class TransferOut(SideOut):
+    """A transfer as its caller may see it.  The two centers get their own side (``case_id`` is
+    the own side's case; ``receiving_case_id`` and ``person`` only on the receiving side).  The
+    association gets metadata only: centers, status, dates, deadlines, ``receiving_case_id``,
+    never the person, the message, the package or the sending side's case."""
+
+    receiving_case_id = fields.UUID(allow_none=True)
+    person = fields.Nested(PersonSnapshotOut, allow_none=True)
+    snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "受入側: お断り・取下げ・振替により本人情報（person）を消去した日時"})
+    package = fields.List(fields.Nested(PackageItemOut))
+    decline_reason = fields.String(allow_none=True)
+    decline_comment = fields.String(allow_none=True)
     approved_at = fields.DateTime(allow_none=True)
     sent_at = fields.DateTime(allow_none=True)
     accepted_at = fields.DateTime(allow_none=True)
@@ -306,34 +312,18 @@ class CandidateOut(StrictSchema):
     cases = fields.List(fields.Nested(CandidateCaseOut))
 
 
-class PullOut(StrictSchema):
+class PullOut(SideOut):
     """A pull request as a center sees its own side: ``case_id`` is the own side's case (the asked
     side's once confirmed); ``person`` and ``candidates`` only on the asked side; ``transfer_id``
     the own side of the transfer that confirmed it."""
 
-    id = fields.UUID()
-    side = fields.String()
-    status = fields.String()
-    version = fields.Integer()
-    from_center = fields.String()
-    from_center_name = fields.String()
-    to_center = fields.String()
-    to_center_name = fields.String()
-    case_id = fields.UUID(allow_none=True)
     person = fields.Nested(PullPersonOut, allow_none=True)
     snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
         "description": "依頼を受けた側: お断り・取消しにより本人情報（person）を消去した日時"})
     facility_name = fields.String(allow_none=True)
-    release_date = fields.Date(allow_none=True)
-    consent = fields.Nested(ConsentOut)
-    message = fields.String()
     refuse_comment = fields.String(allow_none=True)
     transfer_id = fields.UUID(allow_none=True)
-    allowed_actions = fields.List(fields.String())
     candidates = fields.List(fields.Nested(CandidateOut))
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    requested_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
     refused_at = fields.DateTime(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
