@@ -207,7 +207,7 @@ def _http_dashboard(bdb, settings: Settings, fiscal_year: int, requests: int, wa
 def _direct_count(bdb, fiscal_year: int, runs: int) -> tuple[dict, dict]:
     """The same national figures counted from the rows, as the application role in the
     cross-tenant scope (row-level security evaluated, as the service's reads are)."""
-    from teichaku.crosstenant.aggregates.rules import fiscal_year_bounds
+    from teichaku.platform.i18n import fiscal_year_bounds
 
     first, last = fiscal_year_bounds(fiscal_year)
     params = {"first": first, "last": last, "trend_first": fiscal_year_bounds(fiscal_year - 4)[0]}

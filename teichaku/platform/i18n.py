@@ -1,7 +1,7 @@
 """Japanese first: locale selection, Japanese-era dates (和暦) and Japan-time formatting."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
@@ -58,6 +58,11 @@ def fiscal_year_label(fiscal_year: int) -> str:
 def fiscal_year_of(day: date) -> int:
     """The fiscal year a day falls in: the year in which its April falls (31 March 2026 is FY2025)."""
     return day.year if day.month >= FISCAL_YEAR_FIRST_MONTH else day.year - 1
+
+
+def fiscal_year_bounds(fiscal_year: int) -> tuple[date, date]:
+    """The first and last day of a fiscal year (1 April, 31 March)."""
+    return date(fiscal_year, FISCAL_YEAR_FIRST_MONTH, 1), date(fiscal_year + 1, FISCAL_YEAR_FIRST_MONTH, 1) - timedelta(days=1)
 
 
 def jst_date(moment: datetime | None) -> date | None:

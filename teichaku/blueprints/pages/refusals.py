@@ -30,8 +30,8 @@ def discard_changes() -> None:
 def refused(exc: DomainError, form: FlaskForm | None = None, *, announce: bool | None = None) -> int:
     """Report ``exc`` on the page and return the status to answer with (403, 409 or 422).
 
-    Field errors go on the form's field of that name (``person.birth_date`` finds
-    ``birth_date``), once each; those the form lacks are flashed.  The refusal's message is
+    Field errors go on the form's field of that name (``consent.witness`` finds
+    ``consent_witness``, ``person.birth_date`` finds ``birth_date``), once each; those the form lacks are flashed.  The refusal's message is
     flashed when ``announce`` is true, or, by default, when no form took every field error."""
     discard_changes()
     unplaced: list[str] = []
@@ -52,7 +52,7 @@ def refused(exc: DomainError, form: FlaskForm | None = None, *, announce: bool |
 def _field(form: FlaskForm | None, name: str):
     if form is None:
         return None
-    for candidate in (name, name.split(".")[0], name.split(".")[-1]):
+    for candidate in (name, name.replace(".", "_"), name.split(".")[0], name.split(".")[-1]):
         field = getattr(form, candidate, None)
         if field is not None and hasattr(field, "errors"):
             return field

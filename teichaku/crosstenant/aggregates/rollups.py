@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ...crosstenant.transfers.models import Transfer
 from ...platform.centers import Center
 from ...platform.extensions import db
+from ...platform.i18n import fiscal_year_bounds
 from ...platform.models import utcnow
 from ...platform.tenancy import current_center_id
 from ...tenants.activities.models import ActivityParticipants, NetworkActivity
@@ -91,8 +92,8 @@ def _case_links() -> dict[uuid.UUID, tuple[bool, bool, uuid.UUID | None]]:
 def _within(column, years: set[int] | None):
     if years is None:
         return None
-    first, _ = rules.fiscal_year_bounds(min(years))
-    _, last = rules.fiscal_year_bounds(max(years))
+    first, _ = fiscal_year_bounds(min(years))
+    _, last = fiscal_year_bounds(max(years))
     return and_(column >= first, column <= last)
 
 

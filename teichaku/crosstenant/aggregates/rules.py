@@ -233,16 +233,11 @@ FU_OPEN_LABEL = "フォローアップ業務 年度内に支援中だった件�
 
 # --- time (rules 1-3) ------------------------------------------------------------------------
 # Rule 1 and the Japan-time day of an instant are plain calendar helpers every layer needs:
-# ``fiscal_year_of`` and ``jst_date`` live in ``platform.i18n``, imported above.
+# ``fiscal_year_of``, ``fiscal_year_bounds`` and ``jst_date`` live in ``platform.i18n``, imported above.
 
 def quarter_of(day: date) -> int:
     """The fiscal quarter of a day: 1 for April-June ... 4 for January-March."""
     return (day.month - FIRST_MONTH) % 12 // 3 + 1
-
-
-def fiscal_year_bounds(fiscal_year: int) -> tuple[date, date]:
-    """The first and last day of a fiscal year (1 April, 31 March)."""
-    return date(fiscal_year, FIRST_MONTH, 1), date(fiscal_year + 1, FIRST_MONTH - 1, 31)
 
 
 def fiscal_year_moments(fiscal_year: int) -> tuple[datetime, datetime]:

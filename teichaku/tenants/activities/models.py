@@ -16,6 +16,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKeyConstraint, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...platform.extensions import db
+from ...platform.i18n import fiscal_year_of
 from ...platform.models import TenantOwned, Timestamped
 
 # The three activities of the add-on first, then everything else.
@@ -101,8 +102,3 @@ class ActivityParticipants(TenantOwned, db.Model):
     activity_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     sector: Mapped[str] = mapped_column(String(16), nullable=False)
     participants: Mapped[int] = mapped_column(Integer, nullable=False)
-
-
-def fiscal_year_of(value: date) -> int:
-    """The fiscal year (April to March) a date falls in: 31 March 2026 is FY2025."""
-    return value.year if value.month >= 4 else value.year - 1

@@ -16,11 +16,11 @@ from ...platform.audit.services import record
 from ...platform.errors import PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
 from ...platform.pagination import keyset_page
-from ...platform.i18n import fiscal_year_label, today_jst, wareki
+from ...platform.i18n import fiscal_year_bounds, fiscal_year_label, fiscal_year_of, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.tenancy import get_owned
 from .models import (ACTIVITY_TYPES, ADDON_TYPES, MAX_PARTICIPANTS, SECTOR_LABELS, SECTORS, TYPE_LABELS,
-                     ActivityParticipants, NetworkActivity, fiscal_year_of)
+                     ActivityParticipants, NetworkActivity)
 
 # Centers started in FY2009 (平成21年度); activities may be entered up to the end of next year.
 FIRST_FISCAL_YEAR = 2009
@@ -38,10 +38,6 @@ def current_fiscal_year() -> int:
 def last_fiscal_year() -> int:
     """The latest fiscal year that may hold activities (next year: activities planned ahead)."""
     return current_fiscal_year() + 1
-
-
-def fiscal_year_period(fiscal_year: int) -> tuple[date, date]:
-    return date(fiscal_year, 4, 1), date(fiscal_year + 1, 3, 31)
 
 
 def fiscal_year_error(fiscal_year) -> str | None:
@@ -62,8 +58,8 @@ def check_fiscal_year(fiscal_year) -> int:
 def held_on_error(held_on) -> str | None:
     if not isinstance(held_on, date):
         return "日付は YYYY-MM-DD の形式で入力してください。"
-    first, _ = fiscal_year_period(FIRST_FISCAL_YEAR)
-    _, last = fiscal_year_period(last_fiscal_year())
+    first, _ = fiscal_year_bounds(FIRST_FISCAL_YEAR)
+    _, last = fiscal_year_bounds(last_fiscal_year())
     if not first <= held_on <= last:
         return f"開催日は{wareki(first)}から{wareki(last)}までの日付を入力してください。"
     return None
@@ -208,7 +204,7 @@ def list_activities(*, fiscal_year: int | None = None, activity_type: str | None
     """A page of the center's activities, latest date first, and the cursor of the next page."""
     stmt = select(NetworkActivity)
     if fiscal_year is not None:
-        first, last = fiscal_year_period(check_fiscal_year(fiscal_year))
+        first, last = fiscal_year_bounds(check_fiscal_year(fiscal_year))
         stmt = stmt.where(NetworkActivity.held_on >= first, NetworkActivity.held_on <= last)
     if activity_type is not None:
         if activity_type not in ACTIVITY_TYPES:
@@ -219,7 +215,7 @@ def list_activities(*, fiscal_year: int | None = None, activity_type: str | None
 
 
 def activities_in_fiscal_year(fiscal_year: int) -> list[NetworkActivity]:
-    first, last = fiscal_year_period(check_fiscal_year(fiscal_year))
+    first, last = fiscal_year_bounds(check_fiscal_year(fiscal_year))
     stmt = (select(NetworkActivity)
             .where(NetworkActivity.held_on >= first, NetworkActivity.held_on <= last)
             .order_by(NetworkActivity.held_on, NetworkActivity.created_at, NetworkActivity.id))
@@ -243,7 +239,7 @@ def yearly_summary(fiscal_year: int) -> dict:
     """Per type: the number of activities and of participants (in all and by sector) held in
     the fiscal year (1 April to 31 March), the add-on's three types together, and all types."""
     activities = activities_in_fiscal_year(fiscal_year)
-    first, last = fiscal_year_period(fiscal_year)
+    first, last = fiscal_year_bounds(fiscal_year)
     lines = {activity_type: _empty_line() for activity_type in ACTIVITY_TYPES}
     addon, total = _empty_line(), _empty_line()
     for activity in activities:
