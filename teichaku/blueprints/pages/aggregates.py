@@ -3,7 +3,8 @@ own figures next to the national ones with its annual report and the submission 
 the prefecture's centers with confirmation (prefecture viewer), and the exports.
 
 Views are thin: parse the query or form, call ``crosstenant/aggregates/overview`` (which hands
-over only suppressed national figures and the viewer's own exact ones), commit, render.
+over only suppressed national figures and the viewer's own exact ones), render; the request's
+boundary commits.  A page answered with an error status keeps its audited read.
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from wtforms.validators import DataRequired, Length, Optional
 from ...crosstenant.aggregates import charts, labels, overview, reporting, rules, submissions
 from ...crosstenant.aggregates.reporting import NotVisible, Viewer
 from ...platform.errors import DomainError, ValidationFailed
-from ...platform.extensions import db
 from ...platform.i18n import fiscal_year_label
 from ...platform.permissions import ROLE_LABELS, Role
-from ...platform.tenancy import account_lookup
+from ...platform.transaction import keep_writes
 from ...tenants.cases.lifecycle import CASE_TYPES
+from .refusals import refused
 
 bp = Blueprint("aggregates", __name__, url_prefix="/aggregates")
 
@@ -167,9 +168,9 @@ def national():
 def _render_national(fiscal_year: int, errors: dict, *, by=DEFAULT_BY, level="national", rank_type=None,
                      status: int = 200):
     page = overview.national_page(_viewer(), fiscal_year, by, level, rank_type)
-    db.session.commit()
     if status == 200 and any(errors.values()):
         status = 422
+    _keep_audited_read(status)
     return render_template("aggregates/national.html", page=page, by=by, errors=errors,
                            **_national_charts(page), **_common_context(page.centers)), status
 
@@ -199,11 +200,11 @@ def center():
 
 def _render_center(fiscal_year: int, errors: list[str], status: int = 200, reopen_form=None):
     page = overview.center_page(_viewer(), fiscal_year)
-    db.session.commit()
     block = page.block
+    status = 422 if errors and status == 200 else status
+    _keep_audited_read(status)
     return render_template("aggregates/center.html", page=page, own=block, errors=errors,
-                           reopen_form=reopen_form or _reopen_form(block), **_common_context(page.centers)), (
-        422 if errors and status == 200 else status)
+                           reopen_form=reopen_form or _reopen_form(block), **_common_context(page.centers)), status
 
 
 def _reopen_form(block: overview.CenterBlock) -> ReopenForm:
@@ -220,9 +221,16 @@ def prefecture():
 
 def _render_prefecture(fiscal_year: int, errors: list[str], status: int = 200):
     page = overview.prefecture_page(_viewer(), fiscal_year)
-    db.session.commit()
-    return render_template("aggregates/prefecture.html", page=page, errors=errors, **_common_context(page.centers)), (
-        422 if errors and status == 200 else status)
+    status = 422 if errors and status == 200 else status
+    _keep_audited_read(status)
+    return render_template("aggregates/prefecture.html", page=page, errors=errors, **_common_context(page.centers)), status
+
+
+def _keep_audited_read(status: int) -> None:
+    """A page answered with an error status (a wrong query, a refused step) still showed
+    figures: the audit entry of that cross-tenant read is committed like a 200's."""
+    if status >= 400:
+        keep_writes()
 
 
 def _report_center() -> str:
@@ -244,7 +252,6 @@ def report():
         view = overview.report_view(_viewer(), fiscal_year, _report_center())
     except NotVisible:
         abort(404)
-    db.session.commit()
     return render_template("aggregates/report.html", view=view, **_common_context(view.centers))
 
 
@@ -265,7 +272,6 @@ def report_xlsx():
         content, filename = overview.report_workbook(_viewer(), fiscal_year, _report_center())
     except NotVisible:
         abort(404)
-    db.session.commit()
     return Response(content, mimetype=overview.XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -286,27 +292,10 @@ def export():
                                                             by, level, fmt)
     except ValueError:
         raise ValidationFailed(_("表の指定が正しくありません。")) from None
-    db.session.commit()
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # --- the approval chain ----------------------------------------------------------------------------------
-
-def _rollback() -> None:
-    """Undo a refused action, then reload the signed-in account: the rollback expires it, and an
-    account without a center (the ministry's) is visible again only through the account lookup."""
-    db.session.rollback()
-    with account_lookup():
-        db.session.refresh(current_user._get_current_object())
-
-
-def _refused(exc: DomainError) -> None:
-    _rollback()
-    flash(exc.message, "error")
-    for messages in exc.details.get("fields", {}).values():
-        for text in messages:
-            flash(text, "error")
-
 
 def _form_failure(form: FlaskForm) -> ValidationFailed:
     return ValidationFailed(_("入力内容に誤りがあります。"),
@@ -322,9 +311,8 @@ def submit():
         if not form.validate_on_submit() or reporting.fiscal_year_error(fiscal_year):
             raise _form_failure(form)
         submissions.submit(current_user, fiscal_year, expected_version=form.version.data)
-        db.session.commit()
     except DomainError as exc:
-        _refused(exc)
+        refused(exc)
         return _render_center(reporting.current_fiscal_year() if reporting.fiscal_year_error(fiscal_year)
                               else fiscal_year, [], exc.status)
     flash(_("%(year)sの集計を提出しました。都道府県の確認をお待ちください。", year=fiscal_year_label(fiscal_year)), "info")
@@ -340,12 +328,10 @@ def confirm():
         if not form.validate_on_submit() or reporting.fiscal_year_error(fiscal_year):
             raise _form_failure(form)
         submissions.confirm(current_user, fiscal_year, form.center.data, expected_version=form.version.data)
-        db.session.commit()
     except NotVisible:
-        _rollback()
         abort(404)
     except DomainError as exc:
-        _refused(exc)
+        refused(exc)
         return _render_prefecture(reporting.current_fiscal_year() if reporting.fiscal_year_error(fiscal_year)
                                   else fiscal_year, [], exc.status)
     flash(_("%(year)sの集計を確認しました。", year=fiscal_year_label(fiscal_year)), "info")
@@ -363,12 +349,10 @@ def reopen():
             raise _form_failure(form)
         submissions.reopen(current_user, fiscal_year, form.center.data, form.reason.data,
                            expected_version=form.version.data)
-        db.session.commit()
     except NotVisible:
-        _rollback()
         abort(404)
     except DomainError as exc:
-        _refused(exc)
+        refused(exc)
         year = reporting.current_fiscal_year() if reporting.fiscal_year_error(fiscal_year) else fiscal_year
         if back == "aggregates.center":
             return _render_center(year, [], exc.status, reopen_form=form)

@@ -1,4 +1,8 @@
-"""Sign-in, two-factor step, sign-out, password and two-factor settings."""
+"""Sign-in, two-factor step, sign-out, password and two-factor settings.
+
+The request's boundary commits what a view wrote.  A failed sign-in and a wrong current code
+keep their audit entries (``keep_writes``): the record of the attempt must outlive the refusal.
+"""
 from __future__ import annotations
 
 import time
@@ -9,9 +13,9 @@ from flask_login import current_user
 from ...platform.auth import services
 from ...platform.auth.sessions import end_session, start_session
 from ...platform.auth.throttle import pending_account_key, throttled_signin
-from ...platform.extensions import db
 from ...platform.i18n import LOCALES
 from ...platform.redirects import same_site_path
+from ...platform.transaction import keep_writes
 from .forms import LoginForm, OtpForm, PasswordForm, SecondFactorProofForm, TotpChangeForm, TotpSetupForm
 
 bp = Blueprint("auth", __name__)
@@ -37,12 +41,11 @@ def login():
             return redirect(url_for("auth.login_otp"))
         except services.InvalidCredentials:
             g.signin_failed = True
-            db.session.commit()
+            keep_writes()  # the failed attempt's audit entry
             flash(INVALID, "error")
             return render_template("auth/login.html", form=form), 200
         start_session(user)
         services.record_signin(user)
-        db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -59,13 +62,12 @@ def login_otp():
         user = services.pending_user(pending["user_id"])
         if user is None or not services.verify_second_factor(user, form.otp.data):
             g.signin_failed = True
-            db.session.commit()
+            keep_writes()  # the failed attempt's audit entry
             flash(INVALID, "error")
             return render_template("auth/otp.html", form=form), 200
         target = pending.get("next")
         start_session(user)
         services.record_signin(user)
-        db.session.commit()
         return redirect(_safe_next(target))
     return render_template("auth/otp.html", form=form)
 
@@ -73,7 +75,6 @@ def login_otp():
 @bp.post("/logout")
 def logout():
     end_session()
-    db.session.commit()
     flash("ログアウトしました。", "info")
     return redirect(url_for("auth.login"))
 
@@ -87,7 +88,6 @@ def password():
         except (services.AccountError, ValueError) as exc:
             form.new_password.errors.append(str(exc))
             return render_template("auth/password.html", form=form), 422
-        db.session.commit()
         flash("パスワードを変更しました。もう一度ログインしてください。", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/password.html", form=form)
@@ -116,12 +116,11 @@ def totp_setup():
                                          current_code=form.current_code.data if changing else None,
                                          keep_session=_this_session())
         except services.AccountError as exc:
-            db.session.commit()  # keep the audit entry of a wrong current code
+            keep_writes()  # the audit entry of a wrong current code
             form.code.errors.append(str(exc))
             status = 422
         else:
             session.pop("totp_setup_secret", None)
-            db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes)
     elif form.errors:
         status = 422
@@ -140,10 +139,9 @@ def totp_disable():
     try:
         services.disable_totp(current_user, form.password.data, form.current_code.data, keep_session=_this_session())
     except services.AccountError as exc:
-        db.session.commit()  # keep the audit entry of a wrong current code
+        keep_writes()  # the audit entry of a wrong current code
         flash(str(exc), "error")
         return redirect(url_for("auth.totp_setup"))
-    db.session.commit()
     flash("二要素認証を無効にしました。", "info")
     return redirect(url_for("auth.totp_setup"))
 

@@ -5,11 +5,11 @@ center head's publish button, which names the draft version the head reviewed (a
 since is a 409 with the current text and findings).  The association withdraws a single
 version from the study's page.
 
-Views are thin: load (another author's draft answers like a missing one) → service → commit →
-redirect; a refused step re-renders the page with its message (403 / 409 / 422).  Every view
-runs in the caller's author scope (``@scoped``: the association's moderators work in their own
-workspace), and its page is rendered after leaving it, so that the header reads the user's own
-inbox.
+Views are thin: load (another author's draft answers like a missing one) → service → redirect
+(the request's boundary commits); a refused step re-renders the page with its message
+(403 / 409 / 422).  Every view runs in the caller's author scope (``@scoped``: the association's
+moderators work in their own workspace), and its page is rendered after leaving it, so that the
+header reads the user's own inbox.
 """
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ from ...crosstenant.exchange import authoring, feedback, findings, library, life
 from ...platform.centers import center_by_code
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.extensions import db
-from ...platform.tenancy import account_lookup, get_owned
+from ...platform.tenancy import get_owned
+from ...platform.transaction import keep_writes
 from ...tenants.cases.models import Case
 from .forms import EmptyForm
+from .refusals import refused
 
 bp = Blueprint("case_studies", __name__, url_prefix="/case-studies")
 
@@ -125,39 +127,20 @@ class Page:
 
 def scoped(view):
     """Run the view in the caller's author scope (``scope.exchange_scope``); a ``Page`` it
-    returns is rendered after the scope is left."""
+    returns is rendered after the scope is left.
+
+    What the view wrote is flushed before the scope is left: the transaction's row-level
+    security follows the tenant, so the association's workspace rows must reach the database
+    while it is still the tenant (the request's boundary commits them at the end)."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         with scope.exchange_scope(current_user):
             result = view(*args, **kwargs)
+            db.session.flush()
         if isinstance(result, Page):
             return render_template(result.template, **result.context), result.status
         return result
     return wrapper
-
-
-def _rollback() -> None:
-    """Undo a refused step, then reload the signed-in account: the rollback expires it, and an
-    association account (no center) is visible again only through the account lookup."""
-    db.session.rollback()
-    with account_lookup():
-        db.session.refresh(current_user._get_current_object())
-
-
-def _status_of(exc: DomainError) -> int:
-    return exc.status if exc.status in (403, 409, 422) else 422
-
-
-def _flash_refusal(exc: DomainError, form=None) -> None:
-    """The refusal's message; its field errors on the form's fields, or flashed."""
-    flash(exc.message, "error")
-    for name, messages in exc.details.get("fields", {}).items():
-        target = getattr(form, name, None) if form is not None else None
-        if target is not None:
-            target.errors = list(target.errors) + [m for m in messages if m not in target.errors]
-        else:
-            for text in messages:
-                flash(text, "error")
 
 
 def _invalid(form) -> DomainError:
@@ -182,7 +165,6 @@ def index():
         rows, next_cursor = library.find_studies(actor=current_user, q=q, tags=tags, limit=PAGE_SIZE)
     studies = [library.study_view(s, v, actor=current_user, full=False) for s, v in rows]
     drafts = authoring.own_drafts()
-    db.session.commit()
     return Page("case_studies/index.html", {"studies": studies, "drafts": drafts, "q": q, "tags": tags,
                                             "next_cursor": next_cursor, "searched": bool(q or tags)})
 
@@ -201,20 +183,15 @@ def new():
             case = get_owned(Case, case_id) or abort(404)
             form.case_id.data = str(case.id)
             form.set_tags(authoring.tags_from_case(case))
-        db.session.commit()
         return Page("case_studies/new.html", {"form": form})
     if not form.validate_on_submit():
-        db.session.commit()
         return Page("case_studies/new.html", {"form": form}, 422)
     data = {**form.text_fields(), "tags": form.tags(), "show_center": form.show_center.data,
             "case_id": form.case_id.data or None}
     try:
         draft = authoring.create_draft(data, actor=current_user)
-        db.session.commit()
     except DomainError as exc:
-        _rollback()
-        _flash_refusal(exc, form)
-        return Page("case_studies/new.html", {"form": form}, _status_of(exc))
+        return Page("case_studies/new.html", {"form": form}, refused(exc, form, announce=True))
     _flash_check(draft)
     return redirect(url_for("case_studies.edit", study_id=draft.study_id))
 
@@ -263,7 +240,6 @@ def edit(study_id):
     draft = authoring.get_open_draft_or_404(study_id)
     if request.method == "GET":
         context = _edit_context(draft)
-        db.session.commit()
         return Page("case_studies/edit.html", context)
     form = CaseStudyForm()
     try:
@@ -272,13 +248,10 @@ def edit(study_id):
         changes = {**form.text_fields(), "tags": form.tags(), "show_center": form.show_center.data}
         version = int(form.version.data) if (form.version.data or "").isdigit() else None
         authoring.update_draft(draft, changes, expected_version=version, actor=current_user)
-        db.session.commit()
     except DomainError as exc:
-        _rollback()
-        _flash_refusal(exc, form)
+        status = refused(exc, form, announce=True)
         context = _edit_context(authoring.get_open_draft_or_404(study_id), form)
-        db.session.commit()
-        return Page("case_studies/edit.html", context, _status_of(exc))
+        return Page("case_studies/edit.html", context, status)
     _flash_check(draft)
     return redirect(url_for("case_studies.edit", study_id=study_id))
 
@@ -290,19 +263,15 @@ def _draft_step(study_id, step, form):
         if not form.validate_on_submit():
             raise _invalid(form)
         message, target = step(draft)
-        db.session.commit()
     except authoring.UnresolvedFindings as exc:
-        db.session.commit()  # keep what the last check found, to show it
+        keep_writes()  # the refusal keeps what the last check found, to show it
         flash(exc.message, "error")
         context = _edit_context(authoring.get_open_draft_or_404(study_id))
-        db.session.commit()
         return Page("case_studies/edit.html", context, 422)
     except DomainError as exc:
-        _rollback()
-        _flash_refusal(exc)
+        status = refused(exc)
         context = _edit_context(authoring.get_open_draft_or_404(study_id))
-        db.session.commit()
-        return Page("case_studies/edit.html", context, _status_of(exc))
+        return Page("case_studies/edit.html", context, status)
     flash(message, "info")
     return redirect(target)
 
@@ -377,10 +346,8 @@ def detail(study_id):
     version_no = int(raw) if raw.isdigit() and int(raw) > 0 else None
     if library.get_study(study_id, actor=current_user) is None:
         authoring.get_open_draft_or_404(study_id)
-        db.session.commit()
         return redirect(url_for("case_studies.edit", study_id=study_id))
     context = _detail_context(study_id, version_no)
-    db.session.commit()
     return Page("case_studies/detail.html", context)
 
 
@@ -391,13 +358,10 @@ def _study_step(study_id, step, form, *, keep: str | None = None):
         if not form.validate_on_submit():
             raise _invalid(form)
         message, target = step()
-        db.session.commit()
     except DomainError as exc:
-        _rollback()
-        _flash_refusal(exc, form if keep else None)
+        status = refused(exc, form, announce=True) if keep else refused(exc)
         context = _detail_context(study_id, **({f"{keep}_form": form} if keep else {}))
-        db.session.commit()
-        return Page("case_studies/detail.html", context, _status_of(exc))
+        return Page("case_studies/detail.html", context, status)
     flash(message, "info")
     return redirect(target)
 

@@ -2,7 +2,8 @@
 
 The review list (due and held files, and the last erasures), confirming an erasure or holding
 it, the keeping periods per case type, and the export of everything held about one person.
-Every rule lives in ``tenants/retention``; these views only translate forms and errors.
+Every rule lives in ``tenants/retention``; these views only translate forms and errors (the
+request's boundary commits).
 """
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from wtforms import DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from ...platform.errors import DomainError
-from ...platform.extensions import db
+from ...platform.transaction import keep_writes
 from ...tenants.cases.lifecycle import CASE_TYPES
 from ...tenants.retention import services
 from ...tenants.retention.disclosure_request import build_disclosure
 from ...tenants.retention.models import MAX_YEARS, MIN_YEARS
 from .forms import EmptyForm
+from .refusals import refused
 
 bp = Blueprint("retention", __name__, url_prefix="/retention")
 
@@ -52,7 +54,6 @@ def _render_reviews(status: int = 200, hold_form: HoldForm | None = None, failed
     held = services.list_reviews(("held",))
     erased = services.list_reviews(("erased",), limit=50)
     cases = services.cases_of([r.person_id for r in due + held])
-    db.session.commit()
     return render_template("retention/reviews.html", due=due, held=held, erased=erased, cases=cases,
                            form=EmptyForm(), hold_form=hold_form, blank_hold_form=HoldForm(formdata=None),
                            failed_review=failed_review, rules=services.rules()), status
@@ -73,14 +74,12 @@ def erase(review_id):
     try:
         outcome = services.confirm_erasure(review_id, actor=current_user, expected_version=_version())
     except LookupError:
-        db.session.rollback()
         abort(404)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
         return _render_reviews(exc.status)
-    db.session.commit()
     if not outcome.erased:
+        keep_writes()  # the review withdrawn instead, and its audit entry
         flash(_("新しいケースや手続きがあるため、この方はもう削除の対象ではありません。確認の一覧から外しました。"), "error")
         return _render_reviews(409)
     flash(_("個人情報を削除しました（記録 %(n)s 件ほか）。統計に必要な項目だけが残っています。",
@@ -99,15 +98,10 @@ def hold(review_id):
         services.hold(review_id, reason=form.reason.data, until=form.until.data, actor=current_user,
                       expected_version=_version())
     except LookupError:
-        db.session.rollback()
         abort(404)
     except DomainError as exc:
-        db.session.rollback()
-        for field, messages in exc.details.get("fields", {}).items():
-            getattr(form, field).errors = list(messages)
-        flash(exc.message, "error")
+        refused(exc, form, announce=True)
         return _render_reviews(exc.status, form, review_id)
-    db.session.commit()
     flash(_("削除を保留しました。期限が来ると次の確認に再び載ります。"), "info")
     return redirect(url_for("retention.reviews"))
 
@@ -123,16 +117,13 @@ def rules():
             services.set_rules({t: getattr(form, f"years_{t}").data for t in CASE_TYPES}, actor=current_user,
                                expected=_seen_rules())
         except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            refused(exc)
             current = services.rules()
             return render_template("retention/rules.html", form=form, case_types=CASE_TYPES, seen=current,
                                    current=current), exc.status
-        db.session.commit()
         flash(_("保存期間を変更しました。次の確認から使われます。"), "info")
         return redirect(url_for("retention.rules"))
     seen = services.rules() if request.method == "GET" else _seen_rules()
-    db.session.commit()
     return (render_template("retention/rules.html", form=form, case_types=CASE_TYPES, seen=seen),
             422 if form.errors else 200)
 
@@ -151,9 +142,7 @@ def disclosure(person_id):
     try:
         package = build_disclosure(person_id)
     except LookupError:
-        db.session.rollback()
         abort(404)
-    db.session.commit()
     return Response(package.content, mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{package.filename}"',
                              "Cache-Control": "no-store"})

@@ -4,8 +4,9 @@ asked center sees the identity received and its own people who may be the person
 confirms; the asking center may cancel and follows the link to the resulting transfer); and the
 confirmation form, an ordinary transfer request addressed to the asking center.
 
-Views are thin: load (another center's pull answers like a missing one) → service → commit →
-redirect; a refused action re-renders the page with its message (403 / 409 / 422).
+Views are thin: load (another center's pull answers like a missing one) → service → redirect
+(the request's boundary commits); a refused action re-renders the page with its message
+(403 / 409 / 422), keeping only the audited read of the page shown.
 """
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from ...crosstenant.transfers.package import package_choices
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import today_jst
-from ...platform.extensions import db
+from ...platform.transaction import keep_writes
 from ...tenants.cases.services import read_case
 from .forms import EmptyForm
-from .transfer_common import center_choices, field_errors, rollback_refused, status_of
+from .refusals import refused
+from .transfer_common import center_choices
 from .transfers import REQUIRED, ConsentFields, TransferForm
 
 bp = Blueprint("transfer_pulls", __name__, url_prefix="/transfers/pulls")
@@ -62,7 +64,6 @@ def index():
     rows, _cursor = pulls.list_pulls(limit=200)
     cases = sides.own_cases([r for r in rows if r.side == "asking"])
     centers = {c.id: c for c in list_centers()}
-    db.session.commit()
     return render_template("transfers/pulls/index.html", incoming=[r for r in rows if r.side == "asked"],
                            outgoing=[r for r in rows if r.side == "asking"], cases=cases, centers=centers)
 
@@ -84,21 +85,18 @@ def new(case_id):
     form.to_center.choices = [("", _("選んでください"))] + center_choices(exclude=(case.center_id,))
     context = {"case": case, "form": form, "identity": pulls.identity_of(case)}
     if request.method == "GET":
-        db.session.commit()
         return render_template("transfers/pulls/new.html", **context)
     if not form.validate_on_submit():
-        db.session.commit()
+        keep_writes()  # the audited read of the case shown
         return render_template("transfers/pulls/new.html", **context), 422
     try:
         row = pulls.request_pull(case, center_by_code(form.to_center.data), _consent(form), form.message.data,
                                  current_user)
     except DomainError as exc:
-        rollback_refused()
-        field_errors(form, exc)
+        status = refused(exc, form, announce=True)
         case = read_case(case_id)
-        db.session.commit()
-        return render_template("transfers/pulls/new.html", **{**context, "case": case}), status_of(exc)
-    db.session.commit()
+        keep_writes()  # the audited read of the case shown again
+        return render_template("transfers/pulls/new.html", **{**context, "case": case}), status
     flash(_("開始依頼を送りました。"), "info")
     return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
 
@@ -131,7 +129,6 @@ def detail(pull_id):
     """The center's own side of a pull, with the actions open to it."""
     row = pulls.read_pull(pull_id)
     context = _detail_context(row)
-    db.session.commit()
     return render_template("transfers/pulls/detail.html", **context)
 
 
@@ -143,16 +140,11 @@ def _act(pull_id, action, form):
             raise ValidationFailed(_("入力内容に誤りがあります。"),
                                    fields={k: [str(m) for m in v] for k, v in form.errors.items()})
         message = action(row)
-        db.session.commit()
     except DomainError as exc:
-        rollback_refused()
-        flash(exc.message, "error")
-        for messages in exc.details.get("fields", {}).values():
-            for text in messages:
-                flash(text, "error")
+        status = refused(exc)
         context = _detail_context(pulls.read_pull(pull_id))
-        db.session.commit()
-        return render_template("transfers/pulls/detail.html", **context), status_of(exc)
+        keep_writes()  # the audited read of the pull shown again
+        return render_template("transfers/pulls/detail.html", **context), status
     flash(message, "info")
     return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
 
@@ -194,24 +186,20 @@ def confirm(pull_id, case_id):
     if request.method == "GET":
         if row.status != "open":
             flash(_("この開始依頼は既に回答済みか、取り消されています。"), "error")
-            db.session.commit()
             return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
         form.package.data = []
-        db.session.commit()
         return render_template("transfers/pulls/confirm.html", **context)
     if not form.validate_on_submit():
-        db.session.commit()
+        keep_writes()  # the audited read of the case shown
         return render_template("transfers/pulls/confirm.html", **context), 422
     package = [{"kind": by_value[v]["kind"], "id": by_value[v]["id"]} for v in form.package.data or []]
     try:
         transfer = workflow.request_transfer(case, context["asker"], _consent(form), form.message.data, package,
                                              current_user, pull_id=row.id)
     except DomainError as exc:
-        rollback_refused()
-        field_errors(form, exc)
+        status = refused(exc, form, announce=True)
         context.update(row=pulls.get_pull_or_404(pull_id), case=read_case(case_id))
-        db.session.commit()
-        return render_template("transfers/pulls/confirm.html", **context), status_of(exc)
-    db.session.commit()
+        keep_writes()  # the audited read of the case shown again
+        return render_template("transfers/pulls/confirm.html", **context), status
     flash(_("開始依頼に応じて、広域調整の依頼を作成しました。"), "info")
     return redirect(url_for("transfers.detail", transfer_id=transfer.id))

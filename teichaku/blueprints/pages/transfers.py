@@ -4,7 +4,8 @@ admin's provision records, and the association's overview (metadata only) with r
 reassignment and the yearly compliance report.
 
 Views are thin: load (another center's transfer answers like a missing one) → service →
-commit → redirect; a refused action re-renders the page with its message (409 / 422).
+redirect (the request's boundary commits); a refused action re-renders the page with its message
+(409 / 422), keeping only the audited read of the page shown.
 """
 from __future__ import annotations
 
@@ -27,14 +28,15 @@ from ...crosstenant.transfers.attachments import MAX_FILES as MAX_ATTACHMENTS
 from ...platform import csv_export
 from ...platform.centers import center_by_code, list_centers
 from ...platform.errors import DomainError, InvalidState, ValidationFailed
-from ...platform.extensions import db
 from ...platform.i18n import fiscal_year_of, today_jst
 from ...platform.permissions import can
+from ...platform.transaction import keep_writes
 from ...tenants.cases.services import read_case
 from ..api.records import attachment as send_attachment
 from .forms import EmptyForm
-from .transfer_common import center_choices, field_errors, rollback_refused, status_of
+from .transfer_common import center_choices
 from .records import JaDateField
+from .refusals import refused
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
@@ -100,7 +102,6 @@ def index():
     rows, _cursor = lists.list_transfers(limit=200)
     cases = sides.own_cases(rows)
     centers = {c.id: c for c in list_centers()}
-    db.session.commit()
     return render_template("transfers/index.html", outgoing=[r for r in rows if r.side == "sending"],
                            incoming=[r for r in rows if r.side == "receiving"], cases=cases, centers=centers,
                            today=today_jst())
@@ -140,10 +141,9 @@ def new(case_id):
     if request.method == "GET":
         form.to_center.data = suggested or ""
         form.package.data = []
-        db.session.commit()
         return render_template("transfers/new.html", **context)
     if not form.validate_on_submit():
-        db.session.commit()
+        keep_writes()  # the audited read of the case shown
         return render_template("transfers/new.html", **context), 422
     package = [{"kind": by_value[v]["kind"], "id": by_value[v]["id"]} for v in form.package.data or []]
     consent = {"obtained_on": form.consent_obtained_on.data, "method": form.consent_method.data,
@@ -152,12 +152,10 @@ def new(case_id):
         row = workflow.request_transfer(case, center_by_code(form.to_center.data), consent, form.message.data,
                                         package, current_user)
     except (ValidationFailed, InvalidState) as exc:
-        rollback_refused()
-        field_errors(form, exc)
+        status = refused(exc, form, announce=True)
         case = read_case(case_id)
-        db.session.commit()
-        return render_template("transfers/new.html", **{**context, "case": case}), status_of(exc)
-    db.session.commit()
+        keep_writes()  # the audited read of the case shown again
+        return render_template("transfers/new.html", **{**context, "case": case}), status
     if row.status == "awaiting_approval":
         flash(_("依頼を作成しました。センター長の承認後に相手のセンターへ送られます。"), "info")
     else:
@@ -215,11 +213,9 @@ def detail(transfer_id):
     transfer's metadata (no personal data) with reminder and reassignment."""
     if can(current_user.role, "transfer.oversee"):
         context = _oversight_context(transfer_id)
-        db.session.commit()
         return render_template("transfers/oversight_detail.html", **context)
     row = groups.read_transfer(transfer_id)
     context = _detail_context(row)
-    db.session.commit()
     return render_template("transfers/detail.html", **context)
 
 
@@ -231,7 +227,6 @@ def letter(transfer_id):
     centers = {c.id: c for c in list_centers()}
     sender, receiver = ((centers[row.center_id], centers[row.counterpart_center_id]) if row.side == "sending"
                         else (centers[row.counterpart_center_id], centers[row.center_id]))
-    db.session.commit()
     return render_template("transfers/letter.html", row=row, case=case, person=_person_of(row, case),
                            sender=sender, receiver=receiver)
 
@@ -245,36 +240,14 @@ def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
             raise ValidationFailed(_("入力内容に誤りがあります。"),
                                    fields={k: [str(m) for m in v] for k, v in form.errors.items()})
         message = action(row)
-        db.session.commit()
     except DomainError as exc:
-        rollback_refused()
-        if keep_message_form:
-            _form_errors(form, exc)
-        else:
-            _flash_errors(exc)
+        status = refused(exc, form, announce=True) if keep_message_form else refused(exc)
         row = groups.read_transfer(transfer_id)
         context = _detail_context(row, message_form=form if keep_message_form else None)
-        db.session.commit()
-        return render_template("transfers/detail.html", **context), status_of(exc)
+        keep_writes()  # the audited read of the transfer shown again
+        return render_template("transfers/detail.html", **context), status
     flash(message, "info")
     return redirect(url_for("transfers.detail", transfer_id=row.id))
-
-
-def _flash_errors(exc: DomainError) -> None:
-    flash(exc.message, "error")
-    for messages in exc.details.get("fields", {}).values():
-        for text in messages:
-            flash(text, "error")
-
-
-def _form_errors(form, exc: DomainError) -> None:
-    """The refusal's message, and its field errors on the form's fields (once each)."""
-    flash(exc.message, "error")
-    for name, messages in exc.details.get("fields", {}).items():
-        target = getattr(form, name.split(".")[-1], None)
-        if target is None:
-            continue
-        target.errors = list(target.errors) + [m for m in messages if m not in target.errors]
 
 
 @bp.post("/<transfer_id>/accept")
@@ -343,7 +316,6 @@ def attachment(transfer_id, attachment_id):
     download is audited."""
     row = groups.get_transfer_or_404(transfer_id)
     copy, data = threads.download_attachment(row, attachment_id)
-    db.session.commit()
     return send_attachment(copy, data)
 
 
@@ -367,7 +339,6 @@ def oversight():
         status = None
     overdue_only = request.args.get("overdue") == "1"
     items, _cursor = oversee.oversight_list(limit=200, status=status, overdue_only=overdue_only)
-    db.session.commit()
     return render_template("transfers/oversight.html", items=items, status=status, overdue_only=overdue_only,
                            action_form=EmptyForm(formdata=None))
 
@@ -378,13 +349,11 @@ def _oversee(transfer_id, action, *, form=None):
             raise ValidationFailed(_("新しい依頼先を選んでください。"),
                                    fields={k: [str(m) for m in v] for k, v in form.errors.items()})
         message = action()
-        db.session.commit()
     except (InvalidState, ValidationFailed) as exc:
-        rollback_refused()
-        flash(exc.message, "error")
+        status = refused(exc, form, announce=True)  # the message; field errors stay on the form
         context = _oversight_context(transfer_id)
-        db.session.commit()
-        return render_template("transfers/oversight_detail.html", **context), status_of(exc)
+        keep_writes()  # the audited read of the metadata shown again
+        return render_template("transfers/oversight_detail.html", **context), status
     flash(message, "info")
     return redirect(url_for("transfers.detail", transfer_id=transfer_id))
 
@@ -422,7 +391,6 @@ def report():
     answer, requests open past the release date)."""
     year = _fiscal_year()
     data = oversee.compliance_report(year)
-    db.session.commit()
     return render_template("transfers/report.html", report=data, years=range(fiscal_year_of(today_jst()), 2011, -1))
 
 
@@ -430,7 +398,6 @@ def report():
 def report_export():
     year = _fiscal_year()
     content = oversee.compliance_report_csv(oversee.compliance_report(year))
-    db.session.commit()
     return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="transfers-FY{year}.csv"'})
 
@@ -441,13 +408,11 @@ def report_export():
 def provisions():
     """The center's records of provision to a third party (第三者提供記録)."""
     items, next_cursor = provision_records.provision_records(limit=200, cursor=request.args.get("cursor") or None)
-    db.session.commit()
     return render_template("transfers/provisions.html", items=items, next_cursor=next_cursor)
 
 
 @bp.get("/provisions.csv")
 def provisions_export():
     content = provision_records.export_provision_records()
-    db.session.commit()
     return Response(content, mimetype=csv_export.MIMETYPE,
                     headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
