@@ -17,7 +17,7 @@ from .crosstenant.aggregates.cli import aggregates_cli
 from .crosstenant.exchange.cli import exchange_cli
 from .platform.extensions import db
 from .platform.handover.cli import register as register_handover
-from .tenants.retention.cli import retention_cli
+from .crosstenant.retention.cli import retention_cli
 
 centers_cli = AppGroup("centers", help="センター（テナント）の管理")
 users_cli = AppGroup("users", help="アカウントの管理")

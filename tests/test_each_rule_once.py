@@ -148,6 +148,6 @@ def test_only_the_small_count_suppression_is_a_module_named_disclosure():
     named = sorted(m.name for m in pkgutil.walk_packages(teichaku.__path__, "teichaku.")
                    if m.name.rsplit(".", 1)[-1] == "disclosure")
     assert named == ["teichaku.crosstenant.aggregates.disclosure"]
-    from teichaku.tenants.retention import disclosure_request
+    from teichaku.crosstenant.retention import disclosure_request
 
     assert callable(disclosure_request.build_disclosure)

@@ -48,18 +48,6 @@ KNOWN_DEBT: dict[str, set[str]] = {
         # outbox writer belongs in platform, the inboxes and delivery stay in crosstenant.
         "platform.auth.duties -> crosstenant.notifications.delivery",
         "platform.auth.duties -> crosstenant.notifications.services",
-        # Retention acts across the domain (a person's transfers, case studies, notifications):
-        # to move it above crosstenant, or let those modules register what hangs off a person.
-        "tenants.retention.disclosure_request -> crosstenant.exchange.lifecycle",
-        "tenants.retention.disclosure_request -> crosstenant.transfers.attachments",
-        "tenants.retention.disclosure_request -> crosstenant.transfers.lifecycle",
-        "tenants.retention.disclosure_request -> crosstenant.transfers.models",
-        "tenants.retention.erasure -> crosstenant.exchange.models",
-        "tenants.retention.erasure -> crosstenant.transfers.models",
-        "tenants.retention.guard -> crosstenant.transfers.models",
-        "tenants.retention.policy -> crosstenant.transfers.lifecycle",
-        "tenants.retention.policy -> crosstenant.transfers.models",
-        "tenants.retention.services -> crosstenant.notifications.services",
     },
     "private": set(),
 }

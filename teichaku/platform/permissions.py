@@ -42,7 +42,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "case.override_eligibility": frozenset({Role.CENTER_ADMIN}),
     "center.users.manage": frozenset({Role.CENTER_ADMIN}),
     "center.audit.read": frozenset({Role.CENTER_ADMIN}),
-    # 保存期間と削除, 開示請求 (tenants/retention): the center admin decides and answers requests.
+    # 保存期間と削除, 開示請求 (crosstenant/retention): the center admin decides and answers requests.
     "retention.manage": frozenset({Role.CENTER_ADMIN}),
     "person.disclose": frozenset({Role.CENTER_ADMIN}),
     # 広域調整 (transfers): each center works its own side; the association oversees metadata only.

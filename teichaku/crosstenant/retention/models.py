@@ -17,8 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...platform.extensions import db
 from ...platform.models import AwareDateTime, TenantOwned, Timestamped
-from ..cases.lifecycle import CASE_TYPES, sql_in
-from ..persons.models import Person  # noqa: F401  (mapper registration: the foreign key points at persons)
+from ...tenants.cases.lifecycle import CASE_TYPES, sql_in
+from ...tenants.persons.models import Person  # noqa: F401  (mapper registration: the foreign key points at persons)
 
 REVIEW_STATUSES = ("due", "held", "erased", "withdrawn")
 OPEN_REVIEW_STATUSES = ("due", "held")
