@@ -10,6 +10,8 @@ in this order: request id -> user and tenant -> permission check -> view -> head
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from flask import Flask
@@ -17,6 +19,8 @@ from flask import Flask
 from . import cli
 from .blueprints import register as register_blueprints
 from .crosstenant.aggregates import tracking as _aggregates_tracking  # noqa: F401  (its session hooks mark slices dirty)
+from .crosstenant.notifications.services import emit as outbox_emit
+from .platform import announcements
 from .platform import centers as _centers  # noqa: F401  (the models of the platform)
 from .platform import config as config_module
 from .platform import errors, hooks, i18n, logs
@@ -47,6 +51,7 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     app.config["DATABASE_ROLE"] = database_role
     app.extensions["teichaku_app_factory"] = create_app
     tenancy.use_audit_writer(audit_record)  # every cross_tenant(...) is audited
+    announcements.use_announcer(outbox_emit)  # the account duties' events go into the outbox
     _configure_database(app, database_role)
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
 
@@ -100,9 +105,6 @@ def _init_extensions(app: Flask) -> None:
 def _register_models() -> None:
     """Import every models module so the mappers (and Alembic) see every table: the platform's
     own, and ``models`` of every package under ``teichaku.tenants`` and ``teichaku.crosstenant``."""
-    import importlib
-    import pkgutil
-
     for parent in ("teichaku.tenants", "teichaku.crosstenant"):
         try:
             package = importlib.import_module(parent)
@@ -111,7 +113,7 @@ def _register_models() -> None:
         for info in pkgutil.iter_modules(package.__path__):
             if info.ispkg:
                 try:
-                    importlib.import_module(f"{parent}.{info.name}.models")
+                    importlib.import_module(f"{parent}.{info.name}.models")  # by name: a new package needs no line here
                 except ModuleNotFoundError as exc:
                     if exc.name != f"{parent}.{info.name}.models":
                         raise

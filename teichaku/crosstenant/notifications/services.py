@@ -1,8 +1,9 @@
 """Notifications: emitting events into the outbox, the inbox, the e-mail preference, and the
 platform admin's view of failed deliveries.
 
-``emit`` is the one interface the cross-tenant services (transfers, ...) call: it writes an
-outbox row in the caller's open transaction and never commits or talks to Redis.  Session hooks
+``emit`` is the one interface the cross-tenant services (transfers, ...) call, and the
+platform's account duties through ``platform.announcements`` (the app factory names ``emit``
+there): it writes an outbox row in the caller's open transaction and never commits or talks to Redis.  Session hooks
 collect the ids of new outbox rows at flush and enqueue their delivery after the commit; a
 rollback forgets them.  If Redis does not answer at that moment the failure is logged (ids only)
 and the sweep (``delivery.sweep_outbox``) delivers the event later.
@@ -10,6 +11,7 @@ and the sweep (``delivery.sweep_outbox``) delivers the event later.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import and_, event, func, or_, select, update
@@ -22,6 +24,7 @@ from ...platform.models import utcnow
 from ...platform.pagination import keyset_page
 from ...platform.tenancy import account_lookup
 from ...platform.jobs import enqueue
+from .delivery import commit_job_id, deliver_event
 from .models import KINDS, Notification, OutboxEvent
 
 log = get_logger("teichaku.notifications")
@@ -88,8 +91,6 @@ def enqueue_deliveries(event_ids, *, retry: bool = False) -> int:
     first takes that job off the queue); a retry gets an id of its own."""
     if not event_ids:
         return 0
-    from .delivery import commit_job_id, deliver_event
-
     app = current_app._get_current_object()
     queued = 0
     # A fresh app context: its own session (the committing one may not run SQL now) and no
@@ -172,9 +173,7 @@ def _problem_filter(now):
     )
 
 
-def _sweep_after():
-    from datetime import timedelta
-
+def _sweep_after() -> timedelta:
     return timedelta(seconds=current_app.config["OUTBOX_SWEEP_AFTER_SECONDS"])
 
 
