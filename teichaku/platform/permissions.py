@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask import current_app, has_app_context
+
 
 class Role(StrEnum):
     STAFF = "staff"                    # 相談員・支援員: one center
@@ -342,8 +344,6 @@ def can(role: str | None, capability: str) -> bool:
 
 def _granted_by_configuration(role: Role, capability: str) -> bool:
     """A grant of ``CONFIGURED_GRANTS`` whose setting is on in the running app (never outside one)."""
-    from flask import current_app, has_app_context
-
     grant = CONFIGURED_GRANTS.get(capability)
     if grant is None or role not in grant[1] or not has_app_context():
         return False
