@@ -11,6 +11,8 @@ boundary: ``platform/transaction.py``) -> headers and log.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from flask import Flask
@@ -19,6 +21,7 @@ from . import cli
 from .blueprints import register as register_blueprints
 from .crosstenant.aggregates import tracking as aggregates_tracking
 from .crosstenant.notifications import services as notifications
+from .platform import announcements
 from .platform import centers as _centers  # noqa: F401  (the models of the platform)
 from .platform import config as config_module
 from .platform import errors, hooks, i18n, logs
@@ -31,7 +34,7 @@ from .platform.extensions import csrf, db, limiter, login_manager, migrate
 from .platform import jobs
 from .platform.redis_client import limiter_storage_uri
 from .platform.scope_token import check_key, derive_key
-from .tenants.retention import guard as retention_guard
+from .crosstenant.retention import guard as retention_guard
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -51,6 +54,7 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     app.extensions["teichaku_app_factory"] = create_app
     tenancy.use_audit_writer(audit_record)  # every cross_tenant(...) is audited
     _install_session_hooks()
+    announcements.use_announcer(notifications.emit)  # the account duties' events go into the outbox
     _configure_database(app, database_role)
     Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
 
@@ -120,9 +124,6 @@ def _init_extensions(app: Flask) -> None:
 def _register_models() -> None:
     """Import every models module so the mappers (and Alembic) see every table: the platform's
     own, and ``models`` of every package under ``teichaku.tenants`` and ``teichaku.crosstenant``."""
-    import importlib
-    import pkgutil
-
     for parent in ("teichaku.tenants", "teichaku.crosstenant"):
         try:
             package = importlib.import_module(parent)
@@ -131,7 +132,7 @@ def _register_models() -> None:
         for info in pkgutil.iter_modules(package.__path__):
             if info.ispkg:
                 try:
-                    importlib.import_module(f"{parent}.{info.name}.models")
+                    importlib.import_module(f"{parent}.{info.name}.models")  # by name: a new package needs no line here
                 except ModuleNotFoundError as exc:
                     if exc.name != f"{parent}.{info.name}.models":
                         raise

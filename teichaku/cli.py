@@ -10,14 +10,23 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from .crosstenant.aggregates.cli import aggregates_cli
 from .crosstenant.exchange.cli import exchange_cli
+from .crosstenant.retention.cli import retention_cli
+from .platform.audit.services import verify
+from .platform.auth.duties import DutyError, announce_center_admin, invitation_link
+from .platform.auth.models import User
+from .platform.auth.passwords import PasswordPolicyError
+from .platform.auth.services import AccountError, create_user, prefecture_setup_link
+from .platform.centers import center_by_code, list_centers, seed_centers
 from .platform.extensions import db
 from .platform.handover.cli import register as register_handover
-from .tenants.retention.cli import retention_cli
+from .platform.scope_token import derive_key, store_key, verifies
+from .platform.tenancy import account_lookup
 
 centers_cli = AppGroup("centers", help="センター（テナント）の管理")
 users_cli = AppGroup("users", help="アカウントの管理")
@@ -38,8 +47,6 @@ def init_app(app: Flask) -> None:
 @centers_cli.command("seed")
 def centers_seed() -> None:
     """Load the 48 centers (idempotent)."""
-    from .platform.centers import seed_centers
-
     created, existing = seed_centers()
     db.session.commit()
     click.echo(f"centers: {created} created, {existing} already present", err=True)
@@ -47,8 +54,6 @@ def centers_seed() -> None:
 
 @centers_cli.command("list")
 def centers_list() -> None:
-    from .platform.centers import list_centers
-
     for c in list_centers():
         click.echo(f"{c.code}\t{c.prefecture_code}\t{c.region}\t{'active' if c.active else 'inactive'}\t{c.name}")
 
@@ -61,10 +66,6 @@ def centers_list() -> None:
 @click.option("--name", "display_name", default="")
 def users_create(email: str, password: str, role: str, center_code: str | None, display_name: str) -> None:
     """Create an account; prints its id alone on stdout."""
-    from .platform.auth.duties import announce_center_admin
-    from .platform.auth.passwords import PasswordPolicyError
-    from .platform.auth.services import AccountError, create_user
-
     try:
         user = create_user(email=email, password=password, role=role, center_code=center_code, display_name=display_name)
         announce_center_admin(user)  # every new center admin reaches the association and the admins
@@ -81,9 +82,6 @@ def users_create(email: str, password: str, role: str, center_code: str | None, 
 def users_invitation_link(email: str) -> None:
     """Print the one-time set-password link of a pending invitation alone on stdout (the shell is
     where it appears when no SMTP is configured; never on the operator's pages).  Audited."""
-    from .platform.auth.duties import DutyError, invitation_link
-    from .platform.auth.services import AccountError
-
     try:
         link = invitation_link(email)
     except (DutyError, AccountError) as exc:
@@ -100,8 +98,6 @@ def users_invitation_link(email: str) -> None:
 def users_prefecture_link(email: str) -> None:
     """Print a one-time set-password link of a prefecture official (invited from the operator's
     pages when no e-mail can be sent); prints the link alone on stdout.  Audited."""
-    from .platform.auth.services import AccountError, prefecture_setup_link
-
     try:
         url = prefecture_setup_link(email)
     except AccountError as exc:
@@ -116,9 +112,6 @@ def users_prefecture_link(email: str) -> None:
 @click.option("--center", "center_code", default=None, help="one center's chain only")
 def audit_verify(center_code: str | None) -> None:
     """Recompute the hash chains; exit 1 if an entry was edited, inserted or deleted."""
-    from .platform.audit.services import verify
-    from .platform.centers import center_by_code
-
     center_id = None
     if center_code:
         center = center_by_code(center_code)
@@ -140,10 +133,6 @@ def rls_sync_key() -> None:
     Run as the schema owner after ``db upgrade`` and after changing either variable: the app
     refuses to start while the database would not verify its scope tokens.
     """
-    from flask import current_app
-
-    from .platform.scope_token import derive_key, store_key, verifies
-
     if db.engine.dialect.name != "postgresql":
         click.echo("rls: no row-level security on this database; nothing to store", err=True)
         return
@@ -176,14 +165,6 @@ DEMO_ACCOUNTS = (
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Create the demo accounts (never in production); prints how to sign in."""
-    from flask import current_app
-    from sqlalchemy import select
-
-    from .platform.auth.models import User
-    from .platform.auth.services import create_user
-    from .platform.centers import center_by_code
-    from .platform.tenancy import account_lookup
-
     if current_app.config["TEICHAKU_ENV"] == "production":
         click.echo("エラー: 本番環境ではデモアカウントを作成しません。", err=True)
         sys.exit(2)

@@ -42,7 +42,7 @@ def _old_closed_case(app, family_name: str) -> dict:
 
 def test_center_admin_reviews_due_files_erases_one_after_the_warning_and_exports_another(
         app, world, page, tmp_path):  # noqa: F811 - the imported fixture
-    from teichaku.tenants.retention.services import run_review
+    from teichaku.crosstenant.retention.services import run_review
 
     erased = _old_closed_case(app, "期限切")
     kept = factories.make_case(app, "tokyo", person=factories.person_payload(family_name="開示先"))

@@ -229,7 +229,7 @@ def build_center_a(app, world) -> dict:
         out["pull_id"] = pull.id
     with app.app_context():  # retention: a rule, a person due for review and an erased stub
         from teichaku.tenants.cases.services import transition_case
-        from teichaku.tenants.retention import erasure, services as retention
+        from teichaku.crosstenant.retention import erasure, services as retention
 
         set_tenant(center_by_code("tokyo").id)
         retention.set_rules({"consultation": 3})

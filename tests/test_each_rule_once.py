@@ -33,7 +33,7 @@ from teichaku.tenants.cases.schemas import EligibilityIn
 from teichaku.tenants.records import lifecycle as record_lc
 from teichaku.tenants.records import schemas as record_schemas
 from teichaku.tenants.records import services as record_services
-from teichaku.tenants.retention import disclosure_request
+from teichaku.crosstenant.retention import disclosure_request
 from teichaku.platform.i18n import fiscal_year_of, today_jst
 from teichaku.platform.pagination import encode_cursor
 from tests.conftest import BACKEND
@@ -164,7 +164,7 @@ def test_only_the_small_count_suppression_is_a_module_named_disclosure():
     named = sorted(m.name for m in pkgutil.walk_packages(teichaku.__path__, "teichaku.")
                    if m.name.rsplit(".", 1)[-1] == "disclosure")
     assert named == ["teichaku.crosstenant.aggregates.disclosure"]
-    from teichaku.tenants.retention import disclosure_request
+    from teichaku.crosstenant.retention import disclosure_request
 
     assert callable(disclosure_request.build_disclosure)
 

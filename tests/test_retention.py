@@ -30,8 +30,8 @@ from teichaku.tenants.persons.models import Person
 from teichaku.tenants.records import services as records
 from teichaku.tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from teichaku.platform.storage import document_path
-from teichaku.tenants.retention import policy, services
-from teichaku.tenants.retention.models import RetentionReview
+from teichaku.crosstenant.retention import policy, services
+from teichaku.crosstenant.retention.models import RetentionReview
 from tests import factories
 from tests.conftest import APP_ROLE, BACKEND
 from tests.world_committees import make_agenda_item, make_meeting
@@ -628,7 +628,7 @@ def test_a_decision_on_a_stale_page_is_a_version_conflict_and_changes_nothing(ap
 
 
 def test_two_admins_confirming_at_once_erase_once_and_the_second_is_told(app, page_app, world, monkeypatch):
-    from teichaku.tenants.retention import erasure
+    from teichaku.crosstenant.retention import erasure
     from tests.races import race
 
     listed = _listed(app, monkeypatch)

@@ -20,7 +20,7 @@ from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
 from teichaku.platform.i18n import today_jst
 from teichaku.platform.tenancy import set_tenant
-from teichaku.tenants.retention.disclosure_request import ACCESS_LOG_COLUMNS, DisclosurePackage, build_disclosure
+from teichaku.crosstenant.retention.disclosure_request import ACCESS_LOG_COLUMNS, DisclosurePackage, build_disclosure
 from tests import factories
 
 PDF = b"%PDF-1.7\n% disclosure test letter\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

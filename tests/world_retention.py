@@ -13,7 +13,7 @@ B_DUE_FAMILY_NAME = "乙保存"  # distinctive: a leak check can look for it in 
 
 def extend_world(app, world) -> None:
     from teichaku.tenants.cases import services as cases
-    from teichaku.tenants.retention import services as retention
+    from teichaku.crosstenant.retention import services as retention
     from tests.factories import person_payload
 
     with app.app_context():

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .api import register_api
+from .pages import register_pages
+
 
 def register(app: Flask) -> None:
-    from .api import register_api
-    from .pages import register_pages
-
     register_pages(app)
     register_api(app)

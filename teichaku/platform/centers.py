@@ -13,6 +13,7 @@ from importlib import resources
 from sqlalchemy import Boolean, CheckConstraint, String, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .audit.services import record
 from .extensions import db
 from .models import AwareDateTime, utcnow
 
@@ -130,8 +131,6 @@ class CenterError(ValueError):
 
 
 def add_center(code: str, name: str, prefecture_code: str, region: str, prefecture_name: str) -> Center:
-    from .audit.services import record
-
     if center_by_code(code):
         raise CenterError("このコードのセンターは既に登録されています。")
     if region not in REGIONS:
@@ -145,8 +144,6 @@ def add_center(code: str, name: str, prefecture_code: str, region: str, prefectu
 
 
 def rename_center(center: Center, name: str) -> None:
-    from .audit.services import record
-
     name = name.strip()
     if not name:
         raise CenterError("名称を入力してください。")
@@ -156,7 +153,5 @@ def rename_center(center: Center, name: str) -> None:
 
 def set_center_active(center: Center, active: bool) -> None:
     """Deactivate (or reactivate) a center: its data stays, its users are shut out at once."""
-    from .audit.services import record
-
     center.active = active
     record("center.activate" if active else "center.deactivate", object_type="center", object_id=center.id)

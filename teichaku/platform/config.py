@@ -90,7 +90,7 @@ def from_environment() -> dict:
         # admin and its prefecture's viewer (crosstenant/aggregates/reporting); at least 2.
         "DISCLOSURE_THRESHOLD": _int("DISCLOSURE_THRESHOLD", 10),
         # 保存期間: years a case file is kept after its case ended, unless the center set its own
-        # rule per case type (tenants/retention); then the monthly review lists it for erasure.
+        # rule per case type (crosstenant/retention); then the monthly review lists it for erasure.
         "RETENTION_YEARS_AFTER_CLOSING": _int("RETENTION_YEARS_AFTER_CLOSING", 5),
         "JOBS_FAILURE_TTL": _int("JOBS_FAILURE_TTL", 7 * 24 * 3600),
         # Notifications (crosstenant/notifications): e-mail through SMTP when SMTP_HOST is set.

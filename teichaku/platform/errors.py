@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
 from .logs import get_logger
 
 log = get_logger("teichaku.errors")
@@ -137,8 +138,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StaleDataError)
     def _stale(exc):
-        from .extensions import db
-
         db.session.rollback()
         return _domain(VersionConflict("他の職員が先に更新しました。最新の内容を確認してから再度保存してください。"))
 
@@ -148,8 +147,6 @@ def init_app(app: Flask) -> None:
         log.error("unhandled_exception", exc_type=type(exc).__name__, path=request.path)
         if app.config.get("PROPAGATE_UNEXPECTED"):
             raise exc
-        from .extensions import db
-
         db.session.rollback()
         if _is_api():
             return api_error(500)

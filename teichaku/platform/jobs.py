@@ -17,6 +17,7 @@ import functools
 import os
 from typing import Callable
 
+import fakeredis
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
@@ -43,8 +44,6 @@ def get_queue(app: Flask | None = None) -> Queue:
         if redis_available(app) and not app.config.get("JOBS_IN_PROCESS"):
             queue = Queue(QUEUE_NAME, connection=connection(app), serializer=JSONSerializer)
         else:
-            import fakeredis
-
             queue = Queue(QUEUE_NAME, connection=fakeredis.FakeRedis(), serializer=JSONSerializer, is_async=False)
         app.extensions["teichaku_queue"] = queue
     return queue

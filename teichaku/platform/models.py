@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, ForeignKey, TypeDecorator, Uuid
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from .extensions import db
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -71,6 +73,4 @@ class Timestamped:
 
 def tenant_models() -> list[type]:
     """Every mapped class that is tenant-owned (used by the tenancy filter and meta-tests)."""
-    from .extensions import db
-
     return [m.class_ for m in db.Model.registry.mappers if getattr(m.class_, "__tenant_owned__", False)]

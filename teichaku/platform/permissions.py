@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask import current_app, has_app_context
+
 
 class Role(StrEnum):
     STAFF = "staff"                    # 相談員・支援員: one center
@@ -42,7 +44,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "case.override_eligibility": frozenset({Role.CENTER_ADMIN}),
     "center.users.manage": frozenset({Role.CENTER_ADMIN}),
     "center.audit.read": frozenset({Role.CENTER_ADMIN}),
-    # 保存期間と削除, 開示請求 (tenants/retention): the center admin decides and answers requests.
+    # 保存期間と削除, 開示請求 (crosstenant/retention): the center admin decides and answers requests.
     "retention.manage": frozenset({Role.CENTER_ADMIN}),
     "person.disclose": frozenset({Role.CENTER_ADMIN}),
     # 広域調整 (transfers): each center works its own side; the association oversees metadata only.
@@ -342,8 +344,6 @@ def can(role: str | None, capability: str) -> bool:
 
 def _granted_by_configuration(role: Role, capability: str) -> bool:
     """A grant of ``CONFIGURED_GRANTS`` whose setting is on in the running app (never outside one)."""
-    from flask import current_app, has_app_context
-
     grant = CONFIGURED_GRANTS.get(capability)
     if grant is None or role not in grant[1] or not has_app_context():
         return False

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import structlog
 from flask import current_app, has_app_context
+from psycopg import OperationalError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -98,8 +99,6 @@ def _read(query: Callable[[Session], Any]) -> Any:
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:
-    from psycopg import OperationalError
-
     return isinstance(getattr(exc, "orig", None), OperationalError)
 
 

@@ -11,6 +11,10 @@ connection, or injected SQL, sees no tenant rows instead of raising an error.
 """
 from __future__ import annotations
 
+from flask import current_app
+
+from .scope_token import NONCE_SQL
+
 # Each setting is read in a sub-select, so PostgreSQL evaluates it once per statement (an
 # InitPlan) and can still use the (center_id, ...) indexes; a bare current_setting() in an OR
 # makes the planner scan every row of the center (measured by make bench).  The functions verify
@@ -62,8 +66,6 @@ CREATE TABLE IF NOT EXISTS rls_scope_key (
 
 
 def _scope_functions() -> tuple[str, ...]:
-    from .scope_token import NONCE_SQL
-
     setting = "coalesce(current_setting('app.{}', true), '')"
     signed = ("concat_ws('|', 'v1', " + ", ".join(setting.format(n) for n in ("tenant_id", "cross_tenant", "accounts"))
               + f", {NONCE_SQL})")
@@ -152,6 +154,4 @@ def grant(op, role: str, table: str, privileges: str = "SELECT, INSERT, UPDATE, 
 
 
 def app_role() -> str:
-    from flask import current_app
-
     return current_app.config["APP_DB_ROLE"]

@@ -22,6 +22,7 @@ import hmac
 from typing import Mapping
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 KEY_TABLE = "rls_scope_key"
 LABEL = b"teichaku rls scope key v1"
@@ -111,8 +112,6 @@ def verifies(connection, key: bytes) -> bool:
 
 def check_key(engine, key: bytes) -> None:
     """Start-up check of the application process: refuse to run with tokens nobody verifies."""
-    from sqlalchemy.exc import DBAPIError
-
     with engine.connect() as connection:
         try:
             ok = verifies(connection, key)

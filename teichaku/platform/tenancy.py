@@ -25,7 +25,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from flask import abort, g, has_app_context
+from flask import abort, current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, with_loader_criteria
 
@@ -185,8 +185,6 @@ def _settings() -> dict[str, str]:
 
 def _scope_key() -> bytes:
     """The app's HMAC key (derived once per app from its configuration)."""
-    from flask import current_app
-
     key = current_app.extensions.get("teichaku_scope_key")
     if key is None:
         key = current_app.extensions["teichaku_scope_key"] = scope_token.derive_key(current_app.config)

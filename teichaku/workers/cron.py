@@ -45,7 +45,7 @@ PERIODIC_JOBS: tuple[Periodic, ...] = (
     Periodic(sweep_dirty_slices, "* * * * *", _l("全国集計の再計算漏れの処理"), {"failure_ttl": 24 * 3600}),
     Periodic(rebuild_rollups, "15 18 * * *", _l("全国集計の毎晩の再構築"), {"job_timeout": REBUILD_TIMEOUT_SECONDS}),  # 03:15 JST
     # Retention: monthly, on the 2nd at 05:45 Japan time (20:45 UTC on the 1st); running it twice
-    # lists nobody twice (tenants/retention).
+    # lists nobody twice (crosstenant/retention).
     Periodic(review_retention, "45 20 1 * *", _l("保存期間の毎月の見直し")),
 )
 

@@ -3,20 +3,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import delete, or_
 
+from ..crosstenant.retention.services import run_review
+from ..crosstenant.transfers.deadlines import send_reminders
 from ..platform.auth.models import ApiToken, UserSession
+from ..platform.centers import list_centers
 from ..platform.extensions import db
 from ..platform.jobs import job
 from ..platform.models import utcnow
-from ..platform.tenancy import account_lookup
+from ..platform.tenancy import account_lookup, set_tenant
+from ..tenants.cases.services import raise_reminders
 
 
 @job
 def purge_expired_sessions() -> int:
     """Delete sessions and tokens that can no longer be used (kept a day for investigation)."""
-    from flask import current_app
-
     cutoff = utcnow() - current_app.config["SESSION_ABSOLUTE_TIMEOUT"] - timedelta(days=1)
     with account_lookup():
         n = db.session.execute(delete(UserSession).where(or_(UserSession.created_at < cutoff, UserSession.revoked_at < cutoff))).rowcount
@@ -29,10 +32,6 @@ def purge_expired_sessions() -> int:
 def raise_deadline_reminders() -> int:
     """Daily: reminders 3 and 1 days (``REMINDER_DAYS``) before release and follow-up dates,
     center by center (each with its own tenant scope)."""
-    from ..platform.centers import list_centers
-    from ..platform.tenancy import set_tenant
-    from ..tenants.cases.services import raise_reminders
-
     total = 0
     for center in list_centers():
         if not center.active:
@@ -49,8 +48,6 @@ def send_transfer_reminders() -> int:
     """Daily: 広域調整 requests unanswered for ``TRANSFER_ANSWER_DAYS`` days, or releasing within
     ``TRANSFER_RELEASE_WARNING_DAYS`` days without an acceptance, remind the receiving center and
     are flagged for the association (crosstenant/transfers)."""
-    from ..crosstenant.transfers.deadlines import send_reminders
-
     sent = send_reminders()
     db.session.commit()
     return sent
@@ -59,11 +56,7 @@ def send_transfer_reminders() -> int:
 @job
 def review_retention() -> int:
     """Monthly: list each center's persons whose case files are past their keeping period, for
-    the center admin to confirm or hold (tenants/retention); nothing is erased here."""
-    from ..platform.centers import list_centers
-    from ..platform.tenancy import set_tenant
-    from ..tenants.retention.services import run_review
-
+    the center admin to confirm or hold (crosstenant/retention); nothing is erased here."""
     listed = 0
     for center in list_centers():
         if not center.active:

@@ -20,6 +20,8 @@ from typing import Any, Iterable
 from croniter import croniter
 from redis import Redis
 
+from .cron import PERIODIC_JOBS
+
 KEY_PREFIX = "teichaku:periodic"
 META_KEY = "teichaku_periodic"  # the job's meta field naming its periodic job
 
@@ -113,7 +115,7 @@ def is_overdue(cron_expression: str, scheduled_since: datetime | None, last_succ
 def statuses(connection: Redis, queue_name: str, schedule=None, at: datetime | None = None) -> list[JobStatus]:
     """Every periodic job of ``schedule`` (default: ``workers.cron.PERIODIC_JOBS``), in its order."""
     if schedule is None:
-        from .cron import PERIODIC_JOBS as schedule
+        schedule = PERIODIC_JOBS
     at = at or _now()
     with connection.pipeline() as pipe:
         for periodic in schedule:

@@ -4,6 +4,9 @@ Bearer tokens only: the API takes no cookies, so it is exempt from CSRF.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Flask
 from flask_smorest import Api
 
@@ -22,9 +25,6 @@ api = ContractApi()
 
 
 def register_api(app: Flask) -> None:
-    import importlib
-    import pkgutil
-
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],

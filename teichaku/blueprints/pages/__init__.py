@@ -1,31 +1,29 @@
 """Server-rendered Japanese pages."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Flask
+from flask_login import current_user
+
+from ...platform.centers import prefecture_by_code
+from ...platform.permissions import ROLE_LABELS, Role, can
+from ...tenants.cases import lifecycle
 
 
 def register_pages(app: Flask) -> None:
     """Register the ``bp`` of every module in this package (a new page module needs no wiring;
     its endpoints still need entries in the permission table, or they answer 403)."""
-    import importlib
-    import pkgutil
-
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "bp"):
             app.register_blueprint(module.bp)
     app.context_processor(_layout_context)
-    from ...tenants.cases import lifecycle
-
     app.jinja_env.globals["L"] = lifecycle  # label tables, usable inside imported macros too
 
 
 def _layout_context() -> dict:
-    from flask_login import current_user
-
-    from ...platform.centers import prefecture_by_code
-    from ...platform.permissions import ROLE_LABELS, Role, can
-
     user = current_user if getattr(current_user, "is_authenticated", False) else None
     return {
         "can": (lambda capability: bool(user) and can(user.role, capability)),

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from ...tenants.cases.lifecycle import (
     CERTIFICATE_STATUSES, CLOSING_REASONS, CONSENT_WITNESS_MAX, ELIGIBILITY_CONDITIONS, FACILITY_TYPES, NEED_STATUSES,
     OVERRIDE_REASON_MAX, OVERRIDE_REASON_MIN, PLACEMENTS, PUBLIC_ASSISTANCE, REQUESTER_TYPES, STATUS_LABELS,
     SUSPECT_STAGES,
 )
+from ...tenants.common.municipality import is_valid_municipality_code
 
 REQUIRED = _l("必須項目です。")
 
@@ -98,10 +99,6 @@ def _choices(mapping: dict, blank: str | None = None) -> list:
 
 
 def _municipality_code(form, field) -> None:
-    from wtforms.validators import ValidationError
-
-    from ...tenants.common.municipality import is_valid_municipality_code
-
     if field.data and not is_valid_municipality_code(field.data.strip()):
         raise ValidationError(_l("全国地方公共団体コード（6桁、検査数字付き）が正しくありません。"))
 

@@ -2,7 +2,7 @@
 
 The review list (due and held files, and the last erasures), confirming an erasure or holding
 it, the keeping periods per case type, and the export of everything held about one person.
-Every rule lives in ``tenants/retention``; these views only translate forms and errors (the
+Every rule lives in ``crosstenant/retention``; these views only translate forms and errors (the
 request's boundary commits).
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from ...platform.errors import DomainError
 from ...platform.transaction import keep_writes
 from ...tenants.cases.lifecycle import CASE_TYPES
-from ...tenants.retention import services
-from ...tenants.retention.disclosure_request import build_disclosure
-from ...tenants.retention.models import MAX_YEARS, MIN_YEARS
+from ...crosstenant.retention import services
+from ...crosstenant.retention.disclosure_request import build_disclosure
+from ...crosstenant.retention.models import MAX_YEARS, MIN_YEARS
 from .forms import EmptyForm
 from .refusals import refused
 

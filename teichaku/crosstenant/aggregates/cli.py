@@ -10,6 +10,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from .jobs import rebuild_rollups
+
 aggregates_cli = AppGroup("aggregates", help="全国集計（ロールアップ）")
 
 
@@ -17,8 +19,6 @@ aggregates_cli = AppGroup("aggregates", help="全国集計（ロールアップ�
 @click.option("--fiscal-year", "fiscal_year", type=int, default=None, help="one fiscal year only (e.g. 2025)")
 def aggregates_rebuild(fiscal_year: int | None) -> None:
     """Recompute the rollups from the rows; exit 1 if the stored ones were not reproduced exactly."""
-    from .jobs import rebuild_rollups
-
     figures = rebuild_rollups(fiscal_year, triggered_by="cli")
     click.echo(json.dumps(figures, ensure_ascii=False))
     verdict = "reproduced" if figures["mismatches"] == 0 else "MISMATCHES"

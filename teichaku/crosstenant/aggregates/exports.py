@@ -13,6 +13,9 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
 from ...platform import csv_export
 from ...platform.i18n import fiscal_year_label, jst_datetime
 from . import labels, rules
@@ -44,8 +47,6 @@ def _text(cell, value) -> None:
 
 
 def _bold_header(sheet) -> None:
-    from openpyxl.styles import Font
-
     for cell in sheet[1]:
         cell.font = Font(bold=True)
 
@@ -53,8 +54,6 @@ def _bold_header(sheet) -> None:
 def table_xlsx(columns: Sequence[str], rows: Sequence[dict], about: Sequence[tuple[str, str]]) -> bytes:
     """Sheet 集計表: the same cells as the CSV (a suppressed count is an empty cell, ``suppressed``
     says why); sheet 説明: what the table is (fiscal year, as of, threshold)."""
-    from openpyxl import Workbook
-
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "集計表"
@@ -95,8 +94,6 @@ def report_xlsx(report: dict, sections: list, *, center_name: str, status_text: 
                 center_names: dict[str, str]) -> bytes:
     """One sheet per part of the report, in Japanese, ready to hand to the prefecture: 概要
     (headlines), 種別・四半期, 支援の必要性, one sheet of the family tables, 日数 and 広域調整."""
-    from openpyxl import Workbook
-
     workbook = Workbook()
     summary = workbook.active
     summary.title = "概要"
@@ -160,8 +157,6 @@ def _report_sections(sheet, sections: list) -> None:
 
 
 def _bold():
-    from openpyxl.styles import Font
-
     return Font(bold=True)
 
 

@@ -37,6 +37,7 @@ from ...platform.i18n import fiscal_year_label
 from ...platform.models import utcnow
 from ...platform.tenancy import cross_tenant
 from . import rules
+from .jobs import run_summary
 from .models import DirtySlice, RollupCount, RollupDayCount, RollupRun
 
 PURPOSE = "aggregates.figures"
@@ -436,8 +437,6 @@ def as_of(fiscal_year: int, scope: Scope | None = None) -> datetime:
 
 def last_rebuild() -> dict | None:
     """The latest finished full rebuild (when, and whether it reproduced the rollups exactly)."""
-    from .jobs import run_summary
-
     run = db.session.scalar(select(RollupRun).where(RollupRun.status == "done")
                             .order_by(RollupRun.started_at.desc()).limit(1))
     return run_summary(run) if run is not None else None

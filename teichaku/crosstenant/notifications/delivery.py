@@ -31,15 +31,18 @@ import time
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from flask import current_app
+from rq.job import Job
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...platform.auth.models import User
 from ...platform.extensions import db
 from ...platform.logs import get_logger
+from ...platform.mail import fixed_message
 from ...platform.models import utcnow
 from ...platform.tenancy import account_lookup, cross_tenant
 from ...platform.jobs import enqueue, get_queue, job
@@ -229,10 +232,7 @@ def _insert_notifications(outbox_event: OutboxEvent) -> int:
     } for r in _recipients(outbox_event)]
     if not rows:
         return 0
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(Notification).on_conflict_do_nothing(index_elements=["event_id", "recipient_user_id"])
     db.session.execute(stmt, rows)  # executemany: one cached statement whatever the number of recipients
     return sum(1 for r in rows if r["email_status"] == "pending")
@@ -265,25 +265,6 @@ def email_message(to_address: str) -> EmailMessage:
     """The one e-mail text: Japanese, a link to the inbox, nothing about the event or a person."""
     cfg = current_app.config
     return fixed_message(to_address, EMAIL_SUBJECT, EMAIL_BODY.format(link=f"{cfg['PUBLIC_BASE_URL']}/notifications"))
-
-
-def fixed_message(to_address: str, subject: str, body: str) -> EmailMessage:
-    """A message of a fixed Japanese text (the caller's constant), from ``SMTP_FROM``."""
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = current_app.config["SMTP_FROM"]
-    message["To"] = to_address
-    message["Message-ID"] = make_msgid(domain="teichaku")
-    # base64: 7-bit clean for any relay (no 8BITMIME needed)
-    message.set_content(body, cte="base64")
-    return message
-
-
-def send_now(message: EmailMessage) -> None:
-    """Hand one message to the SMTP server of ``SMTP_HOST`` (the caller checked it is set)."""
-    cfg = current_app.config
-    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
-        smtp.send_message(message)
 
 
 def _send_pending_emails(event_id: uuid.UUID) -> int:
@@ -325,8 +306,6 @@ def sweep(older_than_seconds: float | None = None) -> int:
     again, so a backed-up queue is not flooded with copies; a lost job (Redis restarted without
     persistence, worker killed) is replaced in the next window at the latest.
     """
-    from rq.job import Job
-
     cfg = current_app.config
     now = utcnow()
     age = cfg["OUTBOX_SWEEP_AFTER_SECONDS"] if older_than_seconds is None else older_than_seconds

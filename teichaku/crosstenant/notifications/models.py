@@ -42,7 +42,7 @@ KIND_LABELS = {
     "case_study_answer": _l("事例への質問に回答がありました"),
     "case_study_hidden": _l("共有した事例が全国協議会により非表示になりました"),
     "case_study_version_withdrawn": _l("共有した事例の版が全国協議会により取り下げられました"),
-    # 保存期間 (tenants/retention): the monthly review found case files due for erasure
+    # 保存期間 (crosstenant/retention): the monthly review found case files due for erasure
     "retention_review_due": _l("保存期間を過ぎた記録の削除確認があります"),
     # 職務の分離 (platform/auth/duties.py): a new center admin, something for the association to
     # confirm, an account's own second factor reset

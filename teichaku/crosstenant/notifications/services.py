@@ -1,16 +1,19 @@
 """Notifications: emitting events into the outbox, the inbox, the e-mail preference, and the
 platform admin's view of failed deliveries.
 
-``emit`` is the one interface the cross-tenant services (transfers, ...) call: it writes an
-outbox row in the caller's open transaction and never commits or talks to Redis.  A flush hook
-(installed by the app factory) enqueues the delivery of new outbox rows after the commit
-(``platform.transaction.on_commit``); a rollback forgets them.  If Redis does not answer at that moment the failure is logged (ids only)
+``emit`` is the one interface the cross-tenant services (transfers, ...) call, and the
+platform's account duties through ``platform.announcements`` (the app factory names ``emit``
+there): it writes an outbox row in the caller's open transaction and never commits or talks to
+Redis.  A flush hook (installed by the app factory) enqueues the delivery of new outbox rows after
+the commit (``platform.transaction.on_commit``); a rollback forgets them.  If Redis does not answer
+at that moment the failure is logged (ids only)
 and the sweep (``delivery.sweep_outbox``) delivers the event later.
 """
 from __future__ import annotations
 
 import functools
 import uuid
+from datetime import timedelta
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import and_, event, func, or_, select, update
@@ -24,6 +27,7 @@ from ...platform.pagination import keyset_page
 from ...platform.tenancy import account_lookup
 from ...platform.jobs import enqueue
 from ...platform.transaction import on_commit
+from .delivery import commit_job_id, deliver_event
 from .models import KINDS, Notification, OutboxEvent
 
 log = get_logger("teichaku.notifications")
@@ -83,8 +87,6 @@ def enqueue_deliveries(event_ids, *, retry: bool = False) -> int:
     first takes that job off the queue); a retry gets an id of its own."""
     if not event_ids:
         return 0
-    from .delivery import commit_job_id, deliver_event
-
     app = current_app._get_current_object()
     queued = 0
     # A fresh app context: its own session (the committing one may not run SQL now) and no
@@ -167,9 +169,7 @@ def _problem_filter(now):
     )
 
 
-def _sweep_after():
-    from datetime import timedelta
-
+def _sweep_after() -> timedelta:
     return timedelta(seconds=current_app.config["OUTBOX_SWEEP_AFTER_SECONDS"])
 
 

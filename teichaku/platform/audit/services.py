@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 
 from flask import g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
@@ -41,8 +42,6 @@ def _entry_hash(entry: AuditEntry) -> str:
 
 
 def _actor():
-    from flask_login import current_user
-
     user = getattr(g, "audit_actor", None)
     if user is None and has_request_context() and current_user and current_user.is_authenticated:
         user = current_user

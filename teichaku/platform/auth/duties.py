@@ -25,14 +25,18 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from ..announcements import announce
 from ..audit.services import record
 from ..centers import Center
 from ..extensions import db
+from ..handover.invitations import invite_user
+from ..mail import fixed_message, send_now
 from ..models import utcnow
 from ..permissions import Role
 from ..tenancy import account_lookup
 from .models import AccountConfirmation, RecoveryCode, User
 from .services import normalize_email, revoke_all_sessions
+from .setup_links import setup_url
 
 CENTER_ADMIN = "center_admin"
 SECOND_FACTOR_RESET = "second_factor_reset"
@@ -91,8 +95,6 @@ def invite_first_admin(center: Center, *, email: str, display_name: str, actor: 
         if invitation.status != "expired":
             raise DutyError("このセンターには確認待ちの招待があります。期限切れになるか、全国協議会が判断するまで待ってください。")
         _withdraw(invitation, actor)
-    from ..handover.invitations import invite_user
-
     user, _url = invite_user(email=email, role=Role.CENTER_ADMIN.value, center_code=center.code,
                              display_name=display_name)
     hold_for_confirmation(user, actor=actor)
@@ -119,9 +121,7 @@ def announce_center_admin(user: User) -> None:
     (ids and a kind only in the outbox row)."""
     if user.role != Role.CENTER_ADMIN.value or user.center_id is None:
         return
-    from ...crosstenant.notifications.services import emit
-
-    emit("center_admin_added", to_center_id=user.center_id, to_association=True)
+    announce("center_admin_added", to_center_id=user.center_id, to_association=True)
 
 
 def send_invitation(user: User) -> bool:
@@ -129,9 +129,6 @@ def send_invitation(user: User) -> bool:
     False when there is no SMTP: the shell then prints the link (``users invitation-link``)."""
     if not current_app.config.get("SMTP_HOST"):
         return False
-    from ...crosstenant.notifications.delivery import fixed_message, send_now
-    from .setup_links import setup_url
-
     send_now(fixed_message(user.email, INVITATION_SUBJECT, INVITATION_BODY.format(link=setup_url(user))))
     record("user.invitation_sent", object_type="user", object_id=user.id, center_id=user.center_id)
     return True
@@ -141,8 +138,6 @@ def invitation_link(email: str) -> str:
     """The set-password link of a pending invitation, for the shell only (``users
     invitation-link``).  Refused for anything but an invited account that has not set its
     password and whose invitation has not expired."""
-    from .setup_links import setup_url
-
     email = normalize_email(email)
     with account_lookup():
         user = db.session.scalar(select(User).where(User.email == email))
@@ -223,9 +218,7 @@ def request_second_factor_reset(email: str, actor: User) -> AccountConfirmation:
         db.session.add(confirmation)
         db.session.flush()
     record("user.totp_reset_requested", object_type="user", object_id=user.id, center_id=user.center_id)
-    from ...crosstenant.notifications.services import emit
-
-    emit("confirmation_requested", to_association=True)
+    announce("confirmation_requested", to_association=True)
     return confirmation
 
 
@@ -250,9 +243,7 @@ def clear_second_factor(user: User, *, actor_id: uuid.UUID | None, confirmed_by_
     record("user.totp_reset", object_type="user", object_id=user.id, center_id=user.center_id,
            details={"by": str(actor_id) if actor_id else None,
                     "confirmed_by": str(confirmed_by_id) if confirmed_by_id else None})
-    from ...crosstenant.notifications.services import emit
-
-    emit("second_factor_reset", to_user_id=user.id)
+    announce("second_factor_reset", to_user_id=user.id)
 
 
 # --- the association's confirmations ------------------------------------------------------------

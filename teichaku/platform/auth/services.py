@@ -9,8 +9,6 @@ import secrets
 import smtplib
 import uuid
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
@@ -20,6 +18,8 @@ from sqlalchemy import func, select, update
 from ..audit.services import record
 from ..centers import Center, Prefecture, center_by_code, prefecture_by_code
 from ..extensions import db
+from ..logs import get_logger
+from ..mail import fixed_message, send_now
 from ..models import utcnow
 from ..permissions import ALL_ROLES, CENTER_ROLES, PERSONAL_DATA_ROLES, Role
 from ..tenancy import account_lookup, current_center_id
@@ -260,21 +260,11 @@ def send_setup_email(user: User) -> bool:
     Call after the commit that created the account.  True when the SMTP server took it; False
     when SMTP is not set or failed (logged with the account id and an error code only): the
     hosting operator then prints the link with ``users prefecture-link``."""
-    from ..logs import get_logger
-
-    cfg = current_app.config
-    if not cfg.get("SMTP_HOST"):
+    if not current_app.config.get("SMTP_HOST"):
         return False
-    message = EmailMessage()
-    message["Subject"] = SETUP_EMAIL_SUBJECT
-    message["From"] = cfg["SMTP_FROM"]
-    message["To"] = user.email
-    message["Message-ID"] = make_msgid(domain="teichaku")
-    message.set_content(SETUP_EMAIL_BODY.format(link=setup_url(user), hours=lifetime_seconds() // 3600),
-                        cte="base64")
+    body = SETUP_EMAIL_BODY.format(link=setup_url(user), hours=lifetime_seconds() // 3600)
     try:
-        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
-            smtp.send_message(message)
+        send_now(fixed_message(user.email, SETUP_EMAIL_SUBJECT, body))
     except (smtplib.SMTPException, OSError) as exc:
         get_logger("teichaku.accounts").warning("setup_email_failed", user_id=str(user.id), error=type(exc).__name__)
         return False

@@ -19,8 +19,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from ..auth.passwords import PasswordPolicyError
+from ..centers import center_by_code
 from ..extensions import db
 from . import models as _models  # noqa: F401  (center_operators joins the metadata with the CLI)
+from .archive import ArchiveRefused, fingerprint, generate_signing_key, load_public_key, load_signing_key
+from .export import export_center
+from .import_ import import_center
+from .services import HandoverError, hand_over_center
+from .store import HandoverRefused
 
 PASSPHRASE_ENV = "TEICHAKU_ARCHIVE_PASSPHRASE"
 
@@ -80,8 +87,6 @@ def _with_passphrase(f):
               help="writes PREFIX.key (private, mode 0600) and PREFIX.pub")
 def keygen(prefix: Path) -> None:
     """Create the exporting operator's Ed25519 signing key pair; prints the public key's fingerprint."""
-    from .archive import fingerprint, generate_signing_key, load_public_key
-
     try:
         private_path, public_path = generate_signing_key(prefix)
     except FileExistsError:
@@ -98,11 +103,6 @@ def keygen(prefix: Path) -> None:
 @_with_passphrase
 def export_command(code: str, out_path: Path, signing_key: Path, passphrase_env: str, passphrase_file: Path | None) -> None:
     """Write everything center CODE owns to one encrypted, signed archive (prints its SHA-512)."""
-    from ..centers import center_by_code
-    from .archive import ArchiveRefused, load_signing_key
-    from .export import export_center
-    from .store import HandoverRefused
-
     passphrase = _passphrase(passphrase_env, passphrase_file)
     center = center_by_code(code)
     if center is not None and center.active:
@@ -137,10 +137,6 @@ def export_command(code: str, out_path: Path, signing_key: Path, passphrase_env:
 @_with_passphrase
 def import_command(archive_path: Path, public_key: Path, passphrase_env: str, passphrase_file: Path | None) -> None:
     """Load a center's archive into this installation (an empty center of the same code)."""
-    from .archive import ArchiveRefused, load_public_key
-    from .import_ import import_center
-    from .store import HandoverRefused
-
     passphrase = _passphrase(passphrase_env, passphrase_file)
     try:
         key = load_public_key(public_key)
@@ -161,10 +157,6 @@ def import_command(archive_path: Path, public_key: Path, passphrase_env: str, pa
 def handover_command(code: str, new_admin_email: str, operator_name: str, new_admin_name: str) -> None:
     """Move center CODE to a new operator: disable the old accounts, record the operator, invite
     the new center admin.  Prints the one-time set-password URL alone on stdout."""
-    from ..auth.passwords import PasswordPolicyError
-    from ..centers import center_by_code
-    from .services import HandoverError, hand_over_center
-
     center = center_by_code(code)
     if center is None:
         _fail("指定されたセンターが見つかりません。")

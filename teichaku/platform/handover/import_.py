@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, delete, select, update
 
 from ..audit.services import record, verify
+from ..auth.models import User
 from ..centers import CENTER_SETTINGS, Center, center_by_code
 from ..extensions import db
 from ..tenancy import account_lookup, set_tenant
@@ -320,8 +321,6 @@ def _parents_first(table: Table, rows: list[dict]) -> list[dict]:
 def _check_emails_free(emails: list[str]) -> None:
     """E-mail addresses are unique across the platform: name the imported accounts whose
     address is taken here (the insert would fail anyway, with a less helpful message)."""
-    from ..auth.models import User
-
     with account_lookup():
         taken = db.session.scalars(select(User.email).where(User.email.in_(emails))).all()
     if taken:

@@ -14,6 +14,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
+from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import Engine, Table, create_engine, select, text
 
@@ -58,8 +59,6 @@ def schema_revisions() -> list[str]:
 
 def known_revisions() -> set[str]:
     """Every revision this code base's migrations know."""
-    from alembic.script import ScriptDirectory
-
     directory = current_app.extensions["migrate"].directory
     return {script.revision for script in ScriptDirectory(directory).walk_revisions()}
 

@@ -15,9 +15,12 @@ person who stays on.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Callable
 
 from sqlalchemy import MetaData, Table
+
+from ..auth.passwords import hash_password
 
 # Tables with a center_id that do not travel, and why.
 EXCLUDED: dict[str, str] = {
@@ -70,10 +73,6 @@ def exported_columns(table: Table) -> list:
 def _unusable_password() -> str:
     """An argon2 hash of a random secret nobody knows: the account cannot sign in until its
     password is set through an invitation (or by an administrator)."""
-    import secrets
-
-    from ..auth.passwords import hash_password
-
     return hash_password(secrets.token_urlsafe(32))
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from sqlalchemy import select
 
 from ...platform import csv_export
@@ -306,8 +309,6 @@ def _summary_csv(summary: dict) -> bytes:
 def _text_cell(cell, value) -> None:
     """Free text goes in as text, never as a formula (a title starting with "=" stays a title);
     control characters a spreadsheet cannot hold are dropped."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell.value = value
@@ -316,9 +317,6 @@ def _text_cell(cell, value) -> None:
 
 
 def _summary_xlsx(summary: dict, activities: list[NetworkActivity], center_name: str | None) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "集計"

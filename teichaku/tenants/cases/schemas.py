@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ...platform.i18n import today_jst
 from ...platform.validation import StrictSchema
 from ..common.municipality import MunicipalityCode
 from ..persons.models import SEXES, SUPPORT_NEEDS
@@ -40,8 +41,6 @@ class PersonIn(StrictSchema):
 
     @validates_schema
     def _birth_in_past(self, data, **kwargs):
-        from ...platform.i18n import today_jst
-
         if data.get("birth_date") and data["birth_date"] >= today_jst():
             raise ValidationError({"birth_date": ["生年月日は今日より前の日付を入力してください。"]})
 

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select, text
 from werkzeug.exceptions import NotFound
 
 from ...platform.audit.services import record
+from ...platform.auth.services import get_center_user
 from ...platform.errors import InvalidState, PreconditionRequired, ValidationFailed, VersionConflict
 from ...platform.extensions import db
 from ...platform.pagination import keyset_page
@@ -23,6 +24,7 @@ from ...platform.permissions import can
 from ...platform.tenancy import get_owned
 from ..persons.models import Person
 from ..persons.services import create_person, matching_person_ids, update_person
+from ..resources.models import Resource
 from .lifecycle import (
     ELIGIBILITY_CONDITIONS, FINAL_STATUSES, INITIAL_STATUS, NEED_AREAS, NUMBER_PREFIX, OPEN_NEED_STATUSES,
     OVERRIDE_REASON_MIN, PAST_ASSESSMENT, STATUS_LABELS, allowed_next,
@@ -75,15 +77,9 @@ def _person_for(data: dict) -> Person:
 
 def _check_references(data: dict) -> None:
     """Ids in a body must name this center's records: another center's answers like a missing one."""
-    from ...platform.auth.services import get_center_user
-
     if data.get("assigned_user_id") is not None and get_center_user(data["assigned_user_id"]) is None:
         raise NotFound()
     if data.get("placement_resource_id") is not None:
-        try:
-            from ..resources.models import Resource
-        except ImportError:  # pragma: no cover - the resources module is part of the product
-            raise NotFound()
         if get_owned(Resource, data["placement_resource_id"]) is None:
             raise NotFound()
 

@@ -26,7 +26,7 @@ class Person(TenantOwned, Timestamped, db.Model):
     __table_args__ = (
         CheckConstraint("sex IN ('male','female','other')", name="sex"),
         CheckConstraint("public_assistance IN ('none','receiving','applied','planned')", name="public_assistance"),
-        # Erasure (tenants/retention) empties the identity of a statistical stub; until then it is required.
+        # Erasure (crosstenant/retention) empties the identity of a statistical stub; until then it is required.
         CheckConstraint("erased_at IS NOT NULL OR (birth_date IS NOT NULL AND sex IS NOT NULL)",
                         name="identity_until_erased"),
         # btree_gin: one index for "this center's people having these bigrams" (see the

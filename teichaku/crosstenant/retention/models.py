@@ -17,8 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...platform.extensions import db
 from ...platform.models import AwareDateTime, TenantOwned, Timestamped
-from ..cases.lifecycle import CASE_TYPES, sql_in
-from ..persons.models import Person  # noqa: F401  (mapper registration: the foreign key points at persons)
+from ...tenants.cases.lifecycle import CASE_TYPES, sql_in
+from ...tenants.persons.models import Person  # noqa: F401  (mapper registration: the foreign key points at persons)
 
 REVIEW_STATUSES = ("due", "held", "erased", "withdrawn")
 OPEN_REVIEW_STATUSES = ("due", "held")
@@ -74,5 +74,3 @@ class RetentionReview(TenantOwned, Timestamped, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-
-from . import guard  # noqa: E402,F401  (registers the hook that keeps an erased file a stub)

@@ -19,9 +19,9 @@ from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...platform.models import utcnow
 from ...platform.tenancy import current_center_id
-from ..cases.lifecycle import CASE_TYPES
-from ..cases.models import Case
-from ..persons.models import Person
+from ...tenants.cases.lifecycle import CASE_TYPES
+from ...tenants.cases.models import Case
+from ...tenants.persons.models import Person
 from . import erasure, policy
 from .models import MAX_YEARS, MIN_YEARS, OPEN_REVIEW_STATUSES, RetentionReview, RetentionRule
 

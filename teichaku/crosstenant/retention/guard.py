@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from ...crosstenant.transfers.models import Transfer, TransferPull
 from ...platform.errors import InvalidState
-from ..cases.models import Case, CaseNeed, Reminder
-from ..committees.models import CommitteeAgendaItem
-from ..persons.models import Person
-from ..records.models import CaseDocument, CaseRecord, CoordinationPlan
+from ...tenants.cases.models import Case, CaseNeed, Reminder
+from ...tenants.committees.models import CommitteeAgendaItem
+from ...tenants.persons.models import Person
+from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan
 from .erasure import is_erasing
 
 # Rows hanging off a case (``case_id``) that would add to or change an erased file.

@@ -43,10 +43,10 @@ from ...platform.audit.models import AuditEntry
 from ...platform.extensions import db
 from ...platform.models import utcnow
 from ...platform.tenancy import current_center_id
-from ..cases.models import Case, CaseNeed, Reminder
-from ..committees.models import CommitteeAgendaItem
-from ..persons.models import Person
-from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from ...tenants.cases.models import Case, CaseNeed, Reminder
+from ...tenants.committees.models import CommitteeAgendaItem
+from ...tenants.persons.models import Person
+from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
 from ...platform.storage import discard, document_path
 from ...platform.transaction import on_commit
 

@@ -47,14 +47,14 @@ from ...platform.i18n import jst_datetime, today_jst, wareki
 from ...platform.models import utcnow
 from ...platform.permissions import ROLE_LABELS
 from ...platform.tenancy import current_center_id, get_owned
-from ..cases import lifecycle as case_lc
-from ..cases.models import Case, CaseNeed, Reminder
-from ..committees.models import CommitteeAgendaItem, CommitteeMeeting
-from ..persons.models import Person
+from ...tenants.cases import lifecycle as case_lc
+from ...tenants.cases.models import Case, CaseNeed, Reminder
+from ...tenants.committees.models import CommitteeAgendaItem, CommitteeMeeting
+from ...tenants.persons.models import Person
 from ...platform import storage
-from ..records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
-from ..records.lifecycle import AREA_LABELS, DOCUMENT_LABELS, RECORD_LABELS, SECTION_LABELS
-from ..records.services import DocumentUnavailable
+from ...tenants.records.models import CaseDocument, CaseRecord, CoordinationPlan, PlanRevision
+from ...tenants.records.lifecycle import AREA_LABELS, DOCUMENT_LABELS, RECORD_LABELS, SECTION_LABELS
+from ...tenants.records.services import DocumentUnavailable
 
 AUDIT_ACTION = "person.disclosure_export"
 TEMPLATE = "retention/disclosure_export.html"

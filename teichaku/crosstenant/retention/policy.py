@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from ...crosstenant.transfers.lifecycle import OPEN_STATUSES, PULL_OPEN_STATUSES
 from ...crosstenant.transfers.models import ProvisionRecord, Transfer, TransferPull
 from ...platform.extensions import db
-from ..cases.lifecycle import CASE_TYPES, FINAL_STATUSES
-from ..cases.models import Case
-from ..persons.models import Person
+from ...tenants.cases.lifecycle import CASE_TYPES, FINAL_STATUSES
+from ...tenants.cases.models import Case
+from ...tenants.persons.models import Person
 from .models import RetentionRule
 
 

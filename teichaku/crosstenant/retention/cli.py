@@ -8,7 +8,10 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ...platform.centers import center_by_code, list_centers
 from ...platform.extensions import db
+from ...platform.tenancy import set_tenant
+from .services import run_review
 
 retention_cli = AppGroup("retention", help="保存期間と削除の確認")
 
@@ -17,10 +20,6 @@ retention_cli = AppGroup("retention", help="保存期間と削除の確認")
 @click.option("--center", "center_code", default=None, help="one center's code (default: every active center)")
 def review(center_code: str | None) -> None:
     """List persons due for erasure in each center (as the monthly job does)."""
-    from ...platform.centers import center_by_code, list_centers
-    from ...platform.tenancy import set_tenant
-    from .services import run_review
-
     centers = [center_by_code(center_code)] if center_code else [c for c in list_centers() if c.active]
     if None in centers:
         raise click.ClickException(f"no center with code {center_code!r}")

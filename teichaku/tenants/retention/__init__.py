@@ -1,1 +1,0 @@
-"""Retention and erasure of a person's data, and the person's disclosure request (開示請求)."""
