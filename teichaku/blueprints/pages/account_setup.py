@@ -15,7 +15,6 @@ from wtforms.validators import DataRequired, EqualTo
 
 from ...platform.auth.passwords import PasswordPolicyError
 from ...platform.auth.setup_links import SETUP_PATH
-from ...platform.extensions import db
 from ...platform.handover import invitations
 from .forms import REQUIRED
 
@@ -43,7 +42,6 @@ def setup():
         except PasswordPolicyError as exc:
             form.password.errors.append(str(exc))
             return render_template("account_setup/setup.html", form=form, email=user.email), 422
-        db.session.commit()
         flash(_("パスワードを設定しました。メールアドレスと新しいパスワードでログインしてください。"), "info")
         return redirect(url_for("auth.login"))
     return render_template("account_setup/setup.html", form=form, email=user.email), (422 if form.errors else 200)

@@ -10,11 +10,12 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ...platform import transaction
 from ...platform.errors import ValidationFailed, VersionConflict
-from ...platform.extensions import db
 from ...platform.i18n import fiscal_year_label
 from ...tenants.activities import services
 from ...tenants.activities.models import MAX_PARTICIPANTS, SECTORS, NetworkActivity
+from .refusals import discard_changes, refused
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -77,15 +78,6 @@ def _fill_form(form: ActivityForm, activity: NetworkActivity) -> None:
         getattr(form, f"participants_{sector}").data = count
 
 
-def _show_errors(form: ActivityForm, exc: ValidationFailed) -> None:
-    for field, messages in exc.details.get("fields", {}).items():
-        target = getattr(form, field.replace("participants.", "participants_"), None)
-        if target is None:
-            flash(" ".join(messages), "error")
-        else:
-            target.errors = [*messages]
-
-
 def _fiscal_year_arg() -> tuple[int, list[str]]:
     """The ``fiscal_year`` of the query string (this fiscal year when absent) and its errors."""
     raw = request.args.get("fiscal_year", "").strip()
@@ -106,7 +98,6 @@ def index():
     fiscal_year, errors = _fiscal_year_arg()
     cursor = request.args.get("cursor") if not errors else None
     items, next_cursor = services.list_activities(fiscal_year=fiscal_year, limit=100, cursor=cursor)
-    db.session.commit()
     return render_template("activities/list.html", activities=items, next_cursor=next_cursor, fiscal_year=fiscal_year,
                            year_choices=_year_choices(), year_errors=errors), (422 if errors else 200)
 
@@ -118,10 +109,8 @@ def new():
         try:
             activity = services.create_activity(_form_to_data(form), created_by=current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-            return render_template("activities/new.html", form=form, sector_fields=_sector_fields(form)), 422
-        db.session.commit()
+            status = refused(exc, form)
+            return render_template("activities/new.html", form=form, sector_fields=_sector_fields(form)), status
         flash(f"「{activity.title}」を登録しました。", "info")
         return redirect(url_for("activities.detail", activity_id=activity.id))
     return render_template("activities/new.html", form=form, sector_fields=_sector_fields(form)), (422 if form.errors else 200)
@@ -130,7 +119,6 @@ def new():
 @bp.get("/<activity_id>")
 def detail(activity_id):
     activity = services.read_activity(activity_id) or abort(404)
-    db.session.commit()
     return render_template("activities/detail.html", activity=activity)
 
 
@@ -145,22 +133,20 @@ def edit(activity_id):
         try:
             services.update_activity(activity, _form_to_data(form),
                                      expected_version=int(version) if version.isdigit() else 0)
-            db.session.commit()
         except VersionConflict as exc:
-            db.session.rollback()
+            discard_changes()
             flash(exc.message + "（入力した内容は下に残っています）", "error")
             current = services.read_activity(activity_id) or abort(404)
-            db.session.commit()
+            transaction.keep_writes()  # the re-read is audited even though the answer is a 409
             return render_template("activities/edit.html", form=form, activity=current, stale=True,
                                    sector_fields=_sector_fields(form)), 409
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
+            status = refused(exc, form)
             return render_template("activities/edit.html", form=form, activity=activity,
-                                   sector_fields=_sector_fields(form)), 422
+                                   sector_fields=_sector_fields(form)), status
         flash("保存しました。", "info")
         return redirect(url_for("activities.detail", activity_id=activity.id))
-    db.session.commit()
+    transaction.keep_writes()  # the activity's read stays audited when the form comes back with errors
     return render_template("activities/edit.html", form=form, activity=activity,
                            sector_fields=_sector_fields(form)), (422 if form.errors else 200)
 
@@ -169,7 +155,6 @@ def edit(activity_id):
 def summary():
     fiscal_year, errors = _fiscal_year_arg()
     data = services.yearly_summary(fiscal_year)
-    db.session.commit()
     return render_template("activities/summary.html", summary=data, fiscal_year=fiscal_year,
                            year_choices=_year_choices(), year_errors=errors), (422 if errors else 200)
 
@@ -183,5 +168,4 @@ def summary_export():
         return render_template("error.html", status=422, title="入力内容に誤りがあります。", message=message), 422
     center = getattr(current_user, "center", None)
     content, mimetype, filename = services.export_summary(fiscal_year, fmt, center_name=getattr(center, "name", None))
-    db.session.commit()
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

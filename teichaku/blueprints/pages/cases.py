@@ -6,8 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ...platform.auth.services import users_of_current_center
-from ...platform.errors import DomainError, InvalidState, ValidationFailed, VersionConflict
-from ...platform.extensions import db
+from ...platform import transaction
+from ...platform.errors import InvalidState, ValidationFailed, VersionConflict
 from ...tenants.cases import services
 from ...tenants.cases.lifecycle import CERTIFICATE_KINDS, allowed_next
 from ...tenants.persons.services import find_people
@@ -15,6 +15,7 @@ from .forms import (
     CaseEditForm, CaseForm, CaseSearchForm, ExistingPersonCaseForm, EligibilityForm, FollowUpForm, NeedForm, OverrideForm, PersonLookupForm,
     TransitionForm,
 )
+from .refusals import discard_changes, refused
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -41,14 +42,6 @@ def _case_data(form) -> dict:
     return {k: _blank_to_none(getattr(form, k).data) for k in CASE_KEYS if _blank_to_none(getattr(form, k).data) is not None}
 
 
-def _show_field_errors(form, exc: DomainError) -> None:
-    for field, messages in exc.details.get("fields", {}).items():
-        target = getattr(form, field.split(".")[-1], None)
-        if target is not None:
-            target.errors = list(target.errors) + list(messages)
-    flash(exc.message, "error")
-
-
 @bp.route("", methods=["GET", "POST"])
 def list():  # noqa: A001 - endpoint "cases.list"
     """The case list; searching POSTs the criteria so that names never sit in a URL."""
@@ -63,9 +56,8 @@ def list():  # noqa: A001 - endpoint "cases.list"
     try:
         items, next_cursor = services.search_cases(limit=50, **criteria)
     except ValidationFailed as exc:
-        _show_field_errors(form, exc)
-        return render_template("cases/list.html", form=form, cases=[], next_cursor=None), 422
-    db.session.commit()
+        status = refused(exc, form, announce=True)
+        return render_template("cases/list.html", form=form, cases=[], next_cursor=None), status
     return render_template("cases/list.html", form=form, cases=items, next_cursor=next_cursor)
 
 
@@ -77,7 +69,6 @@ def new():
     if request.method == "POST" and "lookup-q" in request.form:
         if lookup.validate_on_submit():
             matches = find_people(lookup.q.data)
-            db.session.commit()
         return render_template("cases/new.html", form=CaseForm(formdata=None), lookup=lookup, matches=matches)
     existing = _blank_to_none(request.form.get("person_id"))
     if existing:
@@ -91,10 +82,9 @@ def new():
         try:
             case = services.create_case(data, created_by=current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_field_errors(form, exc)
-            return render_template("cases/new.html", form=CaseForm(formdata=None) if existing else form, lookup=lookup, matches=None), 422
-        db.session.commit()
+            status = refused(exc, form, announce=True)
+            return render_template("cases/new.html", form=CaseForm(formdata=None) if existing else form, lookup=lookup,
+                                   matches=None), status
         flash(f"ケース {case.case_number} を登録しました。", "info")
         return redirect(url_for("cases.detail", case_id=case.id))
     if existing:  # a bad choice of person: back to the lookup step
@@ -122,27 +112,20 @@ def _detail_context(case) -> dict:
 def detail(case_id):
     case = services.read_case(case_id) or abort(404)
     context = _detail_context(case)
-    db.session.commit()
     return render_template("cases/detail.html", **context)
 
 
 def _act(case_id, action):
-    """Run a change on the case page: conflicts and refusals come back as Japanese messages."""
+    """Run a change on the case page: conflicts and refusals come back as Japanese messages
+    (the refusal, then each field error) above the case page as it is saved now."""
     case = services.read_case(case_id) or abort(404)
     try:
-        result = action(case)
-        db.session.commit()
-        return result
+        return action(case)
     except (VersionConflict, InvalidState, ValidationFailed) as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        for messages in exc.details.get("fields", {}).values():
-            for message in messages:
-                flash(message, "error")
-        status = 409 if isinstance(exc, (VersionConflict, InvalidState)) else 422
+        status = refused(exc)
         case = services.read_case(case_id)
         context = _detail_context(case)
-        db.session.commit()
+        transaction.keep_writes()  # the case page's reads stay audited even though the answer is a refusal
         return render_template("cases/detail.html", **context), status
 
 
@@ -233,7 +216,6 @@ def edit(case_id):
         for cert in case.person.certificates or []:
             getattr(form, f"cert_{cert['kind']}").data = cert["status"]
         form.version.data = str(case.version)
-        db.session.commit()
         return render_template("cases/edit.html", form=form, case=case)
     form = CaseEditForm()
     if not form.validate_on_submit():
@@ -243,15 +225,13 @@ def edit(case_id):
     changes["person"] = _person_data(form)
     try:
         services.update_case(case, changes, expected_version=_version(form))
-        db.session.commit()
     except VersionConflict as exc:
-        db.session.rollback()
+        discard_changes()
         flash(exc.message + "（入力した内容は下に残っています）", "error")
         return render_template("cases/edit.html", form=form, case=services.read_case(case_id), stale=True), 409
     except ValidationFailed as exc:
-        db.session.rollback()
-        _show_field_errors(form, exc)
-        return render_template("cases/edit.html", form=form, case=case), 422
+        status = refused(exc, form, announce=True)
+        return render_template("cases/edit.html", form=form, case=case), status
     flash("保存しました。", "info")
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -263,5 +243,4 @@ def pre_release():
     except ValueError:
         days = 30
     items = services.pre_release(days)
-    db.session.commit()
     return render_template("cases/pre_release.html", items=items, days=days)

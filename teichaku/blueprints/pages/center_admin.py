@@ -6,9 +6,9 @@ import uuid
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...platform import transaction
 from ...platform.audit.services import entries_for_center
 from ...platform.auth import duties, services
-from ...platform.extensions import db
 from .forms import EmptyForm, UserForm
 
 bp = Blueprint("center_admin", __name__, url_prefix="/center")
@@ -31,7 +31,6 @@ def user_new():
         except (services.AccountError, ValueError) as exc:
             flash(str(exc), "error")
             return render_template("center_admin/user_new.html", form=form), 422
-        db.session.commit()
         flash("アカウントを作成しました。", "info")
         return redirect(url_for("center_admin.users"))
     return render_template("center_admin/user_new.html", form=form), (422 if form.errors else 200)
@@ -46,7 +45,6 @@ def user_toggle(user_id):
         flash("自分自身のアカウントは無効にできません。", "error")
         return redirect(url_for("center_admin.users"))
     services.set_user_active(user, not user.active)
-    db.session.commit()
     flash("アカウントを更新しました。", "info")
     return redirect(url_for("center_admin.users"))
 
@@ -61,9 +59,9 @@ def user_reset_second_factor(user_id):
     try:
         duties.reset_staff_second_factor(user, current_user)
     except duties.DutyError as exc:
+        transaction.refuse()  # answered by a redirect: the refused reset changes nothing
         flash(str(exc), "error")
         return redirect(url_for("center_admin.users"))
-    db.session.commit()
     flash("二要素認証をリセットしました。次のログインで登録し直します。", "info")
     return redirect(url_for("center_admin.users"))
 
@@ -85,5 +83,4 @@ def audit_log():
                                  actor_id=_uuid_or_none(source.get("actor_id")),
                                  action=(source.get("action") or None))
     users = {u.id: u for u in services.users_of_current_center()}
-    db.session.commit()
     return render_template("center_admin/audit.html", entries=entries, users=users, form=EmptyForm(), filters=source)

@@ -1,5 +1,6 @@
 """Review committee (検討委員会) pages: members, meetings, agenda items, advice, follow-up,
-the pseudonymized handout and a case's review history.  Views are thin: form → service → commit."""
+the pseudonymized handout and a case's review history.  Views are thin: form → service → render
+(the request's boundary commits)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,13 +11,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from ...platform import transaction
 from ...platform.errors import InvalidState, ValidationFailed, VersionConflict
-from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...tenants.cases import services as case_services
 from ...tenants.cases.schemas import KANA
 from ...tenants.committees import services
 from .forms import EmptyForm
+from .refusals import discard_changes, refused
 
 bp = Blueprint("committees", __name__, url_prefix="/committee")
 
@@ -73,23 +75,16 @@ def _form_version() -> int:
 
 
 def _attempt(form, change):
-    """Run a service change and commit.  A refused change rolls back, puts the field errors on the
-    form and returns the status to re-render with (409 for a conflict, 422 for bad input)."""
+    """Run a service change; returns (its result, None), or (None, the status to re-render with:
+    409 for a conflict, 422 for bad input) once a refusal is rolled back and reported on the form."""
     try:
-        result = change()
-        db.session.commit()
-        return result, None
+        return change(), None
     except VersionConflict:
-        db.session.rollback()
+        discard_changes()
         flash(_("他の職員が先に更新しました。最新の内容を確認してから再度保存してください。（入力した内容は下に残っています）"), "error")
         return None, 409
     except (ValidationFailed, InvalidState) as exc:
-        db.session.rollback()
-        for name, messages in exc.details.get("fields", {}).items():
-            if name in form:
-                form[name].errors = [*messages]
-        flash(exc.message, "error")
-        return None, exc.status
+        return None, refused(exc, form, announce=True)
 
 
 # --- members ---------------------------------------------------------------------------------
@@ -97,7 +92,6 @@ def _attempt(form, change):
 @bp.get("/members")
 def members():
     items = services.members_by_kana()
-    db.session.commit()
     return render_template("committees/members.html", members=items)
 
 
@@ -131,7 +125,6 @@ def member_edit(committee_member_id):
             flash(_("保存しました。"), "info")
             return redirect(url_for("committees.members"))
         member = services.get_member(committee_member_id) or abort(404)  # the current version
-    db.session.commit()
     return render_template("committees/member_form.html", form=form, member=member, stale=status == 409), status
 
 
@@ -140,7 +133,6 @@ def member_edit(committee_member_id):
 @bp.get("/meetings")
 def meetings():
     items, next_cursor = services.list_meetings(limit=50, cursor=request.args.get("cursor"))
-    db.session.commit()
     return render_template("committees/meetings.html", meetings=items, next_cursor=next_cursor)
 
 
@@ -168,14 +160,12 @@ def meeting_new():
         if meeting is not None:
             flash(_("会議を登録しました。"), "info")
             return redirect(url_for("committees.meeting_detail", committee_meeting_id=meeting.id))
-    db.session.commit()
     return render_template("committees/meeting_form.html", form=form, meeting=None), status
 
 
 @bp.get("/meetings/<committee_meeting_id>")
 def meeting_detail(committee_meeting_id):
     meeting, attendees, items = services.read_meeting(committee_meeting_id) or abort(404)
-    db.session.commit()
     return render_template("committees/meeting_detail.html", meeting=meeting, attendees=attendees, items=items,
                            remove_form=EmptyForm())
 
@@ -195,7 +185,6 @@ def meeting_edit(committee_meeting_id):
             flash(_("保存しました。"), "info")
             return redirect(url_for("committees.meeting_detail", committee_meeting_id=meeting.id))
         meeting = services.get_meeting(committee_meeting_id) or abort(404)
-    db.session.commit()
     return render_template("committees/meeting_form.html", form=form, meeting=meeting, stale=status == 409), status
 
 
@@ -203,7 +192,6 @@ def meeting_edit(committee_meeting_id):
 def handout(committee_meeting_id):
     """The committee's paper: cases pseudonymized, printable on A4 (its own print template)."""
     sheet = services.handout(committee_meeting_id) or abort(404)
-    db.session.commit()
     return render_template("committees/handout.html", sheet=sheet, meeting_id=committee_meeting_id)
 
 
@@ -223,7 +211,6 @@ def agenda_item_new(committee_meeting_id):
     cases, _cursor = case_services.list_cases(limit=200)
     form.case_id.choices = [("", _("選んでください"))] + [
         (str(c.id), f"{c.case_number} {c.person.full_name}") for c in cases]
-    db.session.commit()
     return render_template("committees/agenda_item_new.html", form=form, meeting=meeting), status
 
 
@@ -243,7 +230,7 @@ def agenda_item_edit(committee_item_id):
             flash(_("保存しました。"), "info")
             return redirect(url_for("committees.meeting_detail", committee_meeting_id=item.meeting_id))
         item = _item_or_404(committee_item_id)
-    db.session.commit()
+    transaction.keep_writes()  # the item's read stays audited when the form comes back with errors
     return render_template("committees/agenda_item_edit.html", form=form, item=item, stale=status == 409), status
 
 
@@ -277,7 +264,7 @@ def advice(committee_item_id):
             return redirect(url_for("committees.meeting_detail", committee_meeting_id=item.meeting_id))
         item = _item_or_404(committee_item_id)
     rounds = _history(item)
-    db.session.commit()
+    transaction.keep_writes()  # the item's read stays audited when the form comes back with errors
     return render_template("committees/advice.html", form=form, item=item, rounds=rounds, stale=status == 409), status
 
 
@@ -296,7 +283,7 @@ def follow_up(committee_item_id):
             return redirect(url_for("committees.case_history", case_id=item.case_id))
         item = _item_or_404(committee_item_id)
     rounds = _history(item)
-    db.session.commit()
+    transaction.keep_writes()  # the item's read stays audited when the form comes back with errors
     return render_template("committees/follow_up.html", form=form, item=item, rounds=rounds, stale=status == 409), status
 
 
@@ -305,7 +292,6 @@ def follow_up(committee_item_id):
 @bp.get("/cases/<case_id>/history")
 def case_history(case_id):
     case, rounds = services.review_history(case_id)
-    db.session.commit()
     return render_template("committees/case_history.html", case=case, rounds=rounds)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...platform import transaction
 from ...platform.auth import duties
-from ...platform.extensions import db
 from .forms import EmptyForm
 
 bp = Blueprint("confirmations", __name__, url_prefix="/association")
@@ -27,8 +27,8 @@ def decide(confirmation_id):
     try:
         duties.decide(confirmation, current_user, confirm=decision == "confirm")
     except duties.DutyError as exc:
+        transaction.refuse()  # answered by a redirect: the refused decision changes nothing
         flash(str(exc), "error")
         return redirect(url_for("confirmations.index"))
-    db.session.commit()
     flash("確認しました。" if decision == "confirm" else "確認しないことにしました。", "info")
     return redirect(url_for("confirmations.index"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from ...platform.extensions import db
 from ...platform.permissions import can
 from ...tenants.cases.dashboard import center_overview
 
@@ -19,5 +18,4 @@ def index():
 @bp.get("/dashboard")
 def dashboard():
     overview = center_overview() if can(current_user.role, "case.read") else None
-    db.session.commit()
     return render_template("dashboard.html", overview=overview)

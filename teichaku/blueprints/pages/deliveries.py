@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from ...crosstenant.notifications import services
 from ...crosstenant.notifications.models import KIND_LABELS
 from ...platform.centers import list_centers
-from ...platform.extensions import db
 from .forms import EmptyForm
 
 bp = Blueprint("deliveries", __name__, url_prefix="/platform/deliveries")
@@ -19,7 +18,6 @@ def index():
     events = services.problem_deliveries()
     counts = services.delivery_counts()
     centers = {c.id: c for c in list_centers()}
-    db.session.commit()
     return render_template("deliveries/index.html", events=events, counts=counts, centers=centers,
                            kind_labels=KIND_LABELS, form=EmptyForm())
 
@@ -28,7 +26,6 @@ def index():
 def retry(event_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    services.retry_delivery(event_id) or abort(404)
-    db.session.commit()  # the delivery is enqueued after this commit
+    services.retry_delivery(event_id) or abort(404)  # the delivery is enqueued after the request commits
     flash(_("再配信を開始しました。"), "info")
     return redirect(url_for("deliveries.index"))

@@ -23,7 +23,6 @@ def healthz():
     healthy = True
     try:
         db.session.execute(text("select 1"))
-        db.session.rollback()
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = "error"
         healthy = False

@@ -56,7 +56,6 @@ def transfer_url(transfer_id) -> str | None:
 def inbox():
     cursor = request.args.get("cursor") or None
     items, next_cursor = services.list_notifications(current_user, limit=PAGE_SIZE, cursor=cursor)
-    db.session.commit()
     preference = EmailPreferenceForm(email_notifications=current_user.email_notifications)
     return render_template("notifications/inbox.html", items=items, next_cursor=next_cursor, cursor=cursor,
                            form=EmptyForm(), preference=preference, transfer_url=transfer_url,
@@ -68,7 +67,6 @@ def read(notification_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.mark_read(current_user, notification_id) or abort(404)
-    db.session.commit()
     return redirect(url_for("notifications.inbox"))
 
 
@@ -77,7 +75,6 @@ def read_all():
     if not EmptyForm().validate_on_submit():
         abort(400)
     count = services.mark_all_read(current_user)
-    db.session.commit()
     if count:
         flash(_("%(count)s件のお知らせを既読にしました。", count=count), "info")
     return redirect(url_for("notifications.inbox"))
@@ -89,6 +86,5 @@ def preferences():
     if not form.validate_on_submit():
         abort(400)
     services.set_email_preference(current_user, form.email_notifications.data)
-    db.session.commit()
     flash(_("メール通知の設定を保存しました。"), "info")
     return redirect(url_for("notifications.inbox"))

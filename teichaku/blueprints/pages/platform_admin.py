@@ -12,15 +12,16 @@ from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ...platform import centers as center_services
+from ...platform import transaction
 from ...platform.auth import duties
 from ...platform.auth import services as account_services
 from ...platform.auth.passwords import PasswordPolicyError
-from ...platform.extensions import db
 from ...platform.handover import services as handover_services
 from .forms import REQUIRED, CenterEditForm, CenterForm, InviteAdminForm, ResetRequestForm
 
 bp = Blueprint("platform_admin", __name__, url_prefix="/platform")
-# A refused change is never committed: the request's end rolls its writes back.  (An explicit
+# A refused change is never committed: the request's boundary rolls back an answer with an error
+# status, and a refusal answered by a redirect says ``transaction.refuse()``.  (An explicit
 # rollback here would expire the signed-in operator's row, which RLS then no longer shows.)
 
 
@@ -43,7 +44,6 @@ def center_new():
         except center_services.CenterError as exc:
             flash(str(exc), "error")
             return render_template("platform_admin/center_new.html", form=form), 422
-        db.session.commit()
         flash("センターを追加しました。", "info")
         return redirect(url_for("platform_admin.centers"))
     return render_template("platform_admin/center_new.html", form=form), (422 if form.errors else 200)
@@ -62,7 +62,6 @@ def center_edit(code):
         except center_services.CenterError as exc:
             flash(str(exc), "error")
             return _center_page(center, form, 422)
-        db.session.commit()
         flash("センターを更新しました。", "info")
         return redirect(url_for("platform_admin.centers"))
     return _center_page(center, form, 422 if form.errors else 200)
@@ -76,14 +75,15 @@ def _center_page(center, form, status: int = 200):
 
 
 def _send_invitation(user) -> None:
-    """After the commit: the link to the invitee by e-mail, or a pointer to the shell command."""
+    """The link to the invitee by e-mail, or a pointer to the shell command.  The invitation and the
+    record of the e-mail are committed together when the page answers (were that commit to fail, the
+    link would lead to the invalid-link page and nothing else)."""
     try:
         sent = duties.send_invitation(user)
     except OSError:  # smtplib's errors are OSErrors: the invitation stands, the link goes by the shell
         flash("招待メールを送信できませんでした。サーバーのシェルで `flask --app wsgi users invitation-link "
               "メールアドレス` を実行してリンクを取得し、本人に届けてください。", "error")
         return
-    db.session.commit()
     if sent:
         flash("招待メールを送信しました。本人がパスワードを設定し、全国協議会が確認するとログインできます。", "info")
     else:
@@ -103,9 +103,9 @@ def center_invite_admin(code):
         user = duties.invite_first_admin(center, email=form.email.data, display_name=form.display_name.data,
                                          actor=current_user)
     except (duties.DutyError, account_services.AccountError, PasswordPolicyError) as exc:
+        transaction.refuse()  # answered by a redirect: the refused invitation changes nothing
         flash(str(exc), "error")
         return redirect(url_for("platform_admin.center_edit", code=code))
-    db.session.commit()
     _send_invitation(user)
     return redirect(url_for("platform_admin.center_edit", code=code))
 
@@ -125,7 +125,6 @@ def second_factor_resets():
             flash(str(exc), "error")
             status = 422
         else:
-            db.session.commit()
             flash("リセットを依頼しました。全国協議会のアカウントが確認するとリセットされます。", "info")
             return redirect(url_for("platform_admin.second_factor_resets"))
     elif form.errors:
@@ -166,7 +165,6 @@ def center_handover(code):
     except (handover_services.HandoverError, account_services.AccountError, PasswordPolicyError) as exc:
         flash(str(exc), "error")
         return _handover_page(center, form, 422)
-    db.session.commit()
     _send_invitation(result.new_admin)
     return render_template("platform_admin/handover_done.html", center=center, operator_name=result.operator_name,
                            previous_operator=result.previous_operator, deactivated=result.deactivated,

@@ -18,7 +18,6 @@ from wtforms.validators import DataRequired, Email, Length
 
 from ...platform.auth import services as account_services
 from ...platform.centers import list_prefectures
-from ...platform.extensions import db
 from .forms import REQUIRED, EmptyForm
 
 bp = Blueprint("prefecture_accounts", __name__, url_prefix="/platform/prefectures")
@@ -55,7 +54,8 @@ def index():
     except account_services.AccountError as exc:  # refused before anything was written
         flash(str(exc), "error")
         return _page(form, 422)
-    db.session.commit()
+    # The e-mail leaves inside the request's transaction, which commits when the page answers: were
+    # that commit to fail, the link would lead to the invalid-link page and nothing else.
     if account_services.send_setup_email(user):
         flash(_("招待メールを送りました。本人がメールのリンクからパスワードを設定すると、ログインできます。"), "info")
     else:
@@ -72,6 +72,5 @@ def toggle(user_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     account_services.set_prefecture_official_active(user, not user.active)
-    db.session.commit()
     flash(_("アカウントを更新しました。"), "info")
     return redirect(url_for("prefecture_accounts.index"))

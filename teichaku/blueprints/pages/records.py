@@ -20,8 +20,8 @@ from wtforms import DateField, FieldList, Form, FormField, HiddenField, SelectFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ...platform.audit.services import record as audit
+from ...platform import transaction
 from ...platform.errors import ValidationFailed, VersionConflict
-from ...platform.extensions import db
 from ...platform.i18n import today_jst
 from ...tenants.records import services
 from ...tenants.records import lifecycle
@@ -29,6 +29,7 @@ from ...tenants.records.lifecycle import (ASSESSMENT_SECTIONS, DOCUMENT_NOTE_MAX
                                          PLAN_ITEMS_MAX, PLAN_PROVIDER_MAX, PLAN_SUPPORT_MAX, PLAN_TITLE_MAX, RECORD_KINDS,
                                          SECTION_MAX, TEXT_MAX)
 from ..api.records import attachment
+from .refusals import discard_changes, refused
 
 bp = Blueprint("records", __name__, url_prefix="/cases")
 
@@ -73,6 +74,12 @@ class AssessmentForm(FlaskForm):
     income = TextAreaField(SECTION_FIELD_LABELS["income"], validators=[Length(max=SECTION_MAX)])
     wishes = TextAreaField(SECTION_FIELD_LABELS["wishes"], validators=[Length(max=SECTION_MAX)])
 
+    @property
+    def sections(self):
+        """The service reports an assessment with no section filled on ``sections``: the page
+        shows it under the first section."""
+        return self.life_history
+
 
 class InterviewForm(FlaskForm):
     recorded_on = JaDateField(_l("面談日"), validators=[InputRequired(_l("日付を入力してください。"))])
@@ -111,19 +118,6 @@ class PlanForm(FlaskForm):
     base_revision = HiddenField()
 
 
-def _apply_errors(form, exc: ValidationFailed) -> None:
-    """Put a service's field errors on the form (a field the form lacks goes to the page message)."""
-    for name, messages in exc.details.get("fields", {}).items():
-        top = name.split(".")[0]
-        if top == "sections":
-            for key, sub in (messages.items() if isinstance(messages, dict) else [("life_history", messages)]):
-                getattr(form, key, form.recorded_on).errors = [*sub] if isinstance(sub, list) else [str(sub)]
-        elif hasattr(form, top):
-            getattr(form, top).errors = [*messages] if isinstance(messages, list) else [str(messages)]
-        else:
-            flash(exc.message, "error")
-
-
 # --- the case, the section on its page --------------------------------------------------------------
 
 def _open_case(case_id):
@@ -136,10 +130,8 @@ def _open_case(case_id):
 @bp.app_template_global("records_section")
 def records_section(case) -> dict:
     """The records, documents and plans listed on the case page (``records/_case_section.html``).
-    The case page has committed before rendering, so the audited listing commits its own entry."""
-    overview = services.case_overview(case)
-    db.session.commit()
-    return overview
+    The listing's audit entry is written while the page renders; the request commits it with the rest."""
+    return services.case_overview(case)
 
 
 # --- records -----------------------------------------------------------------------------------------
@@ -178,13 +170,11 @@ def record_new(case_id):
         try:
             rec = services.create_record(case, {"kind": kind, **_record_data(kind, form)}, author=current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-            return render_template("records/record_form.html", case=case, form=form, kind=kind, rec=None), 422
-        db.session.commit()
+            status = refused(exc, form)
+            return render_template("records/record_form.html", case=case, form=form, kind=kind, rec=None), status
         flash(_("記録を保存しました。"), "info")
         return redirect(url_for("records.record", case_id=case.id, record_id=rec.id))
-    db.session.commit()
+    transaction.keep_writes()  # the case's read stays audited when the form comes back with errors
     return render_template("records/record_form.html", case=case, form=form, kind=kind, rec=None), (422 if form.errors else 200)
 
 
@@ -193,7 +183,6 @@ def record(case_id, record_id):
     case = _open_case(case_id)
     rec = services.read_record(case, record_id)
     names = services.user_names([rec.author_id, rec.updated_by_id])
-    db.session.commit()
     return render_template("records/record.html", case=case, rec=rec, names=names)
 
 
@@ -204,7 +193,6 @@ def record_edit(case_id, record_id):
         rec = services.read_record(case, record_id)
         form = RECORD_FORMS[rec.kind]()
         _fill_record_form(form, rec)
-        db.session.commit()
         return render_template("records/record_form.html", case=case, form=form, kind=rec.kind, rec=rec)
     rec = services.get_record(case, record_id)
     form = RECORD_FORMS[rec.kind]()
@@ -215,26 +203,24 @@ def record_edit(case_id, record_id):
             version = 0
         try:
             services.update_record(case, rec, _record_data(rec.kind, form), expected_version=version, editor=current_user)
-            db.session.commit()
         except (VersionConflict, StaleDataError):
             # Someone saved first: keep what this user typed, show what is saved now, and let them
             # save again on top of the current version once they have looked.
-            db.session.rollback()
+            discard_changes()
             case = _open_case(case_id)
             current = services.read_record(case, record_id)
             names = services.user_names([current.author_id, current.updated_by_id])
-            db.session.commit()
+            transaction.keep_writes()  # the re-read is audited even though the answer is a 409
             flash(_("他の職員が先にこの記録を更新しました。あなたが入力した内容は下のフォームに残っています。"
                     "保存されている最新の内容と見比べてから、もう一度保存してください。"), "error")
             return render_template("records/record_form.html", case=case, form=form, kind=current.kind, rec=current,
                                    stale=True, names=names), 409
         except ValidationFailed as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-            return render_template("records/record_form.html", case=case, form=form, kind=rec.kind, rec=rec), 422
+            status = refused(exc, form)
+            return render_template("records/record_form.html", case=case, form=form, kind=rec.kind, rec=rec), status
         flash(_("記録を保存しました。"), "info")
         return redirect(url_for("records.record", case_id=case.id, record_id=rec.id))
-    db.session.commit()
+    transaction.keep_writes()  # the case's read stays audited when the form comes back with errors
     return render_template("records/record_form.html", case=case, form=form, kind=rec.kind, rec=rec), 422
 
 
@@ -253,13 +239,11 @@ def document_new(case_id):
                 services.upload_document(case, stream=upload.stream, filename=upload.filename, kind=form.kind.data,
                                          note=form.note.data, uploader=current_user)
             except ValidationFailed as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                return render_template("records/document_form.html", case=case, form=form), 422
-            db.session.commit()
+                status = refused(exc, form)
+                return render_template("records/document_form.html", case=case, form=form), status
             flash(_("書類を登録しました。"), "info")
             return redirect(url_for("cases.detail", case_id=case.id) + "#records")
-    db.session.commit()
+    transaction.keep_writes()  # the case's read stays audited when the form comes back with errors
     return render_template("records/document_form.html", case=case, form=form), (422 if form.errors else 200)
 
 
@@ -267,7 +251,6 @@ def document_new(case_id):
 def document_download(case_id, document_id):
     case = services.load_case(case_id)
     doc, data = services.download_document(case, document_id)
-    db.session.commit()
     return attachment(doc, data)
 
 
@@ -321,13 +304,11 @@ def plan_new(case_id):
             try:
                 plan, _rev = services.create_plan(case, {"title": form.title.data, "content": content}, author=current_user)
             except ValidationFailed as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                return render_template("records/plan_form.html", case=case, form=form, plan=None), 422
-            db.session.commit()
+                status = refused(exc, form)
+                return render_template("records/plan_form.html", case=case, form=form, plan=None), status
             flash(_("調整計画を作成しました（第1版）。"), "info")
             return redirect(url_for("records.plan", case_id=case.id, plan_id=plan.id))
-    db.session.commit()
+    transaction.keep_writes()  # the case's read stays audited when the form comes back with errors
     status = 422 if request.method == "POST" else 200
     return render_template("records/plan_form.html", case=case, form=form, plan=None), status
 
@@ -338,7 +319,6 @@ def plan(case_id, plan_id):
     plan, rev = services.read_plan(case, plan_id, request.args.get("revision"))
     revisions = services.revisions_of(plan)
     names = services.user_names([r.author_id for r in revisions])
-    db.session.commit()
     return render_template("records/plan.html", case=case, plan=plan, rev=rev, revisions=revisions, names=names,
                            content=services.content_out(rev.content), area_labels=dict(AREA_CHOICES))
 
@@ -354,7 +334,6 @@ def plan_revise(case_id, plan_id):
         form.notes.data = latest.content.get("notes", "")
         form.base_revision.data = str(plan.latest_revision)
         _fill_items(form, latest.content.get("items", []))
-        db.session.commit()
         return render_template("records/plan_form.html", case=case, form=form, plan=plan)
     if form.validate_on_submit():
         content, ok = _plan_data(form)
@@ -365,24 +344,22 @@ def plan_revise(case_id, plan_id):
                 base = 0
             try:
                 rev = services.revise_plan(case, plan, content, base_revision=base, author=current_user)
-                db.session.commit()
             except (VersionConflict, StaleDataError):
-                db.session.rollback()
+                discard_changes()
                 case = _open_case(case_id)
                 plan, latest = services.read_plan(case, plan_id)
-                db.session.commit()
+                transaction.keep_writes()  # the re-read is audited even though the answer is a 409
                 flash(_("他の職員が先にこの計画を改訂しました（最新は第%(n)s版）。あなたが入力した内容は下のフォームに残っています。"
                         "最新の版と見比べてから、もう一度保存してください。", n=plan.latest_revision), "error")
                 return render_template("records/plan_form.html", case=case, form=form, plan=plan, stale=True,
                                        latest=latest, latest_content=services.content_out(latest.content),
                                        area_labels=dict(AREA_CHOICES)), 409
             except ValidationFailed as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                return render_template("records/plan_form.html", case=case, form=form, plan=plan), 422
+                status = refused(exc, form)
+                return render_template("records/plan_form.html", case=case, form=form, plan=plan), status
             flash(_("調整計画を改訂しました（第%(n)s版）。", n=rev.revision), "info")
             return redirect(url_for("records.plan", case_id=case.id, plan_id=plan.id))
-    db.session.commit()
+    transaction.keep_writes()  # the case's read stays audited when the form comes back with errors
     return render_template("records/plan_form.html", case=case, form=form, plan=plan), 422
 
 
@@ -394,7 +371,6 @@ def plan_compare(case_id, plan_id):
     old = request.args.get("old") or (str(int(new) - 1) if new.isdigit() and int(new) > 1 else new)
     diff = services.compare_revisions(case, plan_id, old, new)
     revisions = services.revisions_of(plan)
-    db.session.commit()
     return render_template("records/plan_compare.html", case=case, revisions=revisions, **diff)
 
 
@@ -403,6 +379,5 @@ def plan_print(case_id, plan_id):
     case = _open_case(case_id)
     plan, rev = services.read_plan(case, plan_id, request.args.get("revision"), action="plan.print")
     names = services.user_names([rev.author_id])
-    db.session.commit()
     return render_template("records/plan_print.html", case=case, plan=plan, rev=rev, names=names,
                            content=services.content_out(rev.content), area_labels=dict(AREA_CHOICES))

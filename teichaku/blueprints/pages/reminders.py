@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, url_for
 
-from ...platform.extensions import db
 from ...tenants.cases.services import dismiss_reminder
 from .forms import EmptyForm
 
@@ -15,5 +14,4 @@ def dismiss(reminder_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     dismiss_reminder(reminder_id)
-    db.session.commit()
     return redirect(url_for("pages.dashboard"))

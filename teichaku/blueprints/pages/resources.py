@@ -13,10 +13,10 @@ from marshmallow import ValidationError
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField, StringField, TextAreaField
 
 from ...platform.errors import ValidationFailed, VersionConflict
-from ...platform.extensions import db
 from ...tenants.resources import services
 from ...tenants.resources.models import ACCEPTS_RECORD_LABELS, RESOURCE_TYPE_LABELS
 from ...tenants.resources.schemas import MAX_CONTACTS, ResourceFilter, ResourceIn
+from .refusals import discard_changes, refused
 
 bp = Blueprint("resources", __name__, url_prefix="/resources")
 
@@ -71,7 +71,8 @@ def _payload(form: ResourceForm) -> tuple[dict, list[int]]:
 
 
 def _show_errors(form: ResourceForm, errors: dict, rows: list[int]) -> None:
-    """Put schema or service errors on the form's fields (contacts by their row)."""
+    """Put the schema's errors on the form's fields (contacts by their row: blank rows were dropped
+    before the schema saw them)."""
     for key, messages in errors.items():
         if key == "contacts" and isinstance(messages, dict):
             for index, sub in messages.items():
@@ -121,7 +122,6 @@ def index():
         return _index_page(raw, errors=exc.messages), 422
     except ValidationFailed as exc:  # a damaged cursor
         return _index_page(raw, errors=exc.details.get("fields", {})), 422
-    db.session.commit()
     return _index_page(raw, items, next_cursor)
 
 
@@ -134,10 +134,8 @@ def new():
             try:
                 resource = services.create_resource(body)
             except ValidationFailed as exc:
-                db.session.rollback()
-                _show_errors(form, exc.details.get("fields", {}), rows)
+                refused(exc, form)
             else:
-                db.session.commit()
                 flash(_("社会資源「%(name)s」を登録しました。", name=resource.name), "info")
                 return redirect(url_for("resources.detail", resource_id=resource.id))
         flash(_("入力内容に誤りがあります。"), "error")
@@ -151,7 +149,6 @@ def new():
 def detail(resource_id):
     resource = services.get_resource(resource_id) or abort(404)
     placements = services.placement_history(resource)
-    db.session.commit()
     return render_template("resources/detail.html", resource=resource, placements=placements,
                            history_available=services.placement_history_available())
 
@@ -166,7 +163,6 @@ def edit(resource_id):
             value = getattr(resource, field)
             getattr(form, field).data = "" if value is None else str(value)
         _pad_contacts(form)
-        db.session.commit()
         return render_template("resources/edit.html", form=form, resource=resource)
     form = ResourceForm()
     if not form.validate_on_submit():
@@ -176,16 +172,14 @@ def edit(resource_id):
     if body is not None:
         try:
             services.update_resource(resource, body, expected_version=_posted_version())
-            db.session.commit()
         except VersionConflict:
-            db.session.rollback()
+            discard_changes()
             flash(_("他の職員が先に更新しました。入力した内容は下に残っています。保存されている内容と見比べてから、もう一度保存してください。"), "error")
             current = services.get_resource(resource_id) or abort(404)
             _pad_contacts(form)
             return render_template("resources/edit.html", form=form, resource=current, stale=True), 409
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc.details.get("fields", {}), rows)
+            refused(exc, form)
         else:
             flash(_("保存しました。"), "info")
             return redirect(url_for("resources.detail", resource_id=resource.id))
