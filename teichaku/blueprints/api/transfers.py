@@ -20,7 +20,6 @@ from ...crosstenant.transfers.schemas import (
 from ...platform import csv_export
 from ...platform.centers import center_by_code
 from ...platform.errors import ValidationFailed
-from ...platform.extensions import db
 from ...platform.permissions import can
 from ...tenants.cases.services import read_case
 from .common import PageArgs
@@ -51,7 +50,6 @@ def list_transfers(args):
         rows, next_cursor = services.list_transfers(limit=args["limit"], cursor=args["cursor"], side=args["side"],
                                                     status=args["status"])
         items = [services.center_view(r) for r in rows]
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -66,7 +64,6 @@ def create_transfer(body):
     case = read_case(body["case_id"]) or abort(404)
     row = services.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
                                     body.get("package"), current_user, pull_id=body.get("pull_id"))
-    db.session.commit()
     return _view(row, 201)
 
 
@@ -77,7 +74,6 @@ def compliance_report(args):
     """The association's yearly figures per center: answered within the deadline, median days to
     answer, requests open past the release date (``format=csv``: UTF-8 with BOM, CRLF)."""
     report = services.compliance_report(args["fiscal_year"])
-    db.session.commit()
     if args["format"] == "csv":
         return Response(services.compliance_report_csv(report), mimetype=csv_export.MIMETYPE, headers={
             "Content-Disposition": f'attachment; filename="transfers-FY{args["fiscal_year"]}.csv"'})
@@ -92,11 +88,9 @@ def provision_records(args):
     ``format=csv`` exports them all (the export is audited)."""
     if args["format"] == "csv":
         content = services.export_provision_records()
-        db.session.commit()
         return Response(content, mimetype=csv_export.MIMETYPE,
                         headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
     items, next_cursor = services.provision_records(limit=args["limit"], cursor=args["cursor"])
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -106,17 +100,14 @@ def get_transfer(transfer_id):
     """One transfer: the caller's own side, or the association's metadata (the read is audited)."""
     if _oversees():
         meta = services.oversight_detail(transfer_id)
-        db.session.commit()
         return meta
     row = services.read_transfer(transfer_id)
-    db.session.commit()
     return _view(row)
 
 
 def _act(transfer_id, action):
     row = services.get_transfer_or_404(transfer_id)
     row = action(row)
-    db.session.commit()
     return _view(row)
 
 
@@ -168,7 +159,6 @@ def list_messages(args, transfer_id):
     row = services.get_transfer_or_404(transfer_id)
     items, next_cursor = services.list_messages(row, limit=args["limit"], cursor=args["cursor"])
     files = services.message_attachments(items)
-    db.session.commit()
     return {"items": [services.message_view(m, files[m.id]) for m in items], "next_cursor": next_cursor}
 
 
@@ -227,7 +217,6 @@ def post_message(transfer_id):
     row = services.get_transfer_or_404(transfer_id)
     text, files = _message_input()
     message = services.post_message(row, text, current_user, files=files)
-    db.session.commit()
     return services.message_view(message), 201
 
 
@@ -239,7 +228,6 @@ def get_attachment(transfer_id, attachment_id):
     attachment (``nosniff``, ``no-store``); the download is audited."""
     row = services.get_transfer_or_404(transfer_id)
     copy, data = services.download_attachment(row, attachment_id)
-    db.session.commit()
     return attachment(copy, data)
 
 
@@ -251,7 +239,6 @@ def share_update(body, transfer_id):
     thread and case (as a progress note), and the receiving center is notified."""
     row = services.get_transfer_or_404(transfer_id)
     message = services.share_update(row, body["body"], current_user)
-    db.session.commit()
     return services.message_view(message), 201
 
 
@@ -261,9 +248,7 @@ def share_update(body, transfer_id):
 def reassign_transfer(body, transfer_id):
     """The association moves an unanswered or declined request to another center."""
     services.reassign_transfer(transfer_id, center_by_code(body["to_center"]), current_user)
-    db.session.commit()
     meta = services.oversight_detail(transfer_id)
-    db.session.commit()
     return meta
 
 
@@ -272,7 +257,5 @@ def reassign_transfer(body, transfer_id):
 def remind_transfer(transfer_id):
     """The association reminds the receiving center of a request still unanswered."""
     services.remind_transfer(transfer_id, current_user)
-    db.session.commit()
     meta = services.oversight_detail(transfer_id)
-    db.session.commit()
     return meta
