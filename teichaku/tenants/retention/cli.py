@@ -8,8 +8,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ...platform.extensions import db
-
 retention_cli = AppGroup("retention", help="保存期間と削除の確認")
 
 
@@ -27,6 +25,5 @@ def review(center_code: str | None) -> None:
     for center in centers:
         set_tenant(center.id)
         outcome = run_review()
-        db.session.commit()
         click.echo(f"{center.code}\tlisted {outcome.listed}\twithdrawn {outcome.withdrawn}\twaiting {outcome.still_due}")
     set_tenant(None)
