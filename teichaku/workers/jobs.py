@@ -21,7 +21,6 @@ def purge_expired_sessions() -> int:
     with account_lookup():
         n = db.session.execute(delete(UserSession).where(or_(UserSession.created_at < cutoff, UserSession.revoked_at < cutoff))).rowcount
         n += db.session.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow() - timedelta(days=1))).rowcount
-    db.session.commit()
     return n
 
 
@@ -39,7 +38,7 @@ def raise_deadline_reminders() -> int:
             continue
         set_tenant(center.id)
         total += raise_reminders()
-        db.session.commit()
+        db.session.commit()  # one center per transaction: a later center's failure keeps these reminders raised
     set_tenant(None)
     return total
 
@@ -52,7 +51,6 @@ def send_transfer_reminders() -> int:
     from ..crosstenant.transfers.services import send_reminders
 
     sent = send_reminders()
-    db.session.commit()
     return sent
 
 
@@ -70,6 +68,6 @@ def review_retention() -> int:
             continue
         set_tenant(center.id)
         listed += run_review().listed
-        db.session.commit()
+        db.session.commit()  # one center per transaction: a later center's failure keeps this review listed
     set_tenant(None)
     return listed
