@@ -223,6 +223,20 @@ def test_a_job_that_raises_writes_nothing(app, world, owner_engine):
     assert _audit_count(owner_engine, "test.boundary_job_raised") == 0
 
 
+def test_a_long_job_reports_progress_in_its_rq_meta_and_records_its_run_once_with_the_outcome(make_app, world,
+                                                                                               owner_engine):
+    from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
+    from teichaku.platform.jobs import enqueue
+
+    with make_app(JOBS_IN_PROCESS=True).app_context():  # RQ runs the job at once, as a job
+        queued = enqueue(rebuild_rollups, 2025)
+    progress = queued.meta["progress"]
+    assert progress["centers_done"] == progress["centers"] == 48 and progress["mismatches"] == 0
+    with owner_engine.connect() as conn:
+        runs = conn.execute(text("select status, centers, finished_at is not null from rollup_runs")).all()
+    assert runs == [("done", 48, True)]
+
+
 # --- nothing else commits -------------------------------------------------------------------------
 
 # Where ``session.commit()`` may appear, and why.  Nothing of the blueprints is here: a request
