@@ -14,12 +14,13 @@ from pathlib import Path
 from flask.cli import AppGroup
 from sqlalchemy import text
 
+from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
 from teichaku.platform import transaction
 from teichaku.platform.audit.services import record
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.extensions import db
 from teichaku.platform.i18n import today_jst
-from teichaku.platform.jobs import job
+from teichaku.platform.jobs import enqueue, job
 from teichaku.platform.storage import document_path
 from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.cases import services as cases
@@ -225,9 +226,6 @@ def test_a_job_that_raises_writes_nothing(app, world, owner_engine):
 
 def test_a_long_job_reports_progress_in_its_rq_meta_and_records_its_run_once_with_the_outcome(make_app, world,
                                                                                                owner_engine):
-    from teichaku.crosstenant.aggregates.jobs import rebuild_rollups
-    from teichaku.platform.jobs import enqueue
-
     with make_app(JOBS_IN_PROCESS=True).app_context():  # RQ runs the job at once, as a job
         queued = enqueue(rebuild_rollups, 2025)
     progress = queued.meta["progress"]
