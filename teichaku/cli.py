@@ -48,7 +48,6 @@ def init_app(app: Flask) -> None:
 def centers_seed() -> None:
     """Load the 48 centers (idempotent)."""
     created, existing = seed_centers()
-    db.session.commit()
     click.echo(f"centers: {created} created, {existing} already present", err=True)
 
 
@@ -70,10 +69,8 @@ def users_create(email: str, password: str, role: str, center_code: str | None, 
         user = create_user(email=email, password=password, role=role, center_code=center_code, display_name=display_name)
         announce_center_admin(user)  # every new center admin reaches the association and the admins
     except (AccountError, PasswordPolicyError) as exc:
-        db.session.rollback()
         click.echo(f"エラー: {exc}", err=True)
         sys.exit(2)
-    db.session.commit()
     click.echo(str(user.id))
 
 
@@ -85,10 +82,8 @@ def users_invitation_link(email: str) -> None:
     try:
         link = invitation_link(email)
     except (DutyError, AccountError) as exc:
-        db.session.rollback()
         click.echo(f"エラー: {exc}", err=True)
         sys.exit(2)
-    db.session.commit()
     click.echo("この招待リンクは一度だけ、期限内に使えます。本人に安全な方法で届けてください。", err=True)
     click.echo(link)
 
@@ -101,10 +96,8 @@ def users_prefecture_link(email: str) -> None:
     try:
         url = prefecture_setup_link(email)
     except AccountError as exc:
-        db.session.rollback()
         click.echo(f"エラー: {exc}", err=True)
         sys.exit(2)
-    db.session.commit()
     click.echo(url)
 
 
@@ -174,7 +167,6 @@ def demo_seed() -> None:
         if not exists:
             create_user(email=email, password=DEMO_PASSWORD, role=role, center_code=center,
                         display_name=name, two_factor_exempt=True)
-    db.session.commit()
     click.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
     for email, role, center, _ in DEMO_ACCOUNTS:
         where = center

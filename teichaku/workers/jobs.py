@@ -24,7 +24,6 @@ def purge_expired_sessions() -> int:
     with account_lookup():
         n = db.session.execute(delete(UserSession).where(or_(UserSession.created_at < cutoff, UserSession.revoked_at < cutoff))).rowcount
         n += db.session.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow() - timedelta(days=1))).rowcount
-    db.session.commit()
     return n
 
 
@@ -38,7 +37,7 @@ def raise_deadline_reminders() -> int:
             continue
         set_tenant(center.id)
         total += raise_reminders()
-        db.session.commit()
+        db.session.commit()  # one center per transaction: a later center's failure keeps these reminders raised
     set_tenant(None)
     return total
 
@@ -49,7 +48,6 @@ def send_transfer_reminders() -> int:
     ``TRANSFER_RELEASE_WARNING_DAYS`` days without an acceptance, remind the receiving center and
     are flagged for the association (crosstenant/transfers)."""
     sent = send_reminders()
-    db.session.commit()
     return sent
 
 
@@ -63,6 +61,6 @@ def review_retention() -> int:
             continue
         set_tenant(center.id)
         listed += run_review().listed
-        db.session.commit()
+        db.session.commit()  # one center per transaction: a later center's failure keeps this review listed
     set_tenant(None)
     return listed

@@ -7,7 +7,6 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from ...platform.extensions import db
 from ...platform.validation import StrictSchema
 from ...tenants.activities import services
 from ...tenants.activities.models import ACTIVITY_TYPES
@@ -46,7 +45,6 @@ def _etag(activity):
 def list_activities(args):
     """The center's activities, latest date first (cursor pagination), optionally of one fiscal year."""
     items, next_cursor = services.list_activities(**args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -56,7 +54,6 @@ def list_activities(args):
 def create_activity(body):
     """Record an activity."""
     activity = services.create_activity(body, created_by=current_user)
-    db.session.commit()
     return activity, 201, _etag(activity)
 
 
@@ -66,7 +63,6 @@ def create_activity(body):
 def activity_summary(args):
     """A fiscal year's figures per type: activities, participants in all and by sector."""
     summary = services.yearly_summary(args["fiscal_year"])
-    db.session.commit()
     return summary
 
 
@@ -83,7 +79,6 @@ def export_activity_summary(args):
     center = getattr(current_user, "center", None)
     content, mimetype, filename = services.export_summary(args["fiscal_year"], args["format"],
                                                           center_name=getattr(center, "name", None))
-    db.session.commit()
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -92,7 +87,6 @@ def export_activity_summary(args):
 def get_activity(activity_id):
     """One activity (the read is audited: minutes may name people)."""
     activity = services.read_activity(activity_id) or abort(404)
-    db.session.commit()
     return activity, 200, _etag(activity)
 
 
@@ -104,5 +98,4 @@ def update_activity(body, activity_id):
     names and keeps the others."""
     activity = services.read_activity(activity_id) or abort(404)
     services.update_activity(activity, body, expected_version=expected_version())
-    db.session.commit()
     return activity, 200, _etag(activity)

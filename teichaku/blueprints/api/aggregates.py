@@ -9,7 +9,6 @@ from marshmallow import ValidationError, fields, validate
 
 from ...crosstenant.aggregates import exports, reporting
 from ...crosstenant.aggregates.reporting import Viewer
-from ...platform.extensions import db
 from ...platform.i18n import fiscal_year_label
 from ...platform.validation import StrictSchema
 
@@ -87,7 +86,6 @@ def cases(args):
     center admin or a prefecture viewer gets its own center's (prefecture's) rows exactly, plus
     the national rows."""
     table = reporting.contract_table(Viewer.of(current_user), args["fiscal_year"], reporting.parse_by(args["by"]))
-    db.session.commit()
     if args["format"] == "csv":
         name = "-".join(table.by) or "total"
         return Response(exports.table_csv(table.columns, table.rows), mimetype=exports.CSV, headers={
@@ -103,7 +101,6 @@ def dashboard(args):
     """The national dashboard: every headline of the fiscal year with last year's, and its 5-year
     trend, each year suppressed with that year's pattern (ministry and association)."""
     board = reporting.dashboard(args["fiscal_year"])
-    db.session.commit()
     return {
         "fiscal_year": board.fiscal_year, "fiscal_year_label": fiscal_year_label(board.fiscal_year),
         "suppression_threshold": board.threshold, "as_of": board.as_of.isoformat(),

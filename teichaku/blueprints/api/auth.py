@@ -6,13 +6,13 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields
 
+from ...platform import transaction
 from ...platform.auth.services import (
     InvalidCredentials, OtpEnrollmentRequired, OtpRequired, authenticate, issue_api_token, revoke_api_token,
 )
 from ...platform.auth.throttle import throttled_signin
 from ...platform.centers import prefecture_by_code
 from ...platform.errors import api_error
-from ...platform.extensions import db
 from ...platform.validation import StrictSchema
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller")
@@ -59,12 +59,11 @@ def token_create(body):
         user = authenticate(body["email"], body["password"], body.get("otp"), enforce_enrollment=True)
     except (InvalidCredentials, OtpRequired):
         g.signin_failed = True
-        db.session.commit()  # keep the audit entry of the failed attempt
+        transaction.keep_writes()  # the failed attempt's audit entry stays
         return api_error(401, "invalid_credentials", INVALID)
     except OtpEnrollmentRequired:
         return api_error(403, "otp_enrollment_required", "二要素認証の登録が必要です。画面からログインして登録してください。")
     raw, expires_at = issue_api_token(user)
-    db.session.commit()
     return {"token": raw, "expires_at": expires_at}
 
 
@@ -73,7 +72,6 @@ def token_create(body):
 def token_delete():
     """Revoke the caller's token."""
     revoke_api_token(g.api_token)
-    db.session.commit()
     return ""
 
 

@@ -12,6 +12,9 @@ every version.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -29,8 +32,14 @@ blp = Blueprint("api_case_studies", __name__, url_prefix="/api/v1",
                 description="Case-study exchange (事例の共有): anonymised studies shared by every center")
 
 
-def _scope():
-    return scope.exchange_scope(current_user)
+@contextmanager
+def _scope() -> Iterator[None]:
+    """The caller's author scope.  What was written in it is flushed before it ends: the flush's
+    tenant check compares each row with the scope in force, and the request commits only after
+    the association's workspace scope is gone."""
+    with scope.exchange_scope(current_user):
+        yield
+        db.session.flush()
 
 
 def _draft(draft, status: int = 200):
@@ -47,7 +56,6 @@ def list_case_studies(args):
     with _scope():
         items, next_cursor = library.library_page(actor=current_user, q=args["q"], tags=args["tag"],
                                                    limit=args["limit"], cursor=args["cursor"])
-        db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -60,7 +68,6 @@ def create_case_study(body):
     person's support needs as tags, nothing else."""
     with _scope():
         draft = authoring.create_draft(body, actor=current_user)
-        db.session.commit()
         return _draft(draft, 201)
 
 
@@ -71,7 +78,6 @@ def get_case_study(args, study_id):
     """A published study (``version``: an older version), or the caller's own draft."""
     with _scope():
         view = library.read_case_study(study_id, actor=current_user, version_no=args["version"])
-        db.session.commit()
     return view
 
 
@@ -83,7 +89,6 @@ def update_case_study(body, study_id):
     with _scope():
         draft = authoring.get_open_draft_or_404(study_id)
         draft = authoring.update_draft(draft, body, expected_version=expected_version(), actor=current_user)
-        db.session.commit()
         return _draft(draft)
 
 
@@ -98,7 +103,6 @@ def resolve_finding(body, study_id, finding_id):
         finding = findings.get_finding(draft, finding_id)
         findings.resolve_finding(draft, finding, body["action"], actor=current_user,
                                  replacement=body.get("replacement"), reason=body.get("reason"))
-        db.session.commit()
         return _draft(draft)
 
 
@@ -132,12 +136,10 @@ def publish_case_study(study_id):
         expected = _optional_expected_version()
         try:
             authoring.publish_draft(draft, actor=current_user, expected_version=expected)
-        except authoring.UnresolvedFindings:
-            db.session.commit()
+        except authoring.UnresolvedFindings as exc:
+            exc.keep_writes = True  # the findings the last check saved stay, to be resolved
             raise
-        db.session.commit()
         view = library.read_case_study(study_id, actor=current_user)
-        db.session.commit()
     return view
 
 
@@ -147,7 +149,6 @@ def correct_case_study(study_id):
     """A correction: a new draft from the latest published version (published as the next)."""
     with _scope():
         draft = authoring.start_correction(study_id, actor=current_user)
-        db.session.commit()
         return _draft(draft, 201)
 
 
@@ -159,7 +160,6 @@ def list_questions(study_id):
         study = library.get_study_or_404(study_id, actor=current_user)
         items = [{"asker_center": library.center_view(t["asker_center"]),
                   "messages": [feedback.message_view(m) for m in t["messages"]]} for t in feedback.threads(study.id)]
-        db.session.commit()
     return {"items": items}
 
 
@@ -170,7 +170,6 @@ def ask_question(body, study_id):
     """Ask the author a question (the author is notified, and stays anonymous)."""
     with _scope():
         message = feedback.ask_question(study_id, body["body"], actor=current_user)
-        db.session.commit()
         return feedback.message_view(message), 201
 
 
@@ -182,7 +181,6 @@ def answer_question(body, study_id):
     with _scope():
         message = feedback.answer_question(study_id, center_by_code(body["asker_center"]), body["body"],
                                            actor=current_user)
-        db.session.commit()
         return feedback.message_view(message), 201
 
 
@@ -192,7 +190,6 @@ def mark_helpful(study_id):
     """参考になった: once per center (a second mark changes nothing)."""
     with _scope():
         study = feedback.mark_helpful(study_id, actor=current_user)
-        db.session.commit()
         return {"id": study.id, "helpful_count": study.helpful_count, "marked_helpful": True}
 
 
@@ -203,9 +200,7 @@ def hide_case_study(body, study_id):
     """The association hides a published study from every reader but its author, with a reason."""
     with _scope():
         moderation.hide_study(study_id, body["reason"], actor=current_user)
-        db.session.commit()
         view = library.read_case_study(study_id, actor=current_user)
-        db.session.commit()
     return view
 
 
@@ -215,9 +210,7 @@ def unhide_case_study(study_id):
     """The association shows a hidden study again."""
     with _scope():
         moderation.unhide_study(study_id, actor=current_user)
-        db.session.commit()
         view = library.read_case_study(study_id, actor=current_user)
-        db.session.commit()
     return view
 
 
@@ -232,7 +225,5 @@ def withdraw_case_study_version(body, study_id):
     search).  Answers the study as the association sees it."""
     with _scope():
         moderation.withdraw_version(study_id, body["version"], body["reason"], actor=current_user)
-        db.session.commit()
         view = library.read_case_study(study_id, actor=current_user)
-        db.session.commit()
     return view

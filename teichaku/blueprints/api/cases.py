@@ -6,7 +6,6 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from ...platform.extensions import db
 from ...platform.validation import StrictSchema
 from ...tenants.cases import services
 from ...tenants.cases.lifecycle import CASE_TYPES, allowed_next
@@ -62,7 +61,6 @@ def _load(case_id):
 def list_cases(args):
     """The center's cases, newest first (cursor pagination)."""
     items, next_cursor = services.list_cases(**args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -73,7 +71,6 @@ def search_cases(criteria):
     """Search by name or kana (hiragana = katakana), case number, status, type, staff, dates.
     The criteria are in the body so that no name appears in a URL or a log."""
     items, next_cursor = services.search_cases(**criteria)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -83,7 +80,6 @@ def search_cases(criteria):
 def pre_release(args):
     """People releasing within N days, soonest first, with their open needs."""
     items = services.pre_release(args["within_days"])
-    db.session.commit()
     return {"items": items, "next_cursor": None}
 
 
@@ -93,7 +89,6 @@ def pre_release(args):
 def search_persons(body):
     """Existing people matching a name or kana: check before registering someone again."""
     people = find_people(body["q"])
-    db.session.commit()
     return {"items": people, "next_cursor": None}
 
 
@@ -103,7 +98,6 @@ def search_persons(body):
 def create_case(body):
     """Open a case for a new or an existing person."""
     case = services.create_case(body, created_by=current_user)
-    db.session.commit()
     return case, 201, {"ETag": f'"{case.version}"'}
 
 
@@ -112,7 +106,6 @@ def create_case(body):
 def get_case(case_id):
     """One case with its needs and the statuses it may move to (the read is audited)."""
     case = _load(case_id)
-    db.session.commit()
     return _detail(case)
 
 
@@ -123,7 +116,6 @@ def update_case(body, case_id):
     """Change a case's fields (not its status); needs ``If-Match: "<version>"``."""
     case = _load(case_id)
     services.update_case(case, body, expected_version=expected_version())
-    db.session.commit()
     return _detail(case)
 
 
@@ -135,7 +127,6 @@ def transition_case(body, case_id):
     case = _load(case_id)
     services.transition_case(case, body["to_status"], expected_version=expected_version(),
                              closing=body.get("closing"), released_on=body.get("released_on"))
-    db.session.commit()
     return _detail(case)
 
 
@@ -145,7 +136,6 @@ def open_follow_up(case_id):
     """Open the FU case of a released case in one step, linked to it."""
     case = _load(case_id)
     follow_up = services.open_follow_up(case, expected_version=expected_version(), created_by=current_user)
-    db.session.commit()
     follow_up.allowed_transitions = list(allowed_next(follow_up.case_type, follow_up.status))
     return follow_up, 201, {"ETag": f'"{follow_up.version}"'}
 
@@ -157,7 +147,6 @@ def set_eligibility(body, case_id):
     """Record the 特別調整 eligibility checklist of a CO case."""
     case = _load(case_id)
     services.set_eligibility(case, body, expected_version=expected_version())
-    db.session.commit()
     return _detail(case)
 
 
@@ -168,7 +157,6 @@ def override_eligibility(body, case_id):
     """A center admin lets the case proceed with unmet conditions, recording why."""
     case = _load(case_id)
     services.override_eligibility(case, body["reason"], actor=current_user, expected_version=expected_version())
-    db.session.commit()
     return _detail(case)
 
 
@@ -180,5 +168,4 @@ def update_need(body, case_id, need_id):
     case = _load(case_id)
     need = services.get_need(case, need_id) or abort(404)
     services.update_need(case, need, body, expected_version=expected_version())
-    db.session.commit()
     return need, 200, {"ETag": f'"{need.version}"'}

@@ -11,7 +11,6 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from ...platform.extensions import db
 from ...tenants.committees import services
 from ...tenants.committees.schemas import (
     CommitteeAdviceIn, CommitteeAgendaItemCreate, CommitteeAgendaItemOut, CommitteeAgendaItemPatch,
@@ -40,7 +39,6 @@ class CommitteeMemberListArgs(PageArgs):
 def list_members(args):
     """The committee's members, newest first (``?active=true`` for those serving now)."""
     items, next_cursor = services.list_members(**args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -50,7 +48,6 @@ def list_members(args):
 def create_member(body):
     """Add a member (an outside expert; ``observer`` for オブザーバー)."""
     member = services.create_member(body)
-    db.session.commit()
     return member, 201, _etag(member)
 
 
@@ -58,7 +55,6 @@ def create_member(body):
 @blp.response(200, CommitteeMemberOut)
 def get_member(committee_member_id):
     member = services.get_member(committee_member_id) or abort(404)
-    db.session.commit()
     return member, 200, _etag(member)
 
 
@@ -69,7 +65,6 @@ def update_member(body, committee_member_id):
     """Change a member (``active: false`` when they leave the committee); needs ``If-Match``."""
     member = services.get_member(committee_member_id) or abort(404)
     services.update_member(member, body, expected_version=expected_version())
-    db.session.commit()
     return member, 200, _etag(member)
 
 
@@ -92,7 +87,6 @@ def _current(meeting) -> dict:
 def list_meetings(args):
     """The committee's meetings, latest meeting date first."""
     items, next_cursor = services.list_meetings(**args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -103,7 +97,6 @@ def create_meeting(body):
     """Plan or record a meeting; ``attendee_ids`` are members of the center."""
     meeting = services.create_meeting(body)
     out = _current(meeting)
-    db.session.commit()
     return out, 201, _etag(meeting)
 
 
@@ -113,7 +106,6 @@ def get_meeting(committee_meeting_id):
     """A meeting with its attendees and agenda items (the read is audited)."""
     meeting, attendees, items = services.read_meeting(committee_meeting_id) or abort(404)
     out = _meeting_out(meeting, attendees, items)
-    db.session.commit()
     return out, 200, _etag(meeting)
 
 
@@ -125,7 +117,6 @@ def update_meeting(body, committee_meeting_id):
     meeting = services.get_meeting(committee_meeting_id) or abort(404)
     services.update_meeting(meeting, body, expected_version=expected_version())
     out = _current(meeting)
-    db.session.commit()
     return out, 200, _etag(meeting)
 
 
@@ -136,7 +127,6 @@ def create_agenda_item(body, committee_meeting_id):
     """Put a case of the center on a meeting's agenda; its round is computed per case."""
     meeting = services.get_meeting(committee_meeting_id) or abort(404)
     item = services.add_agenda_item(meeting, body)
-    db.session.commit()
     return item, 201, _etag(item)
 
 
@@ -146,7 +136,6 @@ def create_agenda_item(body, committee_meeting_id):
 @blp.response(200, CommitteeAgendaItemOut)
 def get_agenda_item(committee_item_id):
     item = services.read_agenda_item(committee_item_id) or abort(404)
-    db.session.commit()
     return item, 200, _etag(item)
 
 
@@ -157,7 +146,6 @@ def update_agenda_item(body, committee_item_id):
     """Change the question put to the committee; needs ``If-Match``."""
     item = services.get_agenda_item(committee_item_id) or abort(404)
     services.update_agenda_item(item, body, expected_version=expected_version())
-    db.session.commit()
     return item, 200, _etag(item)
 
 
@@ -167,7 +155,6 @@ def delete_agenda_item(committee_item_id):
     """Take a case off the agenda (only while no advice is recorded); needs ``If-Match``."""
     item = services.get_agenda_item(committee_item_id) or abort(404)
     services.remove_agenda_item(item, expected_version=expected_version())
-    db.session.commit()
     return ""
 
 
@@ -178,7 +165,6 @@ def record_advice(body, committee_item_id):
     """Record or correct the committee's advice (助言); needs ``If-Match``."""
     item = services.get_agenda_item(committee_item_id) or abort(404)
     services.record_advice(item, body["advice"], expected_version=expected_version(), recorded_by=current_user)
-    db.session.commit()
     return item, 200, _etag(item)
 
 
@@ -189,7 +175,6 @@ def record_follow_up(body, committee_item_id):
     """Record or correct what was done with the advice (対応) and when; needs ``If-Match``."""
     item = services.get_agenda_item(committee_item_id) or abort(404)
     services.record_follow_up(item, body["follow_up"], body["follow_up_on"], expected_version=expected_version())
-    db.session.commit()
     return item, 200, _etag(item)
 
 
@@ -200,5 +185,4 @@ def record_follow_up(body, committee_item_id):
 def review_history(case_id):
     """Every round the case went before the committee, oldest first (the read is audited)."""
     case, rounds = services.review_history(case_id)
-    db.session.commit()
     return {"case_id": case.id, "rounds": rounds}

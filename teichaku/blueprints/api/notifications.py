@@ -7,7 +7,6 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from ...crosstenant.notifications import services
-from ...platform.extensions import db
 from ...platform.validation import StrictSchema
 from .common import PageArgs
 
@@ -36,7 +35,6 @@ class NotificationList(StrictSchema):
 def list_notifications(args):
     """The caller's notifications, newest first (cursor pagination)."""
     items, next_cursor = services.list_notifications(current_user, **args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -45,5 +43,4 @@ def list_notifications(args):
 def mark_read(notification_id):
     """Mark one of the caller's notifications read (anybody else's answers 404)."""
     notification = services.mark_read(current_user, notification_id) or abort(404)
-    db.session.commit()
     return notification

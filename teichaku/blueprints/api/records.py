@@ -13,7 +13,6 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate
 
 from ...platform.errors import ValidationFailed
-from ...platform.extensions import db
 from ...tenants.records import services
 from ...tenants.records.lifecycle import DOCUMENT_KINDS, RECORD_KINDS
 from ...tenants.records.schemas import (DocumentList, DocumentOut, DocumentUploadIn, PlanCreate, PlanDetail, PlanList,
@@ -42,7 +41,6 @@ def list_records(args, case_id):
     """The case's records (assessments, interview records, progress notes), newest first."""
     case = services.load_case(case_id)
     items, next_cursor = services.list_records(case, **args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -54,7 +52,6 @@ def create_record(body, case_id):
     ``participants``, ``content``) or ``progress`` (``recorded_on``, ``content``)."""
     case = services.load_case(case_id)
     rec = services.create_record(case, body, author=current_user)
-    db.session.commit()
     return rec, 201, _etag(rec.version)
 
 
@@ -64,7 +61,6 @@ def get_record(case_id, record_id):
     """One record (the read is audited); ``ETag`` carries its version."""
     case = services.load_case(case_id)
     rec = services.read_record(case, record_id)
-    db.session.commit()
     return rec, 200, _etag(rec.version)
 
 
@@ -78,7 +74,6 @@ def update_record(body, case_id, record_id):
     case = services.load_case(case_id)
     rec = services.get_record(case, record_id)
     services.update_record(case, rec, body, expected_version=expected_version(), editor=current_user)
-    db.session.commit()
     return rec, 200, _etag(rec.version)
 
 
@@ -105,7 +100,6 @@ def list_documents(args, case_id):
     """The case's documents (metadata), newest first."""
     case = services.load_case(case_id)
     items, next_cursor = services.list_documents(case, **args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -132,7 +126,6 @@ def upload_document(case_id):
         raise ValidationFailed("入力内容に誤りがあります。", fields=errors)
     doc = services.upload_document(case, stream=files[0].stream, filename=files[0].filename, kind=form["kind"],
                                    note=form.get("note"), uploader=current_user)
-    db.session.commit()
     return doc, 201
 
 
@@ -142,7 +135,6 @@ def get_document(case_id, document_id):
     """One document's metadata (the read is audited)."""
     case = services.load_case(case_id)
     doc = services.read_document(case, document_id)
-    db.session.commit()
     return doc
 
 
@@ -153,7 +145,6 @@ def get_document_content(case_id, document_id):
     """The document's bytes, as an attachment (``nosniff``, ``no-store``); the download is audited."""
     case = services.load_case(case_id)
     doc, data = services.download_document(case, document_id)
-    db.session.commit()
     return attachment(doc, data)
 
 
@@ -177,7 +168,6 @@ def list_plans(args, case_id):
     """The case's coordination plans (福祉サービス等調整計画), newest first."""
     case = services.load_case(case_id)
     items, next_cursor = services.list_plans(case, **args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -200,7 +190,6 @@ def create_plan(body, case_id):
     """Start a coordination plan with its first revision."""
     case = services.load_case(case_id)
     plan, rev = services.create_plan(case, body, author=current_user)
-    db.session.commit()
     return _plan_detail(plan, rev, [rev]), 201
 
 
@@ -211,7 +200,6 @@ def get_plan(case_id, plan_id):
     case = services.load_case(case_id)
     plan, latest = services.read_plan(case, plan_id)
     revisions = services.revisions_of(plan)
-    db.session.commit()
     return _plan_detail(plan, latest, revisions)
 
 
@@ -224,7 +212,6 @@ def create_revision(body, case_id, plan_id):
     case = services.load_case(case_id)
     plan = services.get_plan(case, plan_id)
     rev = services.revise_plan(case, plan, body["content"], base_revision=body["base_revision"], author=current_user)
-    db.session.commit()
     return _revision_out(rev), 201
 
 
@@ -234,5 +221,4 @@ def get_revision(case_id, plan_id, revision_no):
     """One revision of a plan (the read is audited)."""
     case = services.load_case(case_id)
     _plan, rev = services.read_plan(case, plan_id, revision_no)
-    db.session.commit()
     return _revision_out(rev)

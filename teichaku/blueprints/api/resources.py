@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import abort
 from flask_smorest import Blueprint
 
-from ...platform.extensions import db
 from ...tenants.resources import services
 from ...tenants.resources.schemas import ResourceFilter, ResourceIn, ResourceList, ResourceOut, ResourcePatch
 from .common import PageArgs, expected_version
@@ -23,7 +22,6 @@ class ResourceListArgs(PageArgs, ResourceFilter):
 def list_resources(args):
     """The directory, newest first (cursor pagination), filtered."""
     items, next_cursor = services.list_resources(**args)
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -33,7 +31,6 @@ def list_resources(args):
 def create_resource(body):
     """Add a partner organisation with its contacts."""
     resource = services.create_resource(body)
-    db.session.commit()
     return resource, 201, {"ETag": f'"{resource.version}"'}
 
 
@@ -42,7 +39,6 @@ def create_resource(body):
 def get_resource(resource_id):
     """One resource of the caller's center (another center's answers 404)."""
     resource = services.get_resource(resource_id) or abort(404)
-    db.session.commit()
     return resource, 200, {"ETag": f'"{resource.version}"'}
 
 
@@ -53,5 +49,4 @@ def update_resource(body, resource_id):
     """Change a resource; ``contacts`` replaces the list.  Needs ``If-Match: "<version>"``."""
     resource = services.get_resource(resource_id) or abort(404)
     services.update_resource(resource, body, expected_version=expected_version())
-    db.session.commit()
     return resource, 200, {"ETag": f'"{resource.version}"'}

@@ -15,7 +15,6 @@ from flask_smorest import Blueprint
 from ...crosstenant.transfers import pulls
 from ...crosstenant.transfers.schemas import PullCreate, PullList, PullListArgs, PullOut, PullRefuseIn
 from ...platform.centers import center_by_code
-from ...platform.extensions import db
 from ...tenants.cases.services import read_case
 
 blp = Blueprint("api_transfer_pulls", __name__, url_prefix="/api/v1",
@@ -35,7 +34,6 @@ def list_pulls(args):
     rows, next_cursor = pulls.list_pulls(limit=args["limit"], cursor=args["cursor"], side=args["side"],
                                          status=args["status"])
     items = [pulls.pull_view(r) for r in rows]
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -47,7 +45,6 @@ def create_pull(body):
     consent, a message and the minimum identity travel (the provision is recorded)."""
     case = read_case(body["case_id"]) or abort(404)
     row = pulls.request_pull(case, center_by_code(body["to_center"]), body["consent"], body["message"], current_user)
-    db.session.commit()
     return _view(row, 201)
 
 
@@ -58,7 +55,6 @@ def get_pull(pull_id):
     people who may be the person (``candidates``, matched by birth date, name and kana)."""
     row = pulls.read_pull(pull_id)
     response = _view(row, with_candidates=row.side == "asked")
-    db.session.commit()
     return response
 
 
@@ -68,7 +64,6 @@ def get_pull(pull_id):
 def refuse_pull(body, pull_id):
     """The asked center refuses with a comment (the asking center is notified)."""
     row = pulls.refuse_pull(pulls.get_pull_or_404(pull_id), body["comment"], current_user)
-    db.session.commit()
     return _view(row)
 
 
@@ -77,5 +72,4 @@ def refuse_pull(body, pull_id):
 def cancel_pull(pull_id):
     """The asking center cancels a pull still open (the asked center is notified)."""
     row = pulls.cancel_pull(pulls.get_pull_or_404(pull_id), current_user)
-    db.session.commit()
     return _view(row)

@@ -21,7 +21,6 @@ from ...crosstenant.transfers.schemas import (
 from ...platform import csv_export
 from ...platform.centers import center_by_code
 from ...platform.errors import ValidationFailed
-from ...platform.extensions import db
 from ...platform.permissions import can
 from ...tenants.cases.services import read_case
 from .common import PageArgs
@@ -52,7 +51,6 @@ def list_transfers(args):
         rows, next_cursor = lists.list_transfers(limit=args["limit"], cursor=args["cursor"], side=args["side"],
                                                     status=args["status"])
         items = [lists.center_view(r) for r in rows]
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -67,7 +65,6 @@ def create_transfer(body):
     case = read_case(body["case_id"]) or abort(404)
     row = workflow.request_transfer(case, center_by_code(body["to_center"]), body["consent"], body["message"],
                                     body.get("package"), current_user, pull_id=body.get("pull_id"))
-    db.session.commit()
     return _view(row, 201)
 
 
@@ -78,7 +75,6 @@ def compliance_report(args):
     """The association's yearly figures per center: answered within the deadline, median days to
     answer, requests open past the release date (``format=csv``: UTF-8 with BOM, CRLF)."""
     report = oversight.compliance_report(args["fiscal_year"])
-    db.session.commit()
     if args["format"] == "csv":
         return Response(oversight.compliance_report_csv(report), mimetype=csv_export.MIMETYPE, headers={
             "Content-Disposition": f'attachment; filename="transfers-FY{args["fiscal_year"]}.csv"'})
@@ -93,11 +89,9 @@ def provision_records(args):
     ``format=csv`` exports them all (the export is audited)."""
     if args["format"] == "csv":
         content = provisions.export_provision_records()
-        db.session.commit()
         return Response(content, mimetype=csv_export.MIMETYPE,
                         headers={"Content-Disposition": 'attachment; filename="provision-records.csv"'})
     items, next_cursor = provisions.provision_records(limit=args["limit"], cursor=args["cursor"])
-    db.session.commit()
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -107,17 +101,14 @@ def get_transfer(transfer_id):
     """One transfer: the caller's own side, or the association's metadata (the read is audited)."""
     if _oversees():
         meta = oversight.oversight_detail(transfer_id)
-        db.session.commit()
         return meta
     row = groups.read_transfer(transfer_id)
-    db.session.commit()
     return _view(row)
 
 
 def _act(transfer_id, action):
     row = groups.get_transfer_or_404(transfer_id)
     row = action(row)
-    db.session.commit()
     return _view(row)
 
 
@@ -169,7 +160,6 @@ def list_messages(args, transfer_id):
     row = groups.get_transfer_or_404(transfer_id)
     items, next_cursor = threads.list_messages(row, limit=args["limit"], cursor=args["cursor"])
     files = threads.message_attachments(items)
-    db.session.commit()
     return {"items": [threads.message_view(m, files[m.id]) for m in items], "next_cursor": next_cursor}
 
 
@@ -228,7 +218,6 @@ def post_message(transfer_id):
     row = groups.get_transfer_or_404(transfer_id)
     text, files = _message_input()
     message = threads.post_message(row, text, current_user, files=files)
-    db.session.commit()
     return threads.message_view(message), 201
 
 
@@ -240,7 +229,6 @@ def get_attachment(transfer_id, attachment_id):
     attachment (``nosniff``, ``no-store``); the download is audited."""
     row = groups.get_transfer_or_404(transfer_id)
     copy, data = threads.download_attachment(row, attachment_id)
-    db.session.commit()
     return attachment(copy, data)
 
 
@@ -252,7 +240,6 @@ def share_update(body, transfer_id):
     thread and case (as a progress note), and the receiving center is notified."""
     row = groups.get_transfer_or_404(transfer_id)
     message = threads.share_update(row, body["body"], current_user)
-    db.session.commit()
     return threads.message_view(message), 201
 
 
@@ -262,9 +249,7 @@ def share_update(body, transfer_id):
 def reassign_transfer(body, transfer_id):
     """The association moves an unanswered or declined request to another center."""
     workflow.reassign_transfer(transfer_id, center_by_code(body["to_center"]), current_user)
-    db.session.commit()
     meta = oversight.oversight_detail(transfer_id)
-    db.session.commit()
     return meta
 
 
@@ -273,7 +258,5 @@ def reassign_transfer(body, transfer_id):
 def remind_transfer(transfer_id):
     """The association reminds the receiving center of a request still unanswered."""
     deadlines.remind_transfer(transfer_id, current_user)
-    db.session.commit()
     meta = oversight.oversight_detail(transfer_id)
-    db.session.commit()
     return meta

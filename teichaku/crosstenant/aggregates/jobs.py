@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from flask import current_app, g
-from rq import Retry
+from rq import Retry, get_current_job
 from rq.exceptions import DuplicateJobError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -98,11 +98,9 @@ def recompute_slice(center_id: str, fiscal_year: int) -> str:
     center = uuid.UUID(str(center_id))
     try:
         set_tenant(center)
-        outcome = refresh_slice(center, int(fiscal_year))
-        db.session.commit()
-        return outcome.status
+        return refresh_slice(center, int(fiscal_year)).status
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        db.session.rollback()  # the failed transaction ends before the tenant is reset below
         code = type(exc).__name__
         log.warning("aggregates_recompute_failed", center_id=str(center), fiscal_year=fiscal_year, error=code)
         raise RecomputeFailed(f"slice {center}/{fiscal_year}: {code}") from None
@@ -127,7 +125,7 @@ def sweep_dirty_slices(older_than_seconds: float | None = None, budget_seconds: 
                     return done
                 if refresh_slice(center_id, year).status != "clean":
                     done += 1
-                db.session.commit()
+                db.session.commit()  # one slice per transaction: its advisory lock is held briefly
         finally:
             db.session.rollback()
             set_tenant(None)
@@ -140,32 +138,53 @@ def sweep_dirty_slices(older_than_seconds: float | None = None, budget_seconds: 
 def rebuild_rollups(fiscal_year: int | None = None, triggered_by: str = "nightly") -> dict:
     """RQ job (nightly) and ``flask aggregates rebuild``: recompute every slice (of one fiscal
     year, or all), center by center, each center in one transaction; record the run and whether
-    it reproduced the stored rollups exactly.  Returns the run's figures."""
-    run = RollupRun(kind="rebuild", triggered_by=triggered_by, status="running", fiscal_year=fiscal_year,
-                    started_at=utcnow(), as_of=utcnow())
-    db.session.add(run)
-    db.session.commit()
+    it reproduced the stored rollups exactly.  Returns the run's figures.
+
+    While it runs, its progress is in the RQ job's meta (``progress``); the ``rollup_runs`` row
+    is written once, with the outcome, and committed by the job itself: a run that failed, or a
+    ``flask aggregates rebuild`` exiting 1 on mismatches, keeps its record."""
+    started = utcnow()
+    run = RollupRun(id=uuid.uuid4(), kind="rebuild", triggered_by=triggered_by, status="running",
+                    fiscal_year=fiscal_year, started_at=started, as_of=started,
+                    centers=0, slices=0, cells=0, mismatches=0, pending_slices=0)
+    center_ids = [c.id for c in list_centers()]
     mismatched_slices = 0
     try:
-        for center_id in [c.id for c in list_centers()]:
+        for center_id in center_ids:
             set_tenant(center_id)
             report = rebuild_center(center_id, fiscal_year)
-            db.session.commit()
+            db.session.commit()  # one center per transaction: its slices' advisory locks are held briefly
             _add_to_run(run, report, log_budget=max(0, MISMATCH_LOG_LIMIT - mismatched_slices))
             mismatched_slices += len(report.mismatched)
+            _report_progress(run, len(center_ids))
     except Exception:
         db.session.rollback()
         set_tenant(None)
-        run.status, run.finished_at = "failed", utcnow()
-        db.session.commit()
+        _record_run(run, "failed")
         log.error("aggregates_rebuild_failed", run_id=str(run.id))
         raise
     set_tenant(None)
-    run.status, run.finished_at = "done", utcnow()
-    db.session.commit()
+    _record_run(run, "done")
     figures = {**run_summary(run), "mismatched_slices": mismatched_slices}
     (log.warning if run.mismatches else log.info)("aggregates_rebuild", **figures)
     return figures
+
+
+def _report_progress(run: RollupRun, total_centers: int) -> None:
+    """Under RQ, the rebuild's progress in its job's meta (counts only); called directly (the
+    CLI, a test) there is no job and nothing to report."""
+    current = get_current_job()
+    if current is None:
+        return
+    current.meta["progress"] = {"centers_done": run.centers, "centers": total_centers, "slices": run.slices,
+                                "mismatches": run.mismatches}
+    current.save_meta()
+
+
+def _record_run(run: RollupRun, status: str) -> None:
+    run.status, run.finished_at = status, utcnow()
+    db.session.add(run)
+    db.session.commit()  # the run's record is the outcome: it stays when the job raises or the CLI exits 1
 
 
 def _add_to_run(run: RollupRun, report, *, log_budget: int) -> None:

@@ -28,7 +28,6 @@ def load_examples(moderator_email: str) -> None:
         click.echo("エラー: 有効な全国協議会のアカウントを指定してください。", err=True)
         sys.exit(2)
     report = load_source_examples(moderator)
-    db.session.commit()
     for title in report.published:
         click.echo(f"published\t{title}")
     for title, count in report.awaiting_moderator:

@@ -156,7 +156,7 @@ def _deliver_locked(lock, event_id: uuid.UUID | None) -> tuple[str, uuid.UUID | 
             if email_pending:
                 with cross_tenant("notifications.email"):
                     _send_pending_emails(event_id)
-                    session.commit()
+                    session.commit()  # one event per transaction: its row lock ends here
                 return "emailed", event_id
             return "already_delivered", event_id
         with cross_tenant("notifications.deliver"):
@@ -170,10 +170,10 @@ def _deliver_locked(lock, event_id: uuid.UUID | None) -> tuple[str, uuid.UUID | 
             delay = current_app.config.get("DELIVERY_TEST_DELAY") or 0
             if delay and current_app.config.get("TEICHAKU_ENV") != "production":
                 time.sleep(delay)  # test hook: a worker killed here commits nothing
-            session.commit()
+            session.commit()  # the notifications are committed before any e-mail about them is sent
             if emails:
                 _send_pending_emails(event_id)
-                session.commit()
+                session.commit()  # one event per transaction: its row lock ends here
         return "delivered", event_id
     except Exception as exc:  # noqa: BLE001 - recorded as a code, re-raised without its message
         code = _error_code(exc)
@@ -253,7 +253,7 @@ def _record_failure(event_id: uuid.UUID, code: str) -> None:
         outbox_event.next_attempt_at = now + timedelta(seconds=delay)
         if outbox_event.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
             outbox_event.failed_at = now
-        session.commit()
+        session.commit()  # the failed attempt is recorded in a transaction of its own, before the job raises
     except Exception as exc:  # noqa: BLE001 - the database itself may be what failed
         session.rollback()
         log.error("outbox_failure_not_recorded", event_id=str(event_id), error=type(exc).__name__)

@@ -9,7 +9,6 @@ import click
 from flask.cli import AppGroup
 
 from ...platform.centers import center_by_code, list_centers
-from ...platform.extensions import db
 from ...platform.tenancy import set_tenant
 from .services import run_review
 
@@ -26,6 +25,5 @@ def review(center_code: str | None) -> None:
     for center in centers:
         set_tenant(center.id)
         outcome = run_review()
-        db.session.commit()
         click.echo(f"{center.code}\tlisted {outcome.listed}\twithdrawn {outcome.withdrawn}\twaiting {outcome.still_due}")
     set_tenant(None)

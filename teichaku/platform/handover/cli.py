@@ -52,6 +52,11 @@ def _passphrase(env_name: str, path: Path | None) -> str:
     return value
 
 
+# The documented exception to "the boundary commits": ``export`` and ``import`` work in this second
+# app's session, outside the command's boundary (which holds the schema owner's session), and
+# ``export_center`` / ``import_center`` commit there themselves, in short transactions on purpose
+# (export: one read-only snapshot, then its audit entry; import: the archive's rows in one, committed
+# only once the files are in place), so that the application role's RLS holds each to the one center.
 @contextmanager
 def application_role_app() -> Iterator[None]:
     """An app context of this configuration, connected as the application role.
@@ -164,9 +169,7 @@ def handover_command(code: str, new_admin_email: str, operator_name: str, new_ad
         result = hand_over_center(center, operator_name=operator_name, new_admin_email=new_admin_email,
                                   new_admin_name=new_admin_name, requires_confirmation=False)
     except (HandoverError, PasswordPolicyError, ValueError) as exc:
-        db.session.rollback()
         _fail(str(exc))
-    db.session.commit()
     click.echo(f"center {code}: operator {result.previous_operator or '(未登録)'} -> {result.operator_name}; "
                f"{result.deactivated} accounts disabled; center admin {result.new_admin.email} invited "
                "(the link below works once, for a limited time)", err=True)
