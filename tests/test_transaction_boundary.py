@@ -25,7 +25,7 @@ from teichaku.platform.storage import document_path
 from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.cases import services as cases
 from teichaku.tenants.records import services as records
-from teichaku.tenants.retention import services as retention
+from teichaku.crosstenant.retention import services as retention
 from tests import factories
 from tests.helpers import api_error, ok
 
