@@ -2,14 +2,23 @@
 
 Services raise ``DomainError`` subclasses (Japanese message, contract code); this module turns
 them, and every HTTP error, into the right answer for the door the request came through.
+
+A database outage (``is_database_outage``: the server unreachable, a connection lost, the pool
+exhausted) is 503 ``unavailable`` with ``Retry-After``, wherever in the request it surfaced (the
+sign-in's user loader, a view, the boundary's commit).  That answer is made without the
+database: the request's transaction is dropped and the rest of the request sees an anonymous
+user (the error page's header would otherwise load the user and its notifications again).
+What even this cannot answer is answered by ``platform/last_resort.py``, outside Flask.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import psycopg
+import sqlalchemy.exc
+from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, login_manager
 from .logs import get_logger
 
 log = get_logger("teichaku.errors")
@@ -38,7 +47,17 @@ PAGE_TITLES = {
     413: "ファイルが大きすぎます",
     429: "しばらくお待ちください",
     500: "システムエラー",
+    503: "ただいま利用できません",
 }
+
+# A database outage: the answer's message, and the seconds a client should wait before retrying.
+UNAVAILABLE_MESSAGE = "ただいまデータベースに接続できないため、サービスを利用できません。しばらく待ってから再度お試しください。"
+RETRY_AFTER_SECONDS = 5
+
+# SQLSTATEs of a server that went away or will not take a connection (PostgreSQL's appendix A):
+# class 08 (connection exception), admin/crash shutdown, cannot connect now, idle-session and
+# idle-in-transaction timeouts (the server closed the session), too many connections.
+_OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03", "57P05", "25P03", "53300"}
 
 
 class DomainError(Exception):
@@ -113,6 +132,52 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def is_database_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from or while handling) says the database
+    cannot be reached: a lost or refused connection, a server shutting down, the pool timing out.
+    A statement the server refused (a constraint, a deadlock, a syntax error) is not an outage."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if _is_outage_itself(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _is_outage_itself(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True  # QueuePool: no connection could be had within pool_timeout
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) and _lost_connection(exc.orig)
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return _lost_connection(exc)
+    return False
+
+
+def _lost_connection(orig: BaseException | None) -> bool:
+    """A psycopg error without a server's SQLSTATE is the client's own (connection refused,
+    closed, timed out); with one, only the SQLSTATEs of a server going away count.  (SQLite's
+    errors carry no SQLSTATE and a syntax error looks like a locked file: only an invalidated
+    connection counts there, above.)"""
+    if not isinstance(orig, psycopg.Error):
+        return False
+    sqlstate = orig.sqlstate
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _OUTAGE_SQLSTATES
+
+
+def forget_database_state() -> None:
+    """After an outage: drop the request's transaction and make the rest of the request (the
+    error page, the after-request hooks) see an anonymous user, so nothing loads a row again."""
+    try:
+        db.session.rollback()
+    except Exception as exc:  # noqa: BLE001 - the connection is gone; the pool discards it
+        log.warning("rollback_after_outage_failed", exc_type=type(exc).__name__)
+    g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user (as the jobs do)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -120,9 +185,26 @@ def init_app(app: Flask) -> None:
             return api_error(exc.status, exc.code, exc.message, exc.details)
         return render_template("error.html", status=exc.status, title=exc.message, message=exc.message), exc.status
 
+    def _unavailable(exc: BaseException):
+        # The type only, as below; the outage is the operators' news, not a bug.
+        log.warning("database_unavailable", exc_type=type(exc).__name__, path=request.path)
+        forget_database_state()
+        retry = [("Retry-After", str(RETRY_AFTER_SECONDS))]
+        if _is_api():
+            return api_error(503, "unavailable", UNAVAILABLE_MESSAGE, headers=retry)
+        response = app.make_response((render_template(
+            "error.html", status=503, title=PAGE_TITLES[503], message=UNAVAILABLE_MESSAGE), 503))
+        response.headers.update(retry)
+        return response
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
+        original = getattr(exc, "original_exception", None)
+        if status == 500 and is_database_outage(original):
+            # Raised where no handler catches it: the boundary's commit in an after-request hook,
+            # or a handler that itself failed on the database (Flask's handle_exception).
+            return _unavailable(original)
         headers = exc.get_response().headers.items() if status == 405 else None
         if _is_api():
             details = None
@@ -143,6 +225,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if is_database_outage(exc):
+            return _unavailable(exc)
         # Log the type only: exception messages can carry personal values.
         log.error("unhandled_exception", exc_type=type(exc).__name__, path=request.path)
         if app.config.get("PROPAGATE_UNEXPECTED"):

@@ -14,6 +14,21 @@ from .permissions import PUBLIC, can, capability_for
 
 log = get_logger("teichaku.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
+# The request id is also left in the WSGI environ, for the answer made outside Flask when even
+# the error handlers failed (platform/last_resort.py).
+REQUEST_ID_ENVIRON_KEY = "teichaku.request_id"
+
+# Every answer's security headers (HSTS is added in production).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
 
 # Views a signed-in user who must still enrol in two-factor authentication may reach.
 ENROLMENT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "static", "auth.set_locale"}
@@ -28,9 +43,18 @@ def init_app(app: Flask) -> None:
 
 
 def _assign_request_id() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request.environ[REQUEST_ID_ENVIRON_KEY] = request_id_for(request.environ)
     g.started = time.perf_counter()
+
+
+def request_id_for(environ: dict) -> str:
+    """The request's id: the one already given to it, the caller's ``X-Request-ID`` when it looks
+    like one, or a new one."""
+    given = environ.get(REQUEST_ID_ENVIRON_KEY)
+    if given:
+        return given
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
 def _authorize():
@@ -61,15 +85,8 @@ def _authorize():
 
 def _security_headers(response):
     h = response.headers
-    h.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-    )
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    for name, value in SECURITY_HEADERS.items():
+        h.setdefault(name, value)
     if current_app.config["TEICHAKU_ENV"] == "production":
         h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if request.endpoint != "static":
@@ -83,7 +100,10 @@ def _security_headers(response):
 def _log_request(response):
     if request.endpoint == "static":
         return response
-    user_id = str(current_user.id) if getattr(current_user, "is_authenticated", False) else None
+    # The id noted when the user was loaded, never ``current_user``: that would load the user
+    # here (a database query in every public request's log line, and one that fails in an outage)
+    # or refresh it after a rollback.
+    user_id = g.get("signed_in_user_id")
     log.info(
         "request",
         method=request.method,

@@ -2,13 +2,16 @@
 (and, when one is configured, whether the reporting replica is in use), and when each periodic
 job last succeeded (``periodic_jobs``: a job with no success within twice its period is listed
 in ``overdue``; still 200, since a late nightly job is no reason to take a web server out of the
-load balancer: monitoring alerts on a non-empty ``overdue``)."""
+load balancer: monitoring alerts on a non-empty ``overdue``).  A component that fails makes it
+503 and says ``"error"`` (``"database": "error"`` while PostgreSQL is unreachable); the check
+itself never raises."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from ...platform import reporting_reads
+from ...platform.errors import forget_database_state
 from ...platform.extensions import db
 from ...platform.redis_client import connection, redis_available
 from ...workers import periodic
@@ -26,6 +29,7 @@ def healthz():
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = "error"
         healthy = False
+        forget_database_state()  # nothing after this (the request's end, its log) touches it again
     if redis_available(current_app):
         try:
             connection().ping()

@@ -38,6 +38,7 @@ def start_session(user: User) -> None:
         db.session.add(UserSession(token_hash=sha256(raw), user_id=user.id, second_factor_done=user.two_factor_enabled))
     session["sid"] = raw
     session.permanent = False
+    g.signed_in_user_id = str(user.id)  # the request log's user (platform/hooks.py)
 
 
 def end_session() -> None:
@@ -89,5 +90,6 @@ def _user_from_bearer() -> User | None:
 def load_user_from_request(_request) -> User | None:
     user = _user_from_bearer() if is_api_request() else _user_from_cookie()
     if user is not None:
+        g.signed_in_user_id = str(user.id)  # the request log's user (platform/hooks.py)
         set_tenant(user.center_id if Role(user.role) in CENTER_ROLES else None)
     return user
