@@ -24,12 +24,12 @@ from .crosstenant.notifications import services as notifications
 from .platform import announcements
 from .platform import centers as _centers  # noqa: F401  (the models of the platform)
 from .platform import config as config_module
-from .platform import errors, hooks, i18n, logs
+from .platform import errors, hooks, i18n, last_resort, logs
 from .platform import tenancy, transaction
 from .platform.audit import models as _audit  # noqa: F401
 from .platform.audit.services import record as audit_record
 from .platform.auth import models as _auth  # noqa: F401
-from .platform.database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url
+from .platform.database import app_url_for, check_app_connection, ensure_app_role, is_postgres, normalize_url, with_connect_timeout
 from .platform.extensions import csrf, db, limiter, login_manager, migrate
 from .platform import jobs
 from .platform.redis_client import limiter_storage_uri
@@ -69,6 +69,9 @@ def create_app(test_config: dict | None = None, *, database_role: str = "app") -
     i18n.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
+    # What even the error handlers could not answer (they failed too) is answered outside Flask,
+    # never by the WSGI server's bare page.
+    app.wsgi_app = last_resort.LastResort(app)
     cli.init_app(app)
     for group in cli.GROUPS:
         transaction.wrap_commands(group)  # so does every command of the project
@@ -97,6 +100,9 @@ def _configure_database(app: Flask, database_role: str) -> None:
     owner_url = normalize_url(app.config["DATABASE_URL"])
     if owner_url.startswith("sqlite:///"):
         Path(owner_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if is_postgres(owner_url):
+        # An unreachable server fails a connection in seconds (then 503), not the OS's minutes.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = with_connect_timeout(app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
     if database_role == "owner" or not is_postgres(owner_url):
         app.config["SQLALCHEMY_DATABASE_URI"] = owner_url
         return

@@ -15,6 +15,18 @@ class UnsafeDatabaseRole(RuntimeError):
     """The application role could bypass row-level security."""
 
 
+# Seconds a new PostgreSQL connection may take: an unreachable server (packets dropped rather
+# than refused) then fails the request quickly with 503 instead of holding a worker for minutes.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def with_connect_timeout(engine_options: dict | None) -> dict:
+    """``SQLALCHEMY_ENGINE_OPTIONS`` with libpq's ``connect_timeout`` (unless one is given)."""
+    options = dict(engine_options or {})
+    options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **options.get("connect_args", {})}
+    return options
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given in the usual ``postgresql://`` form."""
     if url.startswith("postgres://"):
