@@ -1019,7 +1019,7 @@ def test_declining_erases_the_receiving_centers_copy_of_the_identity(make_app, w
     stored = _stored_snapshot(owner_engine, incoming)
     assert stored.erased and stored.snapshot_erased_at is not None and stored.release_date is not None  # SQL NULL
     (erased,) = _chain(owner_engine, "osaka", "transfer.snapshot_erase")
-    assert erased.object_id == incoming and erased.details["reason"] == "declined"
+    assert erased.object_id == _row_ids(owner_engine, incoming)["receiving"][0] and erased.details["reason"] == "declined"
     assert str(erased.actor_id) == str(world.users["b_staff"]["id"])
     assert ok(a.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "declined"  # A's own side is A's
 
@@ -1045,7 +1045,7 @@ def test_withdrawing_erases_the_receiving_copy_audited_in_the_receiving_centers_
     assert _stored_snapshot(owner_engine, incoming).erased
     osaka = [e for e in _chain(owner_engine, "osaka") if e.action in ("cross_tenant.act_as", "transfer.snapshot_erase")]
     assert [(e.action, e.object_id) for e in osaka] == [("cross_tenant.act_as", "transfers.withdraw"),
-                                                        ("transfer.snapshot_erase", incoming)]
+                                                        ("transfer.snapshot_erase", _row_ids(owner_engine, incoming)["receiving"][0])]
     assert osaka[1].details["reason"] == "withdrawn" and str(osaka[1].actor_id) == str(world.users["a_staff"]["id"])
     assert osaka[0].details["acting_center_id"] == str(_center_id(app, "tokyo"))
     assert _chain(owner_engine, "tokyo", "transfer.snapshot_erase") == []

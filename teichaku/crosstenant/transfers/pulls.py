@@ -58,8 +58,8 @@ CANDIDATE_LIMIT = 20
 # --- loading -------------------------------------------------------------------------------------
 
 def get_pull(pull_id) -> TransferPull | None:
-    """The current center's own row (either side); None for another center's or a missing one.
-    Call it outside ``cross_tenant`` (inside, the access helper does not filter by center)."""
+    """The current center's own row (either side) of the pull whose public id (the group's, the
+    same for both centers) is ``pull_id``; None for a pull it has no side of or a missing one."""
     return get_own(TransferPull, pull_id)
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Iterator
 
-from sqlalchemy import case, select
+from sqlalchemy import case as sql_case, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
@@ -121,7 +121,7 @@ def get_own(model: type[SideRow], public_id) -> SideRow | None:
     except (TypeError, ValueError):
         return None
     stmt = (select(model).where(model.center_id == center_id, model.group_id == group_id)
-            .order_by(case((model.status == "reassigned", 1), else_=0), model.created_at.desc(), model.id.desc())
+            .order_by(sql_case((model.status == "reassigned", 1), else_=0), model.created_at.desc(), model.id.desc())
             .limit(1))
     return db.session.scalars(stmt).first()
 
