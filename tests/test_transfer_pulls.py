@@ -379,8 +379,10 @@ def test_each_center_sees_only_its_own_side(app, world, api):
     a, b = api("a_staff"), api("b_staff")
     asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
-    assert a.get(f"/api/v1/transfer-pulls/{asking['id']}").status_code == 404
-    assert b.get(f"/api/v1/transfer-pulls/{asked['id']}").status_code == 404
+    assert asked["id"] == asking["id"]  # one pull, one id: each center sees its own side under it
+    assert ok(a.get(f"/api/v1/transfer-pulls/{asking['id']}"))["side"] == "asked"
+    mine = ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
+    assert mine["side"] == "asking" and "person" not in mine and "candidates" not in mine
     assert {i["side"] for i in ok(b.get("/api/v1/transfer-pulls"))["items"]} == {"asking"}
     assert {i["side"] for i in ok(a.get("/api/v1/transfer-pulls"))["items"]} == {"asked"}
 
