@@ -199,7 +199,7 @@ def build_center_a(app, world) -> dict:
         threads.post_message(row, "甲山の資料を送ります。", _actor(world, "a_staff", "tokyo"),
                              files=[(io.BytesIO(A_ATTACHMENT), "甲山資料.pdf")])
         db.session.commit()
-        receiving_id = groups.counterpart(row).id
+        receiving_id = groups.counterpart(row).public_id  # the transfer's one id
         db.session.commit()
         out["sending_id"] = row.id
 

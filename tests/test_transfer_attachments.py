@@ -83,9 +83,11 @@ def _files(root):
 
 
 def _count(owner_engine, table, *transfer_ids, center=None):
-    """Rows of a thread table belonging to these transfers (both sides' ids), of one center or all
-    (the test world has a thread of its own between B and C)."""
-    sql = f"select count(*) from {table} where transfer_id in ({','.join(f':t{i}' for i in range(len(transfer_ids)))})"
+    """Rows of a thread table belonging to these transfers (by their one id: every side's rows), of
+    one center or all (the test world has a thread of its own between B and C)."""
+    transfer_ids = tuple(set(transfer_ids))
+    groups = ",".join(f":t{i}" for i in range(len(transfer_ids)))
+    sql = f"select count(*) from {table} where transfer_id in (select id from transfers where group_id in ({groups}))"
     params = {f"t{i}": t for i, t in enumerate(transfer_ids)}
     if center:
         sql += " and center_id = (select id from centers where code = :c)"

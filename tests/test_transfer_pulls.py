@@ -86,8 +86,7 @@ def _center_id(app, code):
 def _statuses(owner_engine, pull_id) -> list[tuple[str, str]]:
     with owner_engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(
-            "select side, status from transfer_pulls where group_id = (select group_id from transfer_pulls where id = :i)"
-            " order by side"), {"i": pull_id}).all()]
+            "select side, status from transfer_pulls where group_id = :i order by side"), {"i": pull_id}).all()]
 
 
 def _page_client(app, user):
@@ -170,6 +169,42 @@ def test_confirming_by_a_transfer_request_links_both_sides_and_notifies_the_aske
     assert _confirm(a, a_case, asked["id"]).status_code == 409  # a confirmed pull cannot be confirmed again
 
 
+def test_one_pull_has_one_id_for_both_centers_its_notifications_and_the_transfer_that_confirms_it(
+        app, make_app, world, api, owner_engine):
+    from teichaku.crosstenant.notifications.delivery import deliver
+
+    a, b = api("a_staff"), api("b_staff")
+    pid = ok(_pull(b, _b_case(app)), 201)["id"]
+    asked = ok(a.get(f"/api/v1/transfer-pulls/{pid}"))
+    assert (asked["id"], asked["side"], asked["person"]["family_name"]) == (pid, "asked", "丙野")
+    assert _incoming(a)["id"] == pid
+    with owner_engine.connect() as conn:
+        rows = [str(r) for r in conn.execute(text("select id from transfer_pulls where group_id = :g"), {"g": pid}).scalars()]
+    assert len(rows) == 2 and pid not in rows
+    for row_id in rows:  # a side's internal row id is not an id outside
+        assert a.get(f"/api/v1/transfer-pulls/{row_id}").status_code == 404
+        assert b.get(f"/api/v1/transfer-pulls/{row_id}").status_code == 404
+    transfer = ok(_confirm(a, _a_case(app), pid), 201)
+    assert ok(b.get(f"/api/v1/transfer-pulls/{pid}"))["transfer_id"] == transfer["id"]
+    assert ok(a.get(f"/api/v1/transfer-pulls/{pid}"))["transfer_id"] == transfer["id"]
+    assert ok(b.get(f"/api/v1/transfers/{transfer['id']}"))["side"] == "receiving"
+    with owner_engine.connect() as conn:
+        pending = conn.execute(text("select id from outbox_events where delivered_at is null")).scalars().all()
+    with app.app_context():
+        for event_id in pending:
+            deliver(event_id)
+    for client, kinds in ((a, {"transfer_pull_requested"}), (b, {"transfer_pull_confirmed", "transfer_requested"})):
+        mine = [n for n in ok(client.get("/api/v1/notifications"))["items"] if n["pull_id"] == pid or n["transfer_id"] == transfer["id"]]
+        assert {n["kind"] for n in mine} == kinds
+        for n in mine:
+            url = f"/api/v1/transfer-pulls/{n['pull_id']}" if n["pull_id"] else f"/api/v1/transfers/{n['transfer_id']}"
+            assert client.get(url).status_code == 200
+    page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["b_staff"])
+    assert page.get(f"/transfers/pulls/{pid}").status_code == 200
+    assert f'/transfers/{transfer["id"]}"' in _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["a_staff"]).get(
+        f"/transfers/pulls/{pid}").get_data(as_text=True)
+
+
 def test_a_confirmation_must_be_addressed_to_the_asking_center_and_changes_nothing_otherwise(app, world, api, owner_engine):
     a, b = api("a_staff"), api("b_staff")
     a_case = _a_case(app)
@@ -248,7 +283,7 @@ def test_the_database_refuses_a_second_open_pull_too(app, world, api, owner_engi
                 " updated_at) select center_id, gen_random_uuid(), side, gen_random_uuid(), counterpart_center_id,"
                 " case_id, status, consent_obtained_on, consent_method, consent_witness, message, requested_at, 1,"
                 " created_at, updated_at"
-                " from transfer_pulls where id = :i"), {"i": sent["id"]})
+                " from transfer_pulls where group_id = :i and side = 'asking'"), {"i": sent["id"]})
         trans.rollback()
 
 
@@ -344,8 +379,10 @@ def test_each_center_sees_only_its_own_side(app, world, api):
     a, b = api("a_staff"), api("b_staff")
     asking = ok(_pull(b, _b_case(app)), 201)
     asked = _incoming(a)
-    assert a.get(f"/api/v1/transfer-pulls/{asking['id']}").status_code == 404
-    assert b.get(f"/api/v1/transfer-pulls/{asked['id']}").status_code == 404
+    assert asked["id"] == asking["id"]  # one pull, one id: each center sees its own side under it
+    assert ok(a.get(f"/api/v1/transfer-pulls/{asking['id']}"))["side"] == "asked"
+    mine = ok(b.get(f"/api/v1/transfer-pulls/{asking['id']}"))
+    assert mine["side"] == "asking" and "person" not in mine and "candidates" not in mine
     assert {i["side"] for i in ok(b.get("/api/v1/transfer-pulls"))["items"]} == {"asking"}
     assert {i["side"] for i in ok(a.get("/api/v1/transfer-pulls"))["items"]} == {"asked"}
 

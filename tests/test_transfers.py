@@ -195,10 +195,157 @@ def test_a_third_center_sees_nothing_of_a_transfer(app, make_app, world, api):
 def test_each_center_sees_only_its_own_side(app, world, api):
     a, b = api("a_staff"), api("b_staff")
     sent = ok(_request(a, _a_case(app)), 201)
-    assert b.get(f"/api/v1/transfers/{sent['id']}").status_code == 404       # A's row id means nothing to B
-    incoming = _incoming_id(b)
-    assert a.get(f"/api/v1/transfers/{incoming}").status_code == 404         # and B's nothing to A
+    mine, theirs = ok(a.get(f"/api/v1/transfers/{sent['id']}")), ok(b.get(f"/api/v1/transfers/{sent['id']}"))
+    assert (mine["side"], theirs["side"]) == ("sending", "receiving")
+    assert "person" not in mine and theirs["person"]["family_name"] == "甲斐田" and theirs["case_id"] is None
     assert {i["side"] for i in ok(a.get("/api/v1/transfers"))["items"]} == {"sending"}
+
+
+# --- one transfer, one id -------------------------------------------------------------------------------
+
+def _row_ids(owner_engine, transfer_id) -> dict:
+    """The per-side rows' internal ids of a transfer: side -> [ids], oldest first."""
+    with owner_engine.connect() as conn:
+        rows = conn.execute(text("select side, id from transfers where group_id = :g order by created_at"),
+                            {"g": transfer_id}).all()
+    out: dict = {}
+    for side, row_id in rows:
+        out.setdefault(side, []).append(str(row_id))
+    return out
+
+
+def test_one_transfer_has_one_id_for_the_requesting_center_the_receiving_center_and_the_association(app, world, api):
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    sent = ok(_request(a, _a_case(app)), 201)
+    tid = sent["id"]
+    listed = {who: [i for i in ok(client.get("/api/v1/transfers"))["items"] if i["id"] == tid]
+              for who, client in (("a", a), ("b", b), ("association", assoc))}
+    assert {who: len(items) for who, items in listed.items()} == {"a": 1, "b": 1, "association": 1}
+    views = {who: ok(client.get(f"/api/v1/transfers/{tid}")) for who, client in (("a", a), ("b", b), ("association", assoc))}
+    assert {v["id"] for v in views.values()} == {tid}
+    assert views["b"]["side"] == "receiving" and views["b"]["from_center"] == "tokyo"
+    assert "person" not in views["association"] and views["association"]["status"] == "requested"
+    assert ok(b.post(f"/api/v1/transfers/{tid}/messages", json={"body": "面談の日程を相談させてください"}), 201)
+    assert [m["body"] for m in ok(a.get(f"/api/v1/transfers/{tid}/messages"))["items"]] == ["面談の日程を相談させてください"]
+    accepted = ok(b.post(f"/api/v1/transfers/{tid}/accept"))
+    assert (accepted["id"], accepted["status"]) == (tid, "accepted") and accepted["receiving_case_id"]
+    assert ok(a.get(f"/api/v1/transfers/{tid}"))["status"] == "accepted"
+    meta = ok(assoc.get(f"/api/v1/transfers/{tid}"))
+    assert (meta["status"], meta["receiving_case_id"]) == ("accepted", accepted["receiving_case_id"])
+
+
+def test_a_sides_internal_row_id_is_not_an_id_outside(app, make_app, world, api, owner_engine):
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    sent = ok(_request(a, _a_case(app)), 201)
+    rows = _row_ids(owner_engine, sent["id"])
+    assert sent["id"] not in rows["sending"] + rows["receiving"]
+    for row_id in rows["sending"] + rows["receiving"]:
+        for client in (a, b, assoc):
+            assert client.get(f"/api/v1/transfers/{row_id}").status_code == 404
+        assert b.post(f"/api/v1/transfers/{row_id}/accept").status_code == 404
+    page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["b_staff"])
+    assert page.get(f"/transfers/{rows['receiving'][0]}").status_code == 404
+    assert page.get(f"/transfers/{sent['id']}").status_code == 200
+
+
+def test_after_a_reassignment_the_transfer_keeps_its_id_and_the_center_it_was_taken_from_sees_its_closed_side(
+        app, make_app, world, api):
+    a, b, c, assoc = api("a_staff"), api("b_staff"), api("c_staff"), api("association")
+    tid = ok(_request(a, _a_case(app)), 201)["id"]
+    ok(b.post(f"/api/v1/transfers/{tid}/decline", json={"reason": "out_of_area"}))
+    meta = ok(assoc.post(f"/api/v1/transfers/{tid}/reassign", json={"to_center": "fukuoka"}))
+    assert (meta["id"], meta["to_center"], meta["status"]) == (tid, "fukuoka", "requested")
+    new_side = ok(c.get(f"/api/v1/transfers/{tid}"))
+    assert (new_side["id"], new_side["side"], new_side["status"]) == (tid, "receiving", "requested")
+    assert new_side["person"]["family_name"] == "甲斐田"
+    stub = ok(b.get(f"/api/v1/transfers/{tid}"))
+    assert (stub["id"], stub["status"], stub["person"], stub["to_center"]) == (tid, "reassigned", None, "osaka")
+    assert b.post(f"/api/v1/transfers/{tid}/accept").status_code == 409
+    assert ok(c.post(f"/api/v1/transfers/{tid}/accept"))["status"] == "accepted"
+    assert ok(a.get(f"/api/v1/transfers/{tid}"))["status"] == "accepted"
+    assert ok(b.get(f"/api/v1/transfers/{tid}"))["status"] == "reassigned"
+    assert [i["id"] for i in ok(b.get("/api/v1/transfers"))["items"] if i["id"] == tid] == [tid]
+    page = _page_client(make_app(WTF_CSRF_ENABLED=False), world.users["b_staff"]).get(f"/transfers/{tid}")
+    assert page.status_code == 200 and "甲斐田" not in page.get_data(as_text=True)
+
+
+def test_every_notification_carries_the_id_its_recipient_opens_the_transfer_with(app, world, api, owner_engine):
+    from teichaku.crosstenant.notifications.delivery import deliver
+
+    a, b, c, assoc = api("a_staff"), api("b_staff"), api("c_staff"), api("association")
+    tid = ok(_request(a, _a_case(app)), 201)["id"]
+    ok(b.post(f"/api/v1/transfers/{tid}/messages", json={"body": "確認します"}), 201)
+    ok(b.post(f"/api/v1/transfers/{tid}/decline", json={"reason": "out_of_area"}))
+    ok(assoc.post(f"/api/v1/transfers/{tid}/reassign", json={"to_center": "fukuoka"}))
+    ok(assoc.post(f"/api/v1/transfers/{tid}/remind"))
+    ok(c.post(f"/api/v1/transfers/{tid}/accept"))
+    with owner_engine.connect() as conn:
+        pending = conn.execute(text("select id from outbox_events where delivered_at is null order by created_at")).scalars().all()
+    with app.app_context():
+        for event_id in pending:
+            deliver(event_id)
+    seen = set()
+    for client in (a, b, c):
+        for n in ok(client.get("/api/v1/notifications"))["items"]:
+            if n["transfer_id"] is None or n["transfer_id"] != tid:
+                continue
+            seen.add(n["kind"])
+            assert client.get(f"/api/v1/transfers/{n['transfer_id']}").status_code == 200, n["kind"]
+    assert {"transfer_requested", "transfer_message", "transfer_declined", "transfer_reassigned", "transfer_reminder",
+            "transfer_accepted"} <= seen
+    with owner_engine.connect() as conn:
+        carried = set(conn.execute(text("select distinct transfer_id from outbox_events where transfer_id in "
+                                        "(select group_id from transfers union select id from transfers)")).scalars())
+    assert {str(t) for t in carried} >= {tid} and not {str(t) for t in carried} & set(sum(_row_ids(owner_engine, tid).values(), []))
+
+
+def test_the_number_is_the_sending_centers_counter_per_fiscal_year_the_same_everywhere_and_on_the_letter(
+        app, make_app, world, api, owner_engine):
+    from teichaku.platform.i18n import fiscal_year_era_code, fiscal_year_of
+
+    a, b, assoc = api("a_staff"), api("b_staff"), api("association")
+    first = ok(_request(a, _a_case(app)), 201)
+    second = ok(_request(a, _a_case(app), to="kyoto"), 201)
+    era = fiscal_year_era_code(fiscal_year_of(today_jst()))
+    assert re.fullmatch(rf"広域-{era}-\d{{4}}", first["number"])
+    assert int(second["number"][-4:]) == int(first["number"][-4:]) + 1  # the sending center's own counter
+    assert ok(b.get(f"/api/v1/transfers/{first['id']}"))["number"] == first["number"]
+    assert ok(assoc.get(f"/api/v1/transfers/{first['id']}"))["number"] == first["number"]
+    b_own = ok(_request(b, {"id": world.cases["b"]["id"]}, to="hyogo"), 201)  # osaka's counter is its own
+    for sent, code in ((second, "tokyo"), (b_own, "osaka")):
+        with owner_engine.connect() as conn:
+            count = conn.execute(text("select count(*) from transfers where side = 'sending' and center_id = :c"),
+                                 {"c": _center_id(app, code)}).scalar()
+        assert sent["number"] == f"広域-{era}-{count:04d}"
+    app_pages = make_app(WTF_CSRF_ENABLED=False)
+    for user in ("a_staff", "b_staff"):
+        page = _page_client(app_pages, world.users[user])
+        detail = page.get(f"/transfers/{first['id']}").get_data(as_text=True)
+        assert f"東京都地域生活定着支援センター {first['number']}" in detail
+        assert first["number"] in page.get(f"/transfers/{first['id']}/letter").get_data(as_text=True)
+        assert first["number"] in page.get("/transfers").get_data(as_text=True)
+    oversight = _page_client(app_pages, world.users["association"]).get(f"/transfers/{first['id']}").get_data(as_text=True)
+    assert first["number"] in oversight
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="advisory locks are PostgreSQL's")
+def test_two_requests_of_one_center_at_the_same_moment_get_consecutive_numbers(app, world, api, monkeypatch):
+    from teichaku.crosstenant.transfers import numbering
+
+    staff, head = api("a_staff"), api("a_admin")
+    cases = (_a_case(app), _a_case(app))
+    calls = {"one": lambda: _request(staff, cases[0]), "two": lambda: _request(head, cases[1], to="kyoto")}
+    results = race(monkeypatch, calls, "one", "two", module=numbering, name="lock_counter")
+    numbers = sorted(ok(results[k], 201)["number"] for k in ("one", "two"))
+    assert int(numbers[1][-4:]) == int(numbers[0][-4:]) + 1
+
+
+def test_the_number_formats_the_fiscal_year_in_its_era():
+    from teichaku.crosstenant.transfers.lifecycle import transfer_number
+
+    assert transfer_number(2026, 12) == "広域-R8-0012"
+    assert transfer_number(2019, 1) == "広域-R1-0001"  # 令和元年度
+    assert transfer_number(2018, 345) == "広域-H30-0345"
 
 
 def test_the_association_sees_no_personal_field_in_any_page_or_api_answer(make_app, world, api, owner_engine):
@@ -271,10 +418,10 @@ def test_the_database_refuses_a_second_open_request_too(app, world, owner_engine
     case = _a_case(app)
     with app.app_context():
         set_tenant(center_by_code("tokyo").id)
-        for _ in range(2):
+        for seq in (901, 902):
             db.session.add(Transfer(side="sending", group_id=__import__("uuid").uuid4(),
                                     counterpart_center_id=center_by_code("osaka").id, case_id=case["id"],
-                                    status="requested", consent_obtained_on=date(2026, 1, 5), consent_method="written",
+                                    number_fiscal_year=2026, number_seq=seq, status="requested", consent_obtained_on=date(2026, 1, 5), consent_method="written",
                                     message="x", package=[], reassign_count=0, reminder_count=0))
         with pytest.raises(Exception, match="(?i)unique"):
             db.session.flush()
@@ -341,8 +488,8 @@ def _race(app, api, case, first, second, *, slow, monkeypatch):
 
 def _statuses(owner_engine, group_of_sending_id):
     with owner_engine.connect() as conn:
-        return conn.execute(text("select side, status from transfers where group_id = (select group_id from transfers"
-                                 " where id = :i) order by side"), {"i": group_of_sending_id}).all()
+        return conn.execute(text("select side, status from transfers where group_id = :i order by side"),
+                            {"i": group_of_sending_id}).all()
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="row locks are PostgreSQL's")
@@ -461,7 +608,7 @@ def _age(owner_engine, sending_id, days):
     with owner_engine.begin() as conn:
         conn.execute(text("update transfers set sent_at = sent_at - make_interval(days => :d),"
                           " requested_at = requested_at - make_interval(days => :d), created_at = created_at - make_interval(days => :d)"
-                          " where group_id = (select group_id from transfers where id = :i)"), {"d": days, "i": sending_id})
+                          " where group_id = :i"), {"d": days, "i": sending_id})
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="the ageing helper speaks PostgreSQL")
@@ -622,7 +769,7 @@ def test_the_pages_take_a_request_from_the_case_page_to_acceptance(make_app, wor
     incoming_list = b.get("/transfers").get_data(as_text=True)
     assert "甲斐田" in incoming_list and "受け取った依頼" in incoming_list
     with owner_engine.connect() as conn:
-        incoming = conn.execute(text("select id from transfers where side = 'receiving' and center_id = :c and status = 'requested'"
+        incoming = conn.execute(text("select group_id from transfers where side = 'receiving' and center_id = :c and status = 'requested'"
                                      " and person_snapshot is not null order by created_at desc limit 1"),
                                 {"c": _center_id(app, "osaka")}).scalar()
     page = b.get(f"/transfers/{incoming}").get_data(as_text=True)
@@ -847,7 +994,7 @@ def test_the_accept_form_offers_the_matching_people_and_links_the_chosen_one(mak
     assert page.post(f"/transfers/{incoming}/accept", data={"person_id": str(known["person_id"])}).status_code == 302
     with owner_engine.connect() as conn:
         linked = conn.execute(text("select c.person_id from transfers t join cases c on c.center_id = t.center_id"
-                                   " and c.id = t.case_id where t.id = :t"), {"t": incoming}).scalar()
+                                   " and c.id = t.case_id where t.group_id = :t and t.side = 'receiving'"), {"t": incoming}).scalar()
     assert str(linked) == str(known["person_id"])
     assert "新しい対象者として登録する" not in page.get(f"/transfers/{incoming}").get_data(as_text=True)
 
@@ -857,7 +1004,7 @@ def test_the_accept_form_offers_the_matching_people_and_links_the_chosen_one(mak
 def _stored_snapshot(owner_engine, transfer_id):
     with owner_engine.connect() as conn:
         return conn.execute(text("select person_snapshot is null as erased, snapshot_erased_at, release_date"
-                                 " from transfers where id = :i"), {"i": transfer_id}).one()
+                                 " from transfers where group_id = :i and side = 'receiving'"), {"i": transfer_id}).one()
 
 
 def test_declining_erases_the_receiving_centers_copy_of_the_identity(make_app, world, api, owner_engine):
@@ -872,7 +1019,7 @@ def test_declining_erases_the_receiving_centers_copy_of_the_identity(make_app, w
     stored = _stored_snapshot(owner_engine, incoming)
     assert stored.erased and stored.snapshot_erased_at is not None and stored.release_date is not None  # SQL NULL
     (erased,) = _chain(owner_engine, "osaka", "transfer.snapshot_erase")
-    assert erased.object_id == incoming and erased.details["reason"] == "declined"
+    assert erased.object_id == _row_ids(owner_engine, incoming)["receiving"][0] and erased.details["reason"] == "declined"
     assert str(erased.actor_id) == str(world.users["b_staff"]["id"])
     assert ok(a.get(f"/api/v1/transfers/{sent['id']}"))["status"] == "declined"  # A's own side is A's
 
@@ -898,7 +1045,7 @@ def test_withdrawing_erases_the_receiving_copy_audited_in_the_receiving_centers_
     assert _stored_snapshot(owner_engine, incoming).erased
     osaka = [e for e in _chain(owner_engine, "osaka") if e.action in ("cross_tenant.act_as", "transfer.snapshot_erase")]
     assert [(e.action, e.object_id) for e in osaka] == [("cross_tenant.act_as", "transfers.withdraw"),
-                                                        ("transfer.snapshot_erase", incoming)]
+                                                        ("transfer.snapshot_erase", _row_ids(owner_engine, incoming)["receiving"][0])]
     assert osaka[1].details["reason"] == "withdrawn" and str(osaka[1].actor_id) == str(world.users["a_staff"]["id"])
     assert osaka[0].details["acting_center_id"] == str(_center_id(app, "tokyo"))
     assert _chain(owner_engine, "tokyo", "transfer.snapshot_erase") == []
@@ -979,3 +1126,84 @@ def test_a_shared_update_is_a_record_create_in_the_receiving_centers_chain_and_b
     for code in ("tokyo", "osaka"):
         result = _audit_verify("--center", code)
         assert result.returncode == 0 and "OK" in result.stdout, (code, result.stdout, result.stderr)
+
+
+# --- the migration of existing transfers and notifications ----------------------------------------------
+
+def _old_transfer(conn, centers, *, sender, receiver, created, group):
+    """A transfer as revision l4yers0001 stored it: a sending and a receiving row; their ids."""
+    ids = {}
+    for side, own, other in (("sending", sender, receiver), ("receiving", receiver, sender)):
+        ids[side] = __import__("uuid").uuid4()
+        conn.execute(text(
+            "insert into transfers (center_id, id, side, group_id, counterpart_center_id, case_id, status,"
+            " consent_obtained_on, consent_method, message, package, requested_at, reassign_count, reminder_count,"
+            " version, created_at, updated_at) values (:c, :id, :side, :g, :o, :case, 'requested', '2026-01-05',"
+            " 'written', 'x', '[]', :t, 0, 0, 1, :t, :t)"),
+            {"c": centers[own], "id": ids[side], "side": side, "g": group, "o": centers[other], "t": created,
+             "case": __import__("uuid").uuid4() if side == "sending" else None})
+    return ids
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="a second PostgreSQL database of this run")
+def test_the_migration_numbers_existing_transfers_and_rewrites_notifications_to_the_one_id(database):
+    import uuid
+
+    from flask_migrate import downgrade, upgrade
+
+    from teichaku.app import create_app
+    from teichaku.platform.centers import seed_centers
+    from tests.conftest import OWNER_ROLE, _create_roles_and_database, _drop_database
+
+    name = f"teichaku_test_{uuid.uuid4().hex[:10]}"
+    _create_roles_and_database(name)
+    url = f"postgresql+psycopg://{OWNER_ROLE}@127.0.0.1:5432/{name}"
+    engine = create_engine(url)
+    try:
+        owner = create_app({"TESTING": True, "DATABASE_URL": url}, database_role="owner")
+        with owner.app_context():
+            upgrade(revision="l4yers0001")
+            seed_centers()
+            db.session.commit()
+            db.engine.dispose()
+        groups = {key: uuid.uuid4() for key in ("t1", "t2", "t3", "o1")}
+        with engine.begin() as conn:
+            conn.execute(text("alter table transfers drop constraint fk_transfers_center_id_case_id_cases"))  # no cases here
+            centers = dict(conn.execute(text("select code, id from centers")).all())
+            rows = {
+                # tokyo: the second of FY2025 (23:30 on 31 March in Japan) stored before the first
+                "t2": _old_transfer(conn, centers, sender="tokyo", receiver="osaka", created="2026-03-31T14:30:00+00:00", group=groups["t2"]),
+                "t1": _old_transfer(conn, centers, sender="tokyo", receiver="osaka", created="2025-06-01T00:00:00+00:00", group=groups["t1"]),
+                "t3": _old_transfer(conn, centers, sender="tokyo", receiver="kyoto", created="2026-03-31T15:30:00+00:00", group=groups["t3"]),
+                "o1": _old_transfer(conn, centers, sender="osaka", receiver="tokyo", created="2025-07-01T00:00:00+00:00", group=groups["o1"]),
+            }
+            events = {}
+            for key, center, association, row_id in (("to_osaka", "osaka", False, rows["t1"]["receiving"]),
+                                                     ("to_tokyo", "tokyo", False, rows["t1"]["sending"]),
+                                                     ("to_association", None, True, rows["t2"]["sending"])):
+                events[key] = uuid.uuid4()
+                conn.execute(text("insert into outbox_events (id, kind, to_center_id, to_association, transfer_id, created_at,"
+                                  " delivered_at, attempts, email_pending) values (:id, 'transfer_requested', :c, :a, :t,"
+                                  " now(), now(), 0, false)"),
+                             {"id": events[key], "c": centers[center] if center else None, "a": association, "t": row_id})
+        with owner.app_context():
+            upgrade(revision="tr4nsid0001")
+            db.engine.dispose()
+        with engine.connect() as conn:
+            numbers = {(str(g), side): (year, seq) for g, side, year, seq in conn.execute(text(
+                "select group_id, side, number_fiscal_year, number_seq from transfers"))}
+            carried = dict(conn.execute(text("select id, transfer_id from outbox_events")).all())
+        expected = {"t1": (2025, 1), "t2": (2025, 2), "t3": (2026, 1), "o1": (2025, 1)}
+        assert numbers == {(str(groups[k]), side): v for k, v in expected.items() for side in ("sending", "receiving")}
+        assert {carried[events[k]] for k in ("to_osaka", "to_tokyo")} == {groups["t1"]}
+        assert carried[events["to_association"]] == groups["t2"]
+        with owner.app_context():
+            downgrade(revision="l4yers0001")
+            db.engine.dispose()
+        with engine.connect() as conn:
+            back = dict(conn.execute(text("select id, transfer_id from outbox_events")).all())
+        assert back == {events["to_osaka"]: rows["t1"]["receiving"], events["to_tokyo"]: rows["t1"]["sending"],
+                        events["to_association"]: rows["t2"]["sending"]}
+    finally:
+        engine.dispose()
+        _drop_database(name)

@@ -32,7 +32,8 @@ def extend_world(app, world) -> None:
 
 
 TENANT_PARAMS = {
-    "pull_id": lambda w: str(w.objects["transfer_pulls_b"]["asking_id"]),
+    # the pull's one public id (the group's): what A would have to guess to reach B's pull
+    "pull_id": lambda w: str(w.objects["transfer_pulls_b"]["group_id"]),
 }
 
 CONSENT = {"obtained_on": "2025-06-01", "method": "written"}

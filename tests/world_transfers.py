@@ -49,7 +49,8 @@ def extend_world(app, world) -> None:
 
 
 TENANT_PARAMS = {
-    "transfer_id": lambda w: str(w.objects["transfers_b"]["sending_id"]),
+    # the transfer's one public id (the group's), which B, C and the association all use
+    "transfer_id": lambda w: str(w.objects["transfers_b"]["group_id"]),
     "attachment_id": lambda w: str(w.objects["transfers_b"]["attachment_id"]),  # B's own copy of a file
 }
 

@@ -55,6 +55,16 @@ def fiscal_year_label(fiscal_year: int) -> str:
     return f"{name}{'元' if year == 1 else year}年度"
 
 
+# The letter of each era, as numbers and forms abbreviate it (R8 for 令和8年).
+ERA_LETTERS = {"令和": "R", "平成": "H", "昭和": "S", "大正": "T", "明治": "M"}
+
+
+def fiscal_year_era_code(fiscal_year: int) -> str:
+    """R8 for 令和8年度 (FY2026): the era's letter and the year of ``fiscal_year_label``."""
+    name, year = era_year(date(fiscal_year, 10, 1))
+    return f"{ERA_LETTERS[name]}{year}"
+
+
 def fiscal_year_of(day: date) -> int:
     """The fiscal year a day falls in: the year in which its April falls (31 March 2026 is FY2025)."""
     return day.year if day.month >= FISCAL_YEAR_FIRST_MONTH else day.year - 1

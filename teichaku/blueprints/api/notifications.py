@@ -19,8 +19,10 @@ class NotificationOut(StrictSchema):
     kind = fields.String()
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
-    transfer_id = fields.UUID(allow_none=True)
-    pull_id = fields.UUID(allow_none=True, metadata={"description": "広域調整の開始依頼（受け取った側の ID）"})
+    transfer_id = fields.UUID(allow_none=True, metadata={
+        "description": "広域調整の依頼の ID（両センターと全国協議会に共通: GET /transfers/<id> で開ける）"})
+    pull_id = fields.UUID(allow_none=True, metadata={
+        "description": "広域調整の開始依頼の ID（両センターに共通: GET /transfer-pulls/<id> で開ける）"})
     case_study_id = fields.UUID(allow_none=True, metadata={"description": "事例の共有: 対象の事例の ID"})
 
 

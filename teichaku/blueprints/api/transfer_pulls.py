@@ -1,7 +1,8 @@
 """``/api/v1/transfer-pulls``: the destination center's pull request (広域調整の開始依頼).
 
 The center where the person will live asks the facility's center to start a transfer; each
-center sees its own side (``id`` is its own row's id).  The asked center confirms by
+center sees its own side under the pull's one ``id`` (the same for both centers, carried as
+``pull_id`` by notifications).  The asked center confirms by
 ``POST /api/v1/transfers`` with ``"pull_id"``, or refuses here with a comment; the asking center
 may cancel while the pull is open.  A second open pull for the same case and center, and an
 illegal state change, are 409 ``invalid_state``.

@@ -1,8 +1,10 @@
 """``/api/v1/transfers``: wide-area coordination (広域調整) between centers.
 
-The two centers see their own side of a transfer (``id`` is their own row's id); the
-association sees every sent request as metadata only (``id`` is the sending row's id) and may
-remind and reassign.  Illegal state changes and a second open request are 409 ``invalid_state``.
+A transfer has one ``id`` (the group's), the same for the requesting center, the receiving
+center and the association, accepted by every ``/transfers/<id>...`` endpoint and carried as
+``transfer_id`` by notifications; each center sees its own side under it (after a reassignment,
+the center it was taken from its own closed side), the association metadata only, and may remind
+and reassign.  ``number`` is its human-readable number (広域-R8-0012).  Illegal state changes and a second open request are 409 ``invalid_state``.
 """
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def new(case_id):
         keep_writes()  # the audited read of the case shown again
         return render_template("transfers/pulls/new.html", **{**context, "case": case}), status
     flash(_("開始依頼を送りました。"), "info")
-    return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
+    return redirect(url_for("transfer_pulls.detail", pull_id=row.public_id))
 
 
 # --- a pull's page --------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def _act(pull_id, action, form):
         keep_writes()  # the audited read of the pull shown again
         return render_template("transfers/pulls/detail.html", **context), status
     flash(message, "info")
-    return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
+    return redirect(url_for("transfer_pulls.detail", pull_id=row.public_id))
 
 
 @bp.post("/<pull_id>/refuse")
@@ -186,7 +186,7 @@ def confirm(pull_id, case_id):
     if request.method == "GET":
         if row.status != "open":
             flash(_("この開始依頼は既に回答済みか、取り消されています。"), "error")
-            return redirect(url_for("transfer_pulls.detail", pull_id=row.id))
+            return redirect(url_for("transfer_pulls.detail", pull_id=row.public_id))
         form.package.data = []
         return render_template("transfers/pulls/confirm.html", **context)
     if not form.validate_on_submit():
@@ -195,11 +195,11 @@ def confirm(pull_id, case_id):
     package = [{"kind": by_value[v]["kind"], "id": by_value[v]["id"]} for v in form.package.data or []]
     try:
         transfer = workflow.request_transfer(case, context["asker"], _consent(form), form.message.data, package,
-                                             current_user, pull_id=row.id)
+                                             current_user, pull_id=row.public_id)
     except DomainError as exc:
         status = refused(exc, form, announce=True)
         context.update(row=pulls.get_pull_or_404(pull_id), case=read_case(case_id))
         keep_writes()  # the audited read of the case shown again
         return render_template("transfers/pulls/confirm.html", **context), status
     flash(_("開始依頼に応じて、広域調整の依頼を作成しました。"), "info")
-    return redirect(url_for("transfers.detail", transfer_id=transfer.id))
+    return redirect(url_for("transfers.detail", transfer_id=transfer.public_id))

@@ -160,7 +160,7 @@ def new(case_id):
         flash(_("依頼を作成しました。センター長の承認後に相手のセンターへ送られます。"), "info")
     else:
         flash(_("依頼を送りました。"), "info")
-    return redirect(url_for("transfers.detail", transfer_id=row.id))
+    return redirect(url_for("transfers.detail", transfer_id=row.public_id))
 
 
 # --- a transfer's page --------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def _act(transfer_id, action, *, form=None, keep_message_form: bool = False):
         keep_writes()  # the audited read of the transfer shown again
         return render_template("transfers/detail.html", **context), status
     flash(message, "info")
-    return redirect(url_for("transfers.detail", transfer_id=row.id))
+    return redirect(url_for("transfers.detail", transfer_id=row.public_id))
 
 
 @bp.post("/<transfer_id>/accept")

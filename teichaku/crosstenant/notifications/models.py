@@ -91,8 +91,9 @@ class OutboxEvent(db.Model):
     to_center_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("centers.id"))
     to_association: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     to_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))  # one account
+    # A transfer or a pull request (開始依頼) by its one public id (the group's: every party's id).
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a pull request (開始依頼): the recipient's own row
+    pull_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     case_study_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # a study of the shared library (事例の共有)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

@@ -44,7 +44,8 @@ def emit(kind: str, *, to_center_id: uuid.UUID | None = None, to_association: bo
 
     Recipients are resolved at delivery: every active ``staff`` and ``center_admin`` of
     ``to_center_id``, and/or every active ``association`` user when ``to_association``.
-    ``transfer_id`` / ``pull_id`` are the recipient's own handle on what happened (its row's id);
+    ``transfer_id`` / ``pull_id`` name the transfer or pull request by its one public id (the
+    group's, ``SideRow.public_id``: the id every party opens it with);
     ``case_study_id`` names a study of the shared library (the same id for every reader).
     ``to_user_id`` adds one account (an announcement about that account itself).
     """

@@ -18,7 +18,7 @@ from ...platform.models import utcnow
 from ...platform.tenancy import cross_tenant
 from ..notifications.services import emit
 from . import lifecycle as lc
-from .groups import lock_group, sending_by_id
+from .groups import lock_group, sending_by_public_id
 from .models import Transfer
 
 
@@ -35,7 +35,7 @@ def release_warning_days() -> int:
 def remind_transfer(transfer_id, actor) -> Transfer:
     """The association reminds the receiving center of a request still unanswered."""
     with cross_tenant("transfers.remind"):
-        found = sending_by_id(transfer_id)
+        found = sending_by_public_id(transfer_id)
         if found is None:
             raise NotFound()
         sending, receiving = lock_group(found.group_id)
@@ -50,7 +50,7 @@ def remind_transfer(transfer_id, actor) -> Transfer:
 def _remind(receiving: Transfer) -> None:
     receiving.reminded_at = utcnow()
     receiving.reminder_count = (receiving.reminder_count or 0) + 1
-    emit("transfer_reminder", to_center_id=receiving.center_id, transfer_id=receiving.id)
+    emit("transfer_reminder", to_center_id=receiving.center_id, transfer_id=receiving.public_id)
 
 
 def _needs_reminder(receiving: Transfer, today: date) -> bool:
@@ -78,9 +78,7 @@ def send_reminders(today: date | None = None) -> int:
             sent += 1
             if receiving.flagged_at is None:
                 receiving.flagged_at = utcnow()
-                sending_id = db.session.scalar(select(Transfer.id).where(Transfer.group_id == receiving.group_id,
-                                                                         Transfer.side == "sending"))
-                emit("transfer_overdue", to_association=True, transfer_id=sending_id)
+                emit("transfer_overdue", to_association=True, transfer_id=receiving.public_id)
         db.session.flush()
     audit("transfer.reminders", object_type="transfer", details={"sent": sent, "on": today.isoformat()})
     return sent

@@ -2,8 +2,10 @@
 
 A transfer keeps one row per side (``models.Transfer``), joined by ``group_id``: the sending row
 and a receiving row for each center it was sent to (the rows reassigned away stay, marked
-``reassigned``; the current one is the last that is not).  A center's own row is loaded with the
-access helper (``get_transfer``: another center's row answers like a missing one); the other
+``reassigned``; the current one is the last that is not).  Outside, a transfer has one id, the
+group's (``public_id``), for both centers and the association; a center's own row of it is
+loaded by that id and the center (``get_transfer``: a transfer it has no side of answers like a
+missing one; a row's internal id is not an id outside); the other
 rows are read only inside ``tenancy.cross_tenant(...)``.  Every state change first locks the
 group (``lock_group``: the sending row, then the receiving rows) and re-reads it, so a
 withdrawal and an acceptance arriving together leave exactly one outcome.  Nothing here commits.
@@ -21,7 +23,8 @@ from .sides import get_own, get_own_or_404, lock_group as lock_sides, read_own
 
 
 def get_transfer(transfer_id) -> Transfer | None:
-    """The current center's own row (either side); None for another center's or a missing one."""
+    """The current center's own row (either side) of the transfer whose public id is
+    ``transfer_id`` (``sides.get_own``); None for a transfer it has no side of or a missing one."""
     return get_own(Transfer, transfer_id)
 
 
@@ -72,11 +75,12 @@ def counterpart(row: Transfer) -> Transfer | None:
         return current_receiving(row.group_id) if row.side == "sending" else sending_row(row.group_id)
 
 
-def sending_by_id(transfer_id) -> Transfer | None:
-    """A sent request's sending row by its id (inside ``cross_tenant``): the association's handle."""
+def sending_by_public_id(transfer_id) -> Transfer | None:
+    """A sent request's sending row by the transfer's public id (the group's, ``public_id``),
+    inside ``cross_tenant``: the association's handle, the same id the two centers use."""
     try:
         ident = transfer_id if isinstance(transfer_id, uuid.UUID) else uuid.UUID(str(transfer_id))
     except (TypeError, ValueError):
         return None
-    return db.session.execute(select(Transfer).where(Transfer.id == ident, Transfer.side == "sending",
+    return db.session.execute(select(Transfer).where(Transfer.group_id == ident, Transfer.side == "sending",
                                                      Transfer.sent_at.is_not(None))).scalar_one_or_none()

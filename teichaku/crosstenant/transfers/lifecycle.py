@@ -8,6 +8,7 @@ center's row, joined by ``group_id``.  Every status change goes through ``workfl
 from __future__ import annotations
 
 from ...platform.errors import InvalidState
+from ...platform.i18n import fiscal_year_era_code
 
 
 def N_(text: str) -> str:
@@ -128,6 +129,19 @@ FILES_NEED_OWN_CASE = N_("受入れを決めるまでは、依頼を受けたセ
 ATTACHMENT_ITEM_LABEL = N_("スレッドの添付ファイル")
 
 # Deadlines (config overrides: TRANSFER_ANSWER_DAYS, TRANSFER_RELEASE_WARNING_DAYS).
+# A transfer's human-readable number (広域-R8-0012): the sending center's counter per fiscal year,
+# shown beside that center's name on both sides and printed on the letter.
+NUMBER_PREFIX = "広域"
+NUMBER_DIGITS = 4
+
+
+def transfer_number(fiscal_year: int | None, seq: int | None) -> str | None:
+    """広域-R8-0012: the prefix, the fiscal year's era code (令和8年度: R8) and the counter."""
+    if fiscal_year is None or seq is None:
+        return None
+    return f"{NUMBER_PREFIX}-{fiscal_year_era_code(fiscal_year)}-{seq:0{NUMBER_DIGITS}d}"
+
+
 ANSWER_DAYS = 3
 RELEASE_WARNING_DAYS = 14
 PROVISION_RETENTION_YEARS = 3  # APPI: records of provision to a third party are kept at least 3 years

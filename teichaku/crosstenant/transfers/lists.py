@@ -33,10 +33,10 @@ def allowed_actions(row: Transfer) -> list[str]:
 
 def center_view(row: Transfer) -> dict:
     """A center's own side as the API shows it (``sides.side_view``: the own side's case only, the
-    person's minimum identity only on the receiving side), with the package, the answer, every
+    person's minimum identity only on the receiving side), with the ``number``, the package, the answer, every
     step's time, and ``receiving_case_id`` on the receiving side."""
     view = {
-        **side_view(row), "package": row.package or [],
+        **side_view(row), "number": row.number, "package": row.package or [],
         "decline_reason": row.decline_reason, "decline_comment": row.decline_comment,
         "approved_at": row.approved_at, "sent_at": row.sent_at, "accepted_at": row.accepted_at,
         "declined_at": row.declined_at, "withdrawn_at": row.withdrawn_at, "completed_at": row.completed_at,

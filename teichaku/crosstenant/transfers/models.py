@@ -117,6 +117,13 @@ class SideRow(TenantOwned, Timestamped):
         return {"version_id_col": cls.__table__.c.version}
 
     @property
+    def public_id(self) -> uuid.UUID:
+        """The request's one id outside: the group's, the same for both centers and the association
+        (the API's ``id``, every ``/<id>`` URL, a notification's ``transfer_id`` / ``pull_id``).  A
+        row's own ``id`` stays inside; ``sides.get_own`` resolves the public id to the own row."""
+        return self.group_id
+
+    @property
     def asking(self) -> bool:
         """Whether this is the side that asked (a transfer's sending, a pull's asking side)."""
         return self.side == self.SIDES[0]
@@ -155,11 +162,18 @@ class Transfer(SideRow, db.Model):
         CheckConstraint("side = 'sending' OR status NOT IN ('accepted','completed') OR case_id IS NOT NULL",
                         name="accepted_receiving_has_case"),
         CheckConstraint("side = 'receiving' OR status <> 'reassigned'", name="only_receiving_reassigned"),
+        CheckConstraint("number_seq > 0", name="number_seq"),
+        # The number is the sending center's counter per fiscal year; the receiving rows carry a copy.
+        Index("uq_transfers_number", "center_id", "number_fiscal_year", "number_seq", unique=True,
+              postgresql_where=text("side = 'sending'"), sqlite_where=text("side = 'sending'")),
     )
     SIDES, STATUS_LENGTH, OBJECT_TYPE = lc.SIDES, 20, "transfer"
     OPEN_STATUSES, ACTOR_SIDE = lc.OPEN_STATUSES, lc.ACTOR_SIDE
     IDENTITY_HOLDER, NOT_TAKEN_ON_STATUSES = "receiving", lc.NOT_TAKEN_ON_STATUSES
 
+    # The human-readable number (広域-R8-0012, ``number``): the sending center's fiscal year and counter.
+    number_fiscal_year: Mapped[int] = mapped_column(Integer, nullable=False)
+    number_seq: Mapped[int] = mapped_column(Integer, nullable=False)
     # Sending: [{"kind", "id", "label", ("revision")}]; receiving: [{"kind", "label", ("copied_id")}]
     package: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     decline_reason: Mapped[str | None] = mapped_column(String(20))
@@ -183,6 +197,11 @@ class Transfer(SideRow, db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     reminder_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     flagged_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+    @property
+    def number(self) -> str | None:
+        """広域-R8-0012, the same on both sides (``lifecycle.transfer_number``)."""
+        return lc.transfer_number(self.number_fiscal_year, self.number_seq)
 
     @property
     def answered_at(self) -> datetime | None:

@@ -20,7 +20,7 @@ from ...platform.pagination import keyset_page
 from ...platform.tenancy import cross_tenant
 from ..aggregates import rules as count_rules
 from .deadlines import answer_days, release_warning_days
-from .groups import current_of, receiving_rows, sending_by_id
+from .groups import current_of, receiving_rows, sending_by_public_id
 from .models import Transfer
 from .sides import center_of
 
@@ -42,7 +42,7 @@ def _metadata(sending: Transfer, receiving: list[Transfer], today: date) -> dict
                            or (days_to_release is not None and days_to_release <= release_warning_days()))
     sender, receiver = center_of(sending.center_id), center_of(sending.counterpart_center_id)
     return {
-        "id": sending.id, "status": sending.status,
+        "id": sending.public_id, "number": sending.number, "status": sending.status,
         "from_center": sender.code, "from_center_name": sender.name,
         "to_center": receiver.code, "to_center_name": receiver.name,
         "receiving_case_id": current.case_id if current is not None and sending.status in ("accepted", "completed") else None,
@@ -92,9 +92,9 @@ def _receiving_by_group(group_ids) -> dict:
 
 
 def oversight_detail(transfer_id) -> dict:
-    """One sent request's metadata by its id (the sending row's), for the association."""
+    """One sent request's metadata by its public id (the same the two centers use), for the association."""
     with cross_tenant("transfers.oversee"):
-        sending = sending_by_id(transfer_id)
+        sending = sending_by_public_id(transfer_id)
         if sending is None:
             raise NotFound()
         meta = _metadata(sending, receiving_rows(sending.group_id), today_jst())

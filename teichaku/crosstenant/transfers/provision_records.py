@@ -15,25 +15,30 @@ from ...platform.pagination import keyset_page
 from ...tenants.cases.models import Case
 from ...tenants.persons.models import Person
 from . import lifecycle as lc
-from .models import ProvisionRecord
+from .models import ProvisionRecord, Transfer, TransferPull
 from .sides import center_of
 
 
 def provision_records(*, limit: int = 200, cursor: str | None = None) -> tuple[list[dict], str | None]:
     """The current center's provision records, newest first, with the person and recipient named
-    (the center admin's own data).  Audited."""
-    stmt = (select(ProvisionRecord, Person, Case)
+    (the center admin's own data), and the transfer or pull request by its one public id (the
+    group's, as everywhere outside).  Audited."""
+    stmt = (select(ProvisionRecord, Person, Case, Transfer.group_id, TransferPull.group_id)
             .join(Person, and_(Person.center_id == ProvisionRecord.center_id, Person.id == ProvisionRecord.person_id))
-            .join(Case, and_(Case.center_id == ProvisionRecord.center_id, Case.id == ProvisionRecord.case_id)))
+            .join(Case, and_(Case.center_id == ProvisionRecord.center_id, Case.id == ProvisionRecord.case_id))
+            .outerjoin(Transfer, and_(Transfer.center_id == ProvisionRecord.center_id,
+                                      Transfer.id == ProvisionRecord.transfer_id))
+            .outerjoin(TransferPull, and_(TransferPull.center_id == ProvisionRecord.center_id,
+                                          TransferPull.id == ProvisionRecord.pull_id)))
     rows, next_cursor = keyset_page(stmt, (ProvisionRecord.created_at, ProvisionRecord.id), limit, cursor)
     items = []
-    for rec, person, case in rows:
+    for rec, person, case, transfer_id, pull_id in rows:
         recipient = center_of(rec.recipient_center_id)
         items.append({
             "id": rec.id, "provided_on": rec.provided_on, "recipient_center": recipient.code,
             "recipient_center_name": recipient.name, "person_id": rec.person_id,
             "person_name": person.full_name, "case_id": rec.case_id, "case_number": case.case_number,
-            "transfer_id": rec.transfer_id, "pull_id": rec.pull_id, "items": rec.items,
+            "transfer_id": transfer_id, "pull_id": pull_id, "items": rec.items,
             "consent_obtained_on": rec.consent_obtained_on,
             "consent_method": rec.consent_method, "consent_witness": rec.consent_witness,
             "consent_scope": rec.consent_scope, "basis": rec.basis, "retain_until": rec.retain_until,

@@ -58,8 +58,8 @@ CANDIDATE_LIMIT = 20
 # --- loading -------------------------------------------------------------------------------------
 
 def get_pull(pull_id) -> TransferPull | None:
-    """The current center's own row (either side); None for another center's or a missing one.
-    Call it outside ``cross_tenant`` (inside, the access helper does not filter by center)."""
+    """The current center's own row (either side) of the pull whose public id (the group's, the
+    same for both centers) is ``pull_id``; None for a pull it has no side of or a missing one."""
     return get_own(TransferPull, pull_id)
 
 
@@ -131,7 +131,7 @@ def _send(asking: TransferPull, case: Case, actor) -> TransferPull:
                                      facility_name=asking.facility_name, release_date=asking.release_date)
         db.session.add(asked)
         db.session.flush()
-        emit("transfer_pull_requested", to_center_id=asked.center_id, pull_id=asked.id)
+        emit("transfer_pull_requested", to_center_id=asked.center_id, pull_id=asked.public_id)
     provision = _record_provision(asking, case, actor)
     audit_provision(asking, provision)
     return asked
@@ -153,7 +153,7 @@ def cancel_pull(row: TransferPull, actor) -> TransferPull:
         _move("cancel", (asking, asked), actor)
         db.session.flush()
         erase_identity(asked, "cancelled")
-        emit("transfer_pull_cancelled", to_center_id=asked.center_id, pull_id=asked.id)
+        emit("transfer_pull_cancelled", to_center_id=asked.center_id, pull_id=asked.public_id)
     audit_row("transfer_pull.cancel", asking, person_id=own_person_id(asking))
     return asking
 
@@ -173,7 +173,7 @@ def refuse_pull(row: TransferPull, comment: str | None, actor) -> TransferPull:
         asking.refuse_comment = asked.refuse_comment = comment
         db.session.flush()
         erase_identity(asked, "refused")
-        emit("transfer_pull_refused", to_center_id=asking.center_id, pull_id=asking.id)
+        emit("transfer_pull_refused", to_center_id=asking.center_id, pull_id=asking.public_id)
     audit_row("transfer_pull.refuse", asked, details={"length": len(comment)})
     return asked
 
@@ -206,7 +206,7 @@ def confirm_pull(asked: TransferPull, transfer: Transfer, actor) -> TransferPull
         asking.transfer_group_id = asked.transfer_group_id = transfer.group_id
         asked.case_id = transfer.case_id
         db.session.flush()
-        emit("transfer_pull_confirmed", to_center_id=asking.center_id, pull_id=asking.id)
+        emit("transfer_pull_confirmed", to_center_id=asking.center_id, pull_id=asking.public_id)
     audit_row("transfer_pull.confirm", asked, person_id=own_person_id(asked), details={"transfer_id": str(transfer.id)})
     return asked
 
@@ -287,7 +287,7 @@ def pull_view(row: TransferPull, *, with_candidates: bool = False) -> dict:
     transfer = own_transfer(row)
     view = {
         **side_view(row), "facility_name": row.facility_name, "refuse_comment": row.refuse_comment,
-        "transfer_id": transfer.id if transfer else None,
+        "transfer_id": transfer.public_id if transfer else None,
         "confirmed_at": row.confirmed_at, "refused_at": row.refused_at, "cancelled_at": row.cancelled_at,
         "allowed_actions": allowed_actions(row),
     }

@@ -123,7 +123,8 @@ class SideOut(StrictSchema):
     """What the API shows of a center's own side of a transfer or a pull request alike
     (``sides.side_view``); each kind's schema adds its own fields."""
 
-    id = fields.UUID()
+    id = fields.UUID(metadata={"description": "the request's one id: the same for both centers (and, for a "
+                                             "transfer, the association), accepted by every /<id> endpoint"})
     side = fields.String()
     status = fields.String()
     version = fields.Integer()
@@ -147,6 +148,9 @@ class TransferOut(SideOut):
     association gets metadata only: centers, status, dates, deadlines, ``receiving_case_id``,
     never the person, the message, the package or the sending side's case."""
 
+    number = fields.String(metadata={
+        "description": "human-readable number, the same on both sides and on the letter: the sending center's "
+                       "counter per fiscal year (広域-R8-0012: 令和8年度の12件目), shown beside that center's name"})
     receiving_case_id = fields.UUID(allow_none=True)
     person = fields.Nested(PersonSnapshotOut, allow_none=True)
     snapshot_erased_at = fields.DateTime(allow_none=True, metadata={
@@ -315,7 +319,7 @@ class CandidateOut(StrictSchema):
 class PullOut(SideOut):
     """A pull request as a center sees its own side: ``case_id`` is the own side's case (the asked
     side's once confirmed); ``person`` and ``candidates`` only on the asked side; ``transfer_id``
-    the own side of the transfer that confirmed it."""
+    the (one) id of the transfer that confirmed it, once this center has a side of it."""
 
     person = fields.Nested(PullPersonOut, allow_none=True)
     snapshot_erased_at = fields.DateTime(allow_none=True, metadata={

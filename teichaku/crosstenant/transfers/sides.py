@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import case as sql_case, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
 
@@ -104,22 +104,38 @@ def check_side(row: SideRow, action: str) -> None:
 
 # --- loading, locking, listing -------------------------------------------------------------------
 
-def get_own(model: type[SideRow], row_id) -> SideRow | None:
-    """The current center's own row (either side); None for another center's or a missing one.
-    Call it outside ``cross_tenant`` (inside, the access helper does not filter by center)."""
-    return get_owned(model, row_id)
+def get_own(model: type[SideRow], public_id) -> SideRow | None:
+    """The current center's own row of the request whose public id (``SideRow.public_id``, the
+    group's) is ``public_id``; None for a request this center has no side of, a missing one, or a
+    row's internal id (a request has exactly one id outside).
+
+    A center has one row per request, except a receiving center a request was reassigned away
+    from and back to: then the row it is with now (not ``reassigned``), else the newest.  The
+    center a request was reassigned away from keeps its own closed row under the same id.
+    Filtered by the current center explicitly, so it holds inside ``cross_tenant`` too."""
+    center_id = current_center_id()
+    if center_id is None:
+        return None
+    try:
+        group_id = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except (TypeError, ValueError):
+        return None
+    stmt = (select(model).where(model.center_id == center_id, model.group_id == group_id)
+            .order_by(sql_case((model.status == "reassigned", 1), else_=0), model.created_at.desc(), model.id.desc())
+            .limit(1))
+    return db.session.scalars(stmt).first()
 
 
-def get_own_or_404(model: type[SideRow], row_id) -> SideRow:
-    row = get_own(model, row_id)
+def get_own_or_404(model: type[SideRow], public_id) -> SideRow:
+    row = get_own(model, public_id)
     if row is None:
         raise NotFound()
     return row
 
 
-def read_own(model: type[SideRow], row_id) -> SideRow:
+def read_own(model: type[SideRow], public_id) -> SideRow:
     """The current center's row, and the audited read of it (it shows a person's data)."""
-    row = get_own_or_404(model, row_id)
+    row = get_own_or_404(model, public_id)
     audit_row(f"{model.OBJECT_TYPE}.read", row, person_id=own_person_id(row))
     return row
 
@@ -167,13 +183,14 @@ def own_cases(rows: list[SideRow]) -> dict:
 
 
 def side_view(row: SideRow) -> dict:
-    """What the API shows of a center's own side of either kind: the two centers (the asking one
-    is ``from``), the own side's case only, the consent, the message and the times; the person's
-    minimum identity only on the side that holds it.  Each kind adds its own fields."""
+    """What the API shows of a center's own side of either kind: its one public ``id`` (the
+    group's: the same for both centers), the two centers (the asking one is ``from``), the own
+    side's case only, the consent, the message and the times; the person's minimum identity only
+    on the side that holds it.  Each kind adds its own fields."""
     own, other = center_of(row.center_id), center_of(row.counterpart_center_id)
     asker, answerer = (own, other) if row.asking else (other, own)
     view = {
-        "id": row.id, "side": row.side, "status": row.status, "version": row.version,
+        "id": row.public_id, "side": row.side, "status": row.status, "version": row.version,
         "from_center": asker.code, "from_center_name": asker.name,
         "to_center": answerer.code, "to_center_name": answerer.name,
         "case_id": row.case_id, "release_date": row.release_date, "consent": row.consent_view(),

@@ -89,7 +89,7 @@ def post_message(row: Transfer, body: str, actor, files: Sequence[thread_files.U
             thread_files.discard(staged)
             raise
         stored = thread_files.store(staged, copies, actor_id(actor))
-        emit("transfer_message", to_center_id=other.center_id, transfer_id=other.id)
+        emit("transfer_message", to_center_id=other.center_id, transfer_id=other.public_id)
     audit_row("transfer.message", row, details={"length": len(body), "attachments": len(files)})
     _audit_uploads(row, stored)
     if stored:
@@ -175,7 +175,7 @@ def share_update(row: Transfer, body: str, actor) -> TransferMessage:
         with as_center(receiving.center_id, "transfers.share_update"):
             _note_in_receiving_case(receiving, f"広域調整により{from_center.name}から共有された更新"
                                                f"（{jst_date(mine.created_at).isoformat()}）:\n{body}")
-        emit("transfer_update_shared", to_center_id=receiving.center_id, transfer_id=receiving.id)
+        emit("transfer_update_shared", to_center_id=receiving.center_id, transfer_id=receiving.public_id)
     audit_row("transfer.share_update", row, person_id=own_person_id(row),
               details={"length": len(body), "pair_id": str(mine.pair_id)})
     return mine

@@ -37,8 +37,9 @@ from ...tenants.persons.names import normalize as normalize_name
 from ..notifications.services import emit
 from . import lifecycle as lc
 from . import pulls
-from .groups import lock_group, sending_by_id
+from .groups import lock_group, sending_by_public_id
 from .models import Transfer
+from .numbering import next_number
 from .package import copy_package, read_package, resolve_package
 from .sides import (actor_id, audit_provision, audit_row, case_in_its_center, center_of, check_receiver, check_side,
                     clean_consent, erase_identity, flush_refusing_duplicates, identity_snapshot, open_chain,
@@ -69,7 +70,7 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
     refuse_duplicate(Transfer, own.id, case.id, to_center.id)
     status = "awaiting_approval" if own.requires_transfer_approval else "requested"
     row = Transfer(side="sending", group_id=uuid.uuid4(), counterpart_center_id=to_center.id, case_id=case.id,
-                   status=status, message=message, package=items, release_date=case.release_date,
+                   **next_number(own.id), status=status, message=message, package=items, release_date=case.release_date,
                    requested_at=utcnow(), requested_by_id=actor_id(actor), reassign_count=0, reminder_count=0,
                    **consent_fields)
     db.session.add(row)
@@ -80,7 +81,7 @@ def request_transfer(case: Case, to_center: Center | None, consent: dict, messag
     if status == "requested":
         _send(row, case, actor, basis="consent")
     else:
-        emit("transfer_approval_needed", to_center_id=own.id, transfer_id=row.id)
+        emit("transfer_approval_needed", to_center_id=own.id, transfer_id=row.public_id)
     if pull is not None:
         pulls.confirm_pull(pull, row, actor)
     return row
@@ -98,13 +99,14 @@ def _send(sending: Transfer, case: Case, actor, *, basis: str) -> Transfer:
             status="requested", package=[{"kind": i["kind"], "label": i["label"]} for i in sending.package or []],
             person_snapshot=identity_snapshot(case.person, lc.IDENTITY_FIELDS), release_date=case.release_date,
             approved_at=sending.approved_at, approved_by_id=sending.approved_by_id, sent_at=now,
+            number_fiscal_year=sending.number_fiscal_year, number_seq=sending.number_seq,
             reassign_count=sending.reassign_count, reminder_count=0)
         db.session.add(receiving)
         provision = record_provision(
             sending, case, receiving.center_id,
             [{"kind": "identity", "label": lc.IDENTITY_LABEL},
              *({"kind": i["kind"], "label": i["label"]} for i in sending.package or [])], basis, actor)
-        emit("transfer_requested", to_center_id=receiving.center_id, transfer_id=receiving.id)
+        emit("transfer_requested", to_center_id=receiving.center_id, transfer_id=receiving.public_id)
     audit_provision(sending, provision)
     return receiving
 
@@ -140,7 +142,7 @@ def withdraw_transfer(row: Transfer, actor) -> Transfer:
         db.session.flush()
         if receiving is not None:
             erase_identity(receiving, "withdrawn")
-            emit("transfer_withdrawn", to_center_id=receiving.center_id, transfer_id=receiving.id)
+            emit("transfer_withdrawn", to_center_id=receiving.center_id, transfer_id=receiving.public_id)
     audit_row("transfer.withdraw", sending, person_id=own_person_id(sending))
     return sending
 
@@ -225,7 +227,7 @@ def accept_transfer(row: Transfer, actor, person_id: uuid.UUID | str | None = No
         receiving.case_id = case.id
         receiving.package = copies
         db.session.flush()
-        emit("transfer_accepted", to_center_id=sending.center_id, transfer_id=sending.id)
+        emit("transfer_accepted", to_center_id=sending.center_id, transfer_id=sending.public_id)
     audit_row("transfer.accept", receiving, person_id=case.person_id,
                details={"receiving_case_id": str(case.id), "copied": [c["kind"] for c in copies if c.get("copied_id")],
                         "existing_person": existing is not None})
@@ -259,7 +261,7 @@ def decline_transfer(row: Transfer, reason: str, comment: str | None, actor) -> 
             side_row.declined_at, side_row.declined_by_id = now, actor_id(actor)
         db.session.flush()
         erase_identity(receiving, "declined")
-        emit("transfer_declined", to_center_id=sending.center_id, transfer_id=sending.id)
+        emit("transfer_declined", to_center_id=sending.center_id, transfer_id=sending.public_id)
     audit_row("transfer.decline", receiving, details={"reason": reason})
     return receiving
 
@@ -277,7 +279,7 @@ def complete_transfer(row: Transfer, actor) -> Transfer:
             side_row.status = lc.next_status("complete", side_row.side, side_row.status)
             side_row.completed_at, side_row.completed_by_id = now, actor_id(actor)
         db.session.flush()
-        emit("transfer_completed", to_center_id=sending.center_id, transfer_id=sending.id)
+        emit("transfer_completed", to_center_id=sending.center_id, transfer_id=sending.public_id)
     audit_row("transfer.complete", receiving, person_id=own_person_id(receiving))
     return receiving
 
@@ -289,7 +291,7 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
     receiving row is marked ``reassigned``, the sending row is ``requested`` again of the new
     center, which gets its own receiving row (a new provision, recorded in the sending center)."""
     with cross_tenant("transfers.reassign"):
-        found = sending_by_id(transfer_id)
+        found = sending_by_public_id(transfer_id)
         if found is None:
             raise NotFound()
         open_chain(found.counterpart_center_id, "transfers.reassign")  # its row is reassigned away
@@ -315,9 +317,9 @@ def reassign_transfer(transfer_id, new_center: Center | None, actor) -> Transfer
         sending.reminded_at, sending.reminder_count, sending.flagged_at = None, 0, None
         flush_refusing_duplicates(Transfer)
         _send(sending, case, actor, basis="consent_reassigned")
-        emit("transfer_reassigned", to_center_id=sending.center_id, transfer_id=sending.id)
-        if receiving is not None:
-            emit("transfer_reassigned", to_center_id=receiving.center_id, transfer_id=receiving.id)
+        emit("transfer_reassigned", to_center_id=sending.center_id, transfer_id=sending.public_id)
+        if receiving is not None:  # the same id: that center opens its own closed row with it
+            emit("transfer_reassigned", to_center_id=receiving.center_id, transfer_id=receiving.public_id)
     audit("transfer.reassign", object_type="transfer", object_id=sending.id,
           details={"from_center_id": str(old_center_id), "to_center_id": str(new_center.id)})
     return sending
