@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import request
 
 from tests import factories
 from tests.conftest import BACKEND
@@ -34,3 +35,22 @@ def test_production_sends_hsts_and_secure_cookies(make_app):
     response = app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
     assert "Secure" in response.headers.get("Set-Cookie", "Secure")
+
+
+def test_an_error_after_the_view_is_logged_by_its_type_never_its_message(make_app, capsys, caplog):
+    """An exception Flask handles itself (raised after the view: the boundary's commit, an
+    after-request hook) is logged by Flask's ``log_exception``, whose default writes the message
+    and the traceback: a constraint's message can carry personal values."""
+    app = make_app(PROPAGATE_UNEXPECTED=False, PROPAGATE_EXCEPTIONS=False, TESTING=False)
+
+    @app.after_request
+    def boom(response):
+        if "X-Test-Boom" in request.headers:
+            raise RuntimeError("山田太郎 1950-01-02 stack detail")
+        return response
+
+    response = app.test_client().get("/healthz", headers={"X-Test-Boom": "1"})
+    assert response.status_code == 500
+    logged = capsys.readouterr().err + caplog.text
+    assert "RuntimeError" in logged
+    assert "山田太郎" not in logged and "stack detail" not in logged

@@ -12,6 +12,8 @@ What even this cannot answer is answered by ``platform/last_resort.py``, outside
 """
 from __future__ import annotations
 
+import logging
+
 import psycopg
 import sqlalchemy.exc
 from flask import Flask, g, jsonify, render_template, request
@@ -178,7 +180,24 @@ def forget_database_state() -> None:
     g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user (as the jobs do)
 
 
+class TypeOnly(logging.Filter):
+    """Flask logs what it handles itself (an exception after the view, a failing error handler)
+    with the exception's message and traceback; a message can carry personal values (a
+    constraint's detail, a name).  Keep the record, and the exception's type, drop the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            record.msg = f"{record.getMessage()} ({record.exc_info[0].__name__})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def init_app(app: Flask) -> None:
+    if not any(isinstance(f, TypeOnly) for f in app.logger.filters):  # one logger per app name
+        app.logger.addFilter(TypeOnly())
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         if _is_api():
