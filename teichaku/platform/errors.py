@@ -5,7 +5,9 @@ them, and every HTTP error, into the right answer for the door the request came 
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import json
+
+from flask import Flask, abort, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -114,6 +116,23 @@ def _is_api() -> bool:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_malformed_json():
+        # Malformed JSON is a 400 (contract). A JSON body is test-parsed here, before any view:
+        # the parsers further on (flask's get_json, webargs) turn only a JSONDecodeError into a
+        # 400 and let through the rest (a number of more than 4300 digits, a nesting deeper
+        # than the recursion limit), which would be a 500.
+        if request.is_json:
+            raw = request.get_data(cache=True)
+            if raw.strip():
+                try:
+                    json.loads(raw)
+                except (ValueError, RecursionError):
+                    if _is_api():
+                        return api_error(400)
+                    abort(400)
+        return None
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         if _is_api():
