@@ -199,6 +199,14 @@ def test_page_query_argument_with_a_nul_is_a_422(page):
     assert page.get("/case-studies?q=ok").status_code == 200
 
 
+def test_page_audit_filter_with_a_nul_is_a_422(make_app, world):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    admin = app.test_client()
+    factories.sign_in(admin, world.users["a_admin"])
+    assert admin.post("/center/audit", data={"action": "case.read"}).status_code == 200
+    assert admin.post("/center/audit", data={"action": "case\x00read"}).status_code == 422
+
+
 def test_a_form_refuses_a_lone_surrogate_under_the_field(app):
     """Browsers cannot send one (the form decoding replaces it), but the rule holds on any data."""
     with app.test_request_context("/"):

@@ -107,6 +107,13 @@ class EmptyForm(RangedForm):
     """A form with only the CSRF token (buttons that change something)."""
 
 
+class AuditFilterForm(RangedForm):
+    """The center admin's audit log filter (in the POST body, so no id sits in a URL)."""
+    person_id = StringField(validators=[Optional()])
+    actor_id = StringField(validators=[Optional()])
+    action = StringField(validators=[Optional()])
+
+
 class UserForm(RangedForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
     display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
