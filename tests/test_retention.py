@@ -22,6 +22,7 @@ from teichaku.platform.auth.models import User
 from teichaku.platform.centers import center_by_code
 from teichaku.platform.errors import InvalidState, ValidationFailed
 from teichaku.platform.extensions import db
+from teichaku.platform import input_ranges
 from teichaku.platform.i18n import today_jst
 from teichaku.platform.tenancy import set_tenant
 from teichaku.tenants.cases import services as cases
@@ -43,9 +44,11 @@ CONSENT = {"obtained_on": "2026-01-05", "method": "written", "scope": "大阪府
 
 
 def _later(monkeypatch, years: int = 6, days: int = 60) -> date:
-    """Move the retention service's today forward (the keeping periods run out)."""
+    """Move the retention service's today forward (the keeping periods run out), and the input
+    ranges' today with it (the dates a form accepts are counted from it)."""
     day = today_jst() + timedelta(days=365 * years + days)
     monkeypatch.setattr(services, "today_jst", lambda: day)
+    monkeypatch.setattr(input_ranges, "today_jst", lambda: day)
     return day
 
 

@@ -12,11 +12,12 @@ What even this cannot answer is answered by ``platform/last_resort.py``, outside
 """
 from __future__ import annotations
 
+import json
 import logging
 
 import psycopg
 import sqlalchemy.exc
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -197,6 +198,23 @@ class TypeOnly(logging.Filter):
 def init_app(app: Flask) -> None:
     if not any(isinstance(f, TypeOnly) for f in app.logger.filters):  # one logger per app name
         app.logger.addFilter(TypeOnly())
+
+    @app.before_request
+    def _refuse_malformed_json():
+        # Malformed JSON is a 400 (contract). A JSON body is test-parsed here, before any view:
+        # the parsers further on (flask's get_json, webargs) turn only a JSONDecodeError into a
+        # 400 and let through the rest (a number of more than 4300 digits, a nesting deeper
+        # than the recursion limit), which would be a 500.
+        if request.is_json:
+            raw = request.get_data(cache=True)
+            if raw.strip():
+                try:
+                    json.loads(raw)
+                except (ValueError, RecursionError):
+                    if _is_api():
+                        return api_error(400)
+                    abort(400)
+        return None
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):

@@ -1,11 +1,16 @@
-"""marshmallow defaults for the whole platform: Japanese messages, unknown fields refused.
+"""marshmallow defaults for the whole platform: Japanese messages, unknown fields refused, the
+input ranges applied.
 
 Every request schema derives from ``StrictSchema``: an unknown field is a 422, so nobody can
-mass-assign a center, an owner or a status.
+mass-assign a center, an owner or a status; and every text, date and integer it takes (inside
+lists, dicts and nested schemas too) keeps to ``platform.input_ranges``, else a 422 with a field
+error.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+
+from . import input_ranges
 
 _FIELD_MESSAGES = {
     fields.Field: {
@@ -50,8 +55,61 @@ validate.Range.message_lte, validate.Range.message_lt = "以下", "未満"
 validate.Regexp.default_message = "形式が正しくありません。"
 
 
+def _ranged(validate):
+    """A marshmallow validator from an ``input_ranges`` rule (a function giving the message)."""
+    def check(value) -> None:
+        if value is not None:
+            message = validate(value)
+            if message:
+                raise ValidationError(input_ranges.say(message))
+    check.input_range = True  # marks what ``apply_input_ranges`` added (added once)
+    return check
+
+
+def _date_in_range(value) -> str | None:
+    return input_ranges.date_problem(value)
+
+
+def _birth_date_in_range(value) -> str | None:
+    return input_ranges.date_problem(value, birth=True)
+
+
+def apply_input_ranges(field_name: str | None, field: fields.Field) -> None:
+    """Adds the input-range validators to a field and to the fields inside it (a List's items, a
+    Tuple's members, a Dict's keys and values; a Nested schema is a ``StrictSchema`` itself).
+    Text is checked before deserialization (``StrictSchema._refuse_bad_text``), on the raw input."""
+    if any(getattr(v, "input_range", False) for v in field.validators):
+        return
+    if isinstance(field, fields.Date):
+        rule = _birth_date_in_range if input_ranges.is_birth_date(field_name) else _date_in_range
+        field.validators.append(_ranged(rule))
+    elif isinstance(field, fields.DateTime):
+        field.validators.append(_ranged(_date_in_range))
+    elif isinstance(field, fields.Integer):
+        # a Range, so the OpenAPI document states the bounds (minimum, maximum) too
+        within = validate.Range(min=input_ranges.INT_MIN, max=input_ranges.INT_MAX,
+                                error=input_ranges.say(input_ranges.INTEGER_MESSAGE))
+        within.input_range = True
+        field.validators.append(within)
+    for inner in _inner_fields(field):
+        apply_input_ranges(field_name, inner)
+
+
+def _inner_fields(field: fields.Field) -> list:
+    if isinstance(field, fields.List):
+        return [field.inner]
+    if isinstance(field, fields.Tuple):
+        return list(field.tuple_fields)
+    if isinstance(field, fields.Mapping):
+        return [f for f in (field.key_field, field.value_field) if f is not None]
+    return []
+
+
 class StrictSchema(Schema):
-    """Refuses unknown fields (422) with a Japanese message."""
+    """Refuses unknown fields (422) with a Japanese message, and anything outside the input
+    ranges (``platform.input_ranges``): a text with a NUL or an unpaired surrogate anywhere in
+    the input (keys too), a date outside the range or a birth date in the future, an integer
+    beyond 32 bits.  Query arguments too: webargs loads them through the same schemas."""
 
     class Meta:
         unknown = RAISE
@@ -60,6 +118,17 @@ class StrictSchema(Schema):
         "unknown": "不明な項目です。",
         "type": "オブジェクトを入力してください。",
     }
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        apply_input_ranges(field_name, field_obj)
+
+    @pre_load(pass_collection=True)
+    def _refuse_bad_text(self, data, **kwargs):
+        problems = input_ranges.text_problems(data)
+        if problems:
+            raise ValidationError(problems)
+        return data
 
 
 def choice_message(codes) -> str:

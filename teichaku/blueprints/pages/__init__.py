@@ -4,9 +4,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from flask import Flask
+from flask import Flask, abort, request
 from flask_login import current_user
 
+from ...platform import input_ranges
 from ...platform.centers import prefecture_by_code
 from ...platform.permissions import ROLE_LABELS, Role, can
 from ...tenants.cases import lifecycle
@@ -20,7 +21,15 @@ def register_pages(app: Flask) -> None:
         if hasattr(module, "bp"):
             app.register_blueprint(module.bp)
     app.context_processor(_layout_context)
+    app.before_request(_refuse_bad_query_text)
     app.jinja_env.globals["L"] = lifecycle  # label tables, usable inside imported macros too
+
+
+def _refuse_bad_query_text() -> None:
+    """A page's query string keeps to the input ranges' text rule too (forms check their own
+    fields, ``forms.RangedForm``; some pages read a query argument directly): a NUL is a 422."""
+    if not request.path.startswith("/api/") and input_ranges.text_problems(request.args):
+        abort(422)
 
 
 def _layout_context() -> dict:

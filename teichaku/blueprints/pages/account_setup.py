@@ -9,19 +9,18 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from ...platform.auth.passwords import PasswordPolicyError
 from ...platform.auth.setup_links import SETUP_PATH
 from ...platform.handover import invitations
-from .forms import REQUIRED
+from .forms import REQUIRED, RangedForm
 
 bp = Blueprint("account_setup", __name__)
 
 
-class SetupForm(FlaskForm):
+class SetupForm(RangedForm):
     token = HiddenField()
     password = PasswordField(_l("新しいパスワード（12文字以上）"), validators=[DataRequired(REQUIRED)])
     password_again = PasswordField(_l("新しいパスワード（確認）"), validators=[

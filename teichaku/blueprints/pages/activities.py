@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -15,6 +14,7 @@ from ...platform.errors import ValidationFailed, VersionConflict
 from ...platform.i18n import fiscal_year_label
 from ...tenants.activities import services
 from ...tenants.activities.models import MAX_PARTICIPANTS, SECTORS, NetworkActivity
+from .forms import RangedForm
 from .refusals import discard_changes, refused
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -40,7 +40,7 @@ SECTOR_FIELD_LABELS = {
 COUNT_MESSAGE = _l("0以上の整数を入力してください。")
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(RangedForm):
     held_on = DateField(_l("開催日"), validators=[DataRequired(_l("日付を入力してください。"))])
     activity_type = SelectField(_l("種別"), choices=TYPE_CHOICES)
     title = StringField(_l("名称"), validators=[DataRequired(REQUIRED), Length(max=200)])

@@ -23,6 +23,7 @@ from ...platform.i18n import fiscal_year_label
 from ...platform.permissions import ROLE_LABELS, Role
 from ...platform.transaction import keep_writes
 from ...tenants.cases.lifecycle import CASE_TYPES
+from .forms import RangedForm
 from .refusals import refused
 
 bp = Blueprint("aggregates", __name__, url_prefix="/aggregates")
@@ -31,7 +32,7 @@ DEFAULT_BY = ("region", "case_type")
 GEOGRAPHIC = ("center", "prefecture", "region")
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(RangedForm):
     fiscal_year = IntegerField(validators=[DataRequired()])
     version = IntegerField(validators=[Optional()])
 

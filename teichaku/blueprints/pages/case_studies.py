@@ -20,7 +20,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -32,7 +31,7 @@ from ...platform.extensions import db
 from ...platform.tenancy import get_owned
 from ...platform.transaction import keep_writes
 from ...tenants.cases.models import Case
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 from .refusals import refused
 
 bp = Blueprint("case_studies", __name__, url_prefix="/case-studies")
@@ -55,7 +54,7 @@ def _choices(table: dict) -> list[tuple[str, str]]:
     return [(code, _l(label)) for code, label in table.items()]
 
 
-class CaseStudyForm(FlaskForm):
+class CaseStudyForm(RangedForm):
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["title"])])
     background = TextAreaField(_l("取組みの経緯"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["background"])])
     actions = TextAreaField(_l("取組んだこと"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_LENGTHS["actions"])])
@@ -81,37 +80,37 @@ class CaseStudyForm(FlaskForm):
         return {f: getattr(self, f).data or "" for f in lifecycle.TEXT_FIELDS}
 
 
-class ReplaceForm(FlaskForm):
+class ReplaceForm(RangedForm):
     replacement = StringField(_l("置き換える語"), validators=[Optional(), Length(max=lifecycle.MAX_REPLACEMENT)])
 
 
-class DismissForm(FlaskForm):
+class DismissForm(RangedForm):
     reason = StringField(_l("問題ないと判断した理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(RangedForm):
     body = TextAreaField(_l("執筆したセンターへの質問"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_MESSAGE)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(RangedForm):
     asker_center = HiddenField(validators=[DataRequired(REQUIRED)])
     body = TextAreaField(_l("回答"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_MESSAGE)])
 
 
-class HideForm(FlaskForm):
+class HideForm(RangedForm):
     reason = StringField(_l("非表示にする理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)])
 
 
 VERSION_MISSING = _l("確認した版が指定されていません。編集画面を開き直してから公開してください。")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(RangedForm):
     """承認して公開する: the draft version the head had on screen (a later change is a 409)."""
 
     version = HiddenField(validators=[DataRequired(VERSION_MISSING), Regexp(r"^\d{1,9}$", message=VERSION_MISSING)])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(RangedForm):
     version = HiddenField(validators=[DataRequired(REQUIRED), Regexp(r"^\d{1,9}$")], id="withdraw-version")
     reason = StringField(_l("取り下げる理由"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MAX_REASON)], id="withdraw-reason")
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from ...platform import transaction
 from ...platform.audit.services import entries_for_center
 from ...platform.auth import duties, services
-from .forms import EmptyForm, UserForm
+from .forms import AuditFilterForm, EmptyForm, UserForm
 
 bp = Blueprint("center_admin", __name__, url_prefix="/center")
 
@@ -77,8 +77,10 @@ def _uuid_or_none(value: str | None):
 def audit_log():
     """Filter by person or user; filters come in the POST body so no id sits in a URL."""
     source = request.form if request.method == "POST" else {}
-    if request.method == "POST" and not EmptyForm().validate_on_submit():
-        abort(400)
+    if request.method == "POST":
+        form = AuditFilterForm()
+        if not form.validate_on_submit():  # a bad CSRF token is a 400; a filter out of the input ranges a 422
+            abort(400 if "csrf_token" in form.errors else 422)
     entries = entries_for_center(person_id=_uuid_or_none(source.get("person_id")),
                                  actor_id=_uuid_or_none(source.get("actor_id")),
                                  action=(source.get("action") or None))

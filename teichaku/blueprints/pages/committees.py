@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
@@ -17,7 +16,7 @@ from ...platform.i18n import today_jst
 from ...tenants.cases import services as case_services
 from ...tenants.cases.schemas import KANA
 from ...tenants.committees import services
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 from .refusals import discard_changes, refused
 
 bp = Blueprint("committees", __name__, url_prefix="/committee")
@@ -33,7 +32,7 @@ PROFESSION_CHOICES = [
 ]
 
 
-class MemberForm(FlaskForm):
+class MemberForm(RangedForm):
     name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
     name_kana = StringField(_l("ふりがな"), validators=[DataRequired(REQUIRED), Length(max=100),
                                                        Regexp(KANA, message=_l("ひらがなまたはカタカナで入力してください。"))])
@@ -43,28 +42,28 @@ class MemberForm(FlaskForm):
     active = BooleanField(_l("委嘱中"), default=True)
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(RangedForm):
     held_on = DateField(_l("開催日"), validators=[DataRequired(_l("日付を入力してください。"))])
     place = StringField(_l("場所"), validators=[Optional(), Length(max=200)])
     attendee_ids = SelectMultipleField(_l("出席者"), choices=[], validators=[Optional()])
     notes = TextAreaField(_l("議事録・メモ"), validators=[Optional(), Length(max=20000)])
 
 
-class AgendaItemForm(FlaskForm):
+class AgendaItemForm(RangedForm):
     # The service decides on the case: another center's case and a missing one answer 404 alike.
     case_id = SelectField(_l("対象ケース"), choices=[], validate_choice=False, validators=[DataRequired(REQUIRED)])
     question = TextAreaField(_l("委員会に相談したいこと"), validators=[DataRequired(REQUIRED), Length(max=4000)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(RangedForm):
     question = TextAreaField(_l("委員会に相談したいこと"), validators=[DataRequired(REQUIRED), Length(max=4000)])
 
 
-class AdviceForm(FlaskForm):
+class AdviceForm(RangedForm):
     advice = TextAreaField(_l("助言"), validators=[DataRequired(REQUIRED), Length(max=10000)])
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(RangedForm):
     follow_up = TextAreaField(_l("対応（助言を受けて行ったこと）"), validators=[DataRequired(REQUIRED), Length(max=10000)])
     follow_up_on = DateField(_l("対応日"), validators=[DataRequired(_l("日付を入力してください。"))])
 

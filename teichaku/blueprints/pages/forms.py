@@ -1,10 +1,19 @@
-"""WTForms for the pages (CSRF on every form through Flask-WTF)."""
+"""WTForms for the pages (CSRF on every form through Flask-WTF).
+
+Every form of the pages derives from ``RangedForm``: the input ranges of the API
+(``platform.input_ranges``) hold for every field of every form, subforms included.
+"""
 from __future__ import annotations
 
+from datetime import date
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, EmailField, FieldList, FormField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+from ...platform import input_ranges
 
 from ...tenants.cases.lifecycle import (
     CERTIFICATE_STATUSES, CLOSING_REASONS, CONSENT_WITNESS_MAX, ELIGIBILITY_CONDITIONS, FACILITY_TYPES, NEED_STATUSES,
@@ -16,25 +25,65 @@ from ...tenants.common.municipality import is_valid_municipality_code
 REQUIRED = _l("必須項目です。")
 
 
-class LoginForm(FlaskForm):
+def range_problem(field) -> str | None:
+    """The input-range message (untranslated) for a field's value, None when it is fine: text
+    (also each value of a multiple choice), dates and timestamps, integers."""
+    data = field.data
+    if isinstance(data, str):
+        return input_ranges.text_problem(data)
+    if isinstance(data, (list, tuple)):
+        return next((input_ranges.text_problem(v) for v in data if isinstance(v, str) and input_ranges.text_problem(v)), None)
+    if isinstance(data, date):
+        return input_ranges.date_problem(data, birth=input_ranges.is_birth_date(field.short_name))
+    if isinstance(data, int) and not isinstance(data, bool):
+        return input_ranges.integer_problem(data)
+    return None
+
+
+def _leaf_fields(fields):
+    """Every field of a form, the fields of its subforms (FormField, FieldList) included."""
+    for field in fields:
+        if isinstance(field, (FormField, FieldList)):
+            yield from _leaf_fields(field)
+        else:
+            yield field
+
+
+class RangedForm(FlaskForm):
+    """The base of every page form: after the form's own validators, each field's value must
+    keep to the input ranges (text without NUL or unpaired surrogates, dates in range, birth
+    dates not in the future, 32-bit integers); the message goes under the field, in the
+    user's language."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in _leaf_fields(self):
+            message = range_problem(field)
+            if message:
+                field.errors = [*field.errors, input_ranges.say(message, _)]
+                valid = False
+        return valid
+
+
+class LoginForm(RangedForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED)])
     password = PasswordField(_l("パスワード"), validators=[DataRequired(REQUIRED)])
 
 
-class OtpForm(FlaskForm):
+class OtpForm(RangedForm):
     otp = StringField(_l("確認コード"), validators=[DataRequired(REQUIRED), Length(max=20)])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(RangedForm):
     current_password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED)])
     new_password = PasswordField(_l("新しいパスワード（12文字以上）"), validators=[DataRequired(REQUIRED)])
 
 
-class TotpSetupForm(FlaskForm):
+class TotpSetupForm(RangedForm):
     code = StringField(_l("認証アプリに表示された6桁の数字"), validators=[DataRequired(REQUIRED), Regexp(r"^\s*\d{6}\s*$", message=_l("6桁の数字を入力してください。"))])
 
 
-class SecondFactorProofForm(FlaskForm):
+class SecondFactorProofForm(RangedForm):
     """Removing (or, with TotpChangeForm, replacing) a second factor: password and a current code."""
     password = PasswordField(_l("パスワード"), validators=[DataRequired(REQUIRED)])
     current_code = StringField(_l("現在の確認コード（認証アプリの6桁、または回復コード）"),
@@ -45,20 +94,27 @@ class TotpChangeForm(SecondFactorProofForm):
     code = StringField(_l("新しい認証アプリに表示された6桁の数字"), validators=[DataRequired(REQUIRED), Regexp(r"^\s*\d{6}\s*$", message=_l("6桁の数字を入力してください。"))])
 
 
-class InviteAdminForm(FlaskForm):
+class InviteAdminForm(RangedForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
     display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(RangedForm):
     email = EmailField(_l("アカウントのメールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(RangedForm):
     """A form with only the CSRF token (buttons that change something)."""
 
 
-class UserForm(FlaskForm):
+class AuditFilterForm(RangedForm):
+    """The center admin's audit log filter (in the POST body, so no id sits in a URL)."""
+    person_id = StringField(validators=[Optional()])
+    actor_id = StringField(validators=[Optional()])
+    action = StringField(validators=[Optional()])
+
+
+class UserForm(RangedForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])
     display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
     display_name_kana = StringField(_l("ふりがな"), validators=[Optional(), Length(max=100)])
@@ -74,7 +130,7 @@ REGION_CHOICES = [
 ]
 
 
-class CenterForm(FlaskForm):
+class CenterForm(RangedForm):
     code = StringField(_l("コード（半角英小文字）"), validators=[DataRequired(REQUIRED), Regexp(r"^[a-z][a-z0-9\-]{1,31}$", message=_l("半角英小文字・数字・ハイフンで入力してください。"))])
     name = StringField(_l("名称"), validators=[DataRequired(REQUIRED), Length(max=200)])
     prefecture_code = StringField(_l("都道府県コード（01〜47）"), validators=[DataRequired(REQUIRED), Regexp(r"^(0[1-9]|[1-3][0-9]|4[0-7])$", message=_l("01〜47で入力してください。"))])
@@ -82,7 +138,7 @@ class CenterForm(FlaskForm):
     region = SelectField(_l("地域ブロック"), choices=REGION_CHOICES)
 
 
-class CenterEditForm(FlaskForm):
+class CenterEditForm(RangedForm):
     name = StringField(_l("名称"), validators=[DataRequired(REQUIRED), Length(max=200)])
     active = BooleanField(_l("有効"))
 
@@ -138,27 +194,27 @@ class CaseFieldsMixin:
     outcome_at_release = StringField(_l("釈放時の結果"), validators=[Optional(), Length(max=2000)])
 
 
-class CaseForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
+class CaseForm(PersonFieldsMixin, CaseFieldsMixin, RangedForm):
     case_type = SelectField(_l("業務の種類"), choices=CASE_TYPE_CHOICES)
     person_id = StringField(validators=[Optional()])  # an existing person chosen in the lookup step
 
 
-class ExistingPersonCaseForm(CaseFieldsMixin, FlaskForm):
+class ExistingPersonCaseForm(CaseFieldsMixin, RangedForm):
     """Opening a case for a person the center already knows (chosen in the lookup step)."""
 
     case_type = SelectField(_l("業務の種類"), choices=CASE_TYPE_CHOICES)
     person_id = StringField(validators=[DataRequired()])
 
 
-class CaseEditForm(PersonFieldsMixin, CaseFieldsMixin, FlaskForm):
+class CaseEditForm(PersonFieldsMixin, CaseFieldsMixin, RangedForm):
     version = StringField(validators=[DataRequired()])
 
 
-class PersonLookupForm(FlaskForm):
+class PersonLookupForm(RangedForm):
     q = StringField(_l("氏名・ふりがなで既存の対象者を検索"), validators=[DataRequired(REQUIRED), Length(max=50)])
 
 
-class CaseSearchForm(FlaskForm):
+class CaseSearchForm(RangedForm):
     q = StringField(_l("氏名・ふりがな"), validators=[Optional(), Length(max=50)])
     case_number = StringField(_l("ケース番号"), validators=[Optional(), Length(max=32)])
     case_type = SelectField(_l("業務の種類"), choices=[("", _l("すべて"))] + CASE_TYPE_CHOICES, validators=[Optional()])
@@ -171,7 +227,7 @@ class CaseSearchForm(FlaskForm):
     cursor = StringField(validators=[Optional()])
 
 
-class EligibilityForm(FlaskForm):
+class EligibilityForm(RangedForm):
     version = StringField(validators=[DataRequired()])
     elderly_or_disabled = BooleanField(_l(ELIGIBILITY_CONDITIONS["elderly_or_disabled"]))
     no_residence = BooleanField(_l(ELIGIBILITY_CONDITIONS["no_residence"]))
@@ -183,13 +239,13 @@ class EligibilityForm(FlaskForm):
     consent_witness = StringField(_l("立会人"), validators=[Optional(), Length(max=CONSENT_WITNESS_MAX)])
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(RangedForm):
     version = StringField(validators=[DataRequired()])
     reason = StringField(_l("要件を満たさないまま進める理由"),
                          validators=[DataRequired(REQUIRED), Length(min=OVERRIDE_REASON_MIN, max=OVERRIDE_REASON_MAX)])
 
 
-class TransitionForm(FlaskForm):
+class TransitionForm(RangedForm):
     version = StringField(validators=[DataRequired()])
     to_status = SelectField(_l("次の状態"), choices=_choices(STATUS_LABELS))
     released_on = DateField(_l("釈放・出所日"), validators=[Optional()])
@@ -201,11 +257,11 @@ class TransitionForm(FlaskForm):
     closing_note = StringField(_l("備考"), validators=[Optional(), Length(max=2000)])
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(RangedForm):
     version = StringField(validators=[DataRequired()])
 
 
-class NeedForm(FlaskForm):
+class NeedForm(RangedForm):
     version = StringField(validators=[DataRequired()])
     status = SelectField(_l("状況"), choices=_choices(NEED_STATUSES))
     responsible = StringField(_l("担当"), validators=[Optional(), Length(max=100)])

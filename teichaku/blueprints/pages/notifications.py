@@ -6,21 +6,20 @@ from flask import Blueprint, abort, current_app, flash, g, has_request_context, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 from wtforms import BooleanField
 
 from ...crosstenant.notifications import services
 from ...platform.extensions import db
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 PAGE_SIZE = 50
 
 
-class EmailPreferenceForm(FlaskForm):
+class EmailPreferenceForm(RangedForm):
     email_notifications = BooleanField(_l("新しいお知らせをメールでも受け取る"))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
@@ -17,7 +16,7 @@ from ...platform.auth import duties
 from ...platform.auth import services as account_services
 from ...platform.auth.passwords import PasswordPolicyError
 from ...platform.handover import services as handover_services
-from .forms import REQUIRED, CenterEditForm, CenterForm, InviteAdminForm, ResetRequestForm
+from .forms import REQUIRED, CenterEditForm, CenterForm, InviteAdminForm, ResetRequestForm, RangedForm
 
 bp = Blueprint("platform_admin", __name__, url_prefix="/platform")
 # A refused change is never committed: the request's boundary rolls back an answer with an error
@@ -135,7 +134,7 @@ def second_factor_resets():
 
 # --- 受託法人の変更 (center handover inside this installation) -----------------------------------
 
-class HandoverForm(FlaskForm):
+class HandoverForm(RangedForm):
     operator_name = StringField(_l("新しい受託法人の名称"), validators=[DataRequired(REQUIRED), Length(max=200)])
     admin_name = StringField(_l("新しいセンター長の氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
     admin_email = EmailField(_l("新しいセンター長のメールアドレス"), validators=[

@@ -12,18 +12,17 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ...platform.auth import services as account_services
 from ...platform.centers import list_prefectures
-from .forms import REQUIRED, EmptyForm
+from .forms import REQUIRED, EmptyForm, RangedForm
 
 bp = Blueprint("prefecture_accounts", __name__, url_prefix="/platform/prefectures")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(RangedForm):
     display_name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=100)])
     email = EmailField(_l("メールアドレス"), validators=[
         DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"))])

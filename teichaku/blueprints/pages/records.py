@@ -13,7 +13,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import DateField, FieldList, Form, FormField, HiddenField, SelectField, StringField, TextAreaField
@@ -29,6 +28,7 @@ from ...tenants.records.lifecycle import (ASSESSMENT_SECTIONS, DOCUMENT_NOTE_MAX
                                          PLAN_ITEMS_MAX, PLAN_PROVIDER_MAX, PLAN_SUPPORT_MAX, PLAN_TITLE_MAX, RECORD_KINDS,
                                          SECTION_MAX, TEXT_MAX)
 from ..api.records import attachment
+from .forms import RangedForm
 from .refusals import discard_changes, refused
 
 bp = Blueprint("records", __name__, url_prefix="/cases")
@@ -63,7 +63,7 @@ def _globals(state) -> None:
     state.app.jinja_env.globals["RL"] = lifecycle  # the records' label tables, for templates and macros
 
 
-class AssessmentForm(FlaskForm):
+class AssessmentForm(RangedForm):
     recorded_on = JaDateField(_l("実施日"), validators=[InputRequired(_l("日付を入力してください。"))])
     life_history = TextAreaField(SECTION_FIELD_LABELS["life_history"], validators=[Length(max=SECTION_MAX)])
     family = TextAreaField(SECTION_FIELD_LABELS["family"], validators=[Length(max=SECTION_MAX)])
@@ -81,14 +81,14 @@ class AssessmentForm(FlaskForm):
         return self.life_history
 
 
-class InterviewForm(FlaskForm):
+class InterviewForm(RangedForm):
     recorded_on = JaDateField(_l("面談日"), validators=[InputRequired(_l("日付を入力してください。"))])
     place = StringField(_l("場所"), validators=[Optional(), Length(max=PLACE_MAX)])
     participants = TextAreaField(_l("参加者"), validators=[Optional(), Length(max=PARTICIPANTS_MAX)])
     content = TextAreaField(_l("内容"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)])
 
 
-class ProgressForm(FlaskForm):
+class ProgressForm(RangedForm):
     recorded_on = JaDateField(_l("日付"), validators=[InputRequired(_l("日付を入力してください。"))])
     content = TextAreaField(_l("内容"), validators=[DataRequired(REQUIRED), Length(max=TEXT_MAX)])
 
@@ -96,7 +96,7 @@ class ProgressForm(FlaskForm):
 RECORD_FORMS = {"assessment": AssessmentForm, "interview": InterviewForm, "progress": ProgressForm}
 
 
-class UploadForm(FlaskForm):
+class UploadForm(RangedForm):
     kind = SelectField(_l("書類の種類"), choices=DOCUMENT_KIND_CHOICES)
     file = FileField(_l("ファイル"))
     note = StringField(_l("メモ"), validators=[Optional(), Length(max=DOCUMENT_NOTE_MAX)])
@@ -109,7 +109,7 @@ class PlanItemForm(Form):
     due_on = JaDateField(_l("期限"), validators=[Optional()])
 
 
-class PlanForm(FlaskForm):
+class PlanForm(RangedForm):
     title = StringField(_l("計画の名称"), validators=[Optional(), Length(max=PLAN_TITLE_MAX)])
     wishes = TextAreaField(_l("本人の意向"), validators=[Optional(), Length(max=SECTION_MAX)])
     goals = TextAreaField(_l("目標"), validators=[Optional(), Length(max=SECTION_MAX)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField, StringField, TextAreaField
 
@@ -16,6 +15,7 @@ from ...platform.errors import ValidationFailed, VersionConflict
 from ...tenants.resources import services
 from ...tenants.resources.models import ACCEPTS_RECORD_LABELS, RESOURCE_TYPE_LABELS
 from ...tenants.resources.schemas import MAX_CONTACTS, ResourceFilter, ResourceIn
+from .forms import RangedForm
 from .refusals import discard_changes, refused
 
 bp = Blueprint("resources", __name__, url_prefix="/resources")
@@ -32,7 +32,7 @@ class ContactForm(Form):
     email = StringField(_l("メールアドレス"), render_kw={"type": "email", "autocomplete": "off"})
 
 
-class ResourceForm(FlaskForm):
+class ResourceForm(RangedForm):
     name = StringField(_l("名称"))
     kana = StringField(_l("ふりがな"))
     resource_type = SelectField(_l("種別"), choices=list(RESOURCE_TYPE_LABELS.items()), validate_choice=False)

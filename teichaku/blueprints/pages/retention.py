@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
@@ -21,7 +20,7 @@ from ...tenants.cases.lifecycle import CASE_TYPES
 from ...crosstenant.retention import services
 from ...crosstenant.retention.disclosure_request import build_disclosure
 from ...crosstenant.retention.models import MAX_YEARS, MIN_YEARS
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 from .refusals import refused
 
 bp = Blueprint("retention", __name__, url_prefix="/retention")
@@ -29,13 +28,13 @@ bp = Blueprint("retention", __name__, url_prefix="/retention")
 YEARS_MESSAGE = _l("%(low)s年から%(high)s年の間で入力してください。", low=MIN_YEARS, high=MAX_YEARS)
 
 
-class HoldForm(FlaskForm):
+class HoldForm(RangedForm):
     reason = TextAreaField(_l("保留の理由"), validators=[DataRequired(_l("必須項目です。")),
                                                        Length(max=services.MAX_REASON_CHARS)])
     until = DateField(_l("保留の期限"), validators=[DataRequired(_l("日付を入力してください。"))])
 
 
-class RulesForm(FlaskForm):
+class RulesForm(RangedForm):
     pass
 
 

@@ -16,7 +16,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -27,7 +26,7 @@ from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import today_jst
 from ...platform.transaction import keep_writes
 from ...tenants.cases.services import read_case
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 from .refusals import refused
 from .transfer_common import center_choices
 from .transfers import REQUIRED, ConsentFields, TransferForm
@@ -40,7 +39,7 @@ class PullForm(ConsentFields):
     message = TextAreaField(_l("依頼の内容"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
-class RefuseForm(FlaskForm):
+class RefuseForm(RangedForm):
     comment = TextAreaField(_l("お断りの理由（依頼したセンターに伝わります）"),
                             validators=[DataRequired(REQUIRED), Length(max=lifecycle.COMMENT_MAX)])
 

@@ -15,7 +15,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -33,7 +32,7 @@ from ...platform.permissions import can
 from ...platform.transaction import keep_writes
 from ...tenants.cases.services import read_case
 from ..api.records import attachment as send_attachment
-from .forms import EmptyForm
+from .forms import EmptyForm, RangedForm
 from .transfer_common import center_choices
 from .records import JaDateField
 from .refusals import refused
@@ -55,7 +54,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ConsentFields(FlaskForm):
+class ConsentFields(RangedForm):
     """The person's consent to the provision, as a transfer request and a pull request record it
     (the methods and limits are the lifecycle's, as the API schema's and the service's are)."""
 
@@ -72,12 +71,12 @@ class TransferForm(ConsentFields):
     package = MultiCheckboxField(_l("一緒に送る資料（本人の同意の範囲で選んでください）"), choices=[])
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(RangedForm):
     reason = SelectField(_l("お断りの理由"), choices=DECLINE_CHOICES)
     comment = TextAreaField(_l("補足（依頼したセンターに伝わります）"), validators=[Optional(), Length(max=lifecycle.COMMENT_MAX)])
 
 
-class MessageForm(FlaskForm):
+class MessageForm(RangedForm):
     body = TextAreaField(_l("メッセージ"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
     files = MultipleFileField(_l("添付ファイル（任意・複数可）"))
 
@@ -86,11 +85,11 @@ class MessageForm(FlaskForm):
         return [(f.stream, f.filename) for f in self.files.data or [] if getattr(f, "filename", "")]
 
 
-class SharedUpdateForm(FlaskForm):
+class SharedUpdateForm(RangedForm):
     body = TextAreaField(_l("共有する更新"), validators=[DataRequired(REQUIRED), Length(max=lifecycle.MESSAGE_MAX)])
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(RangedForm):
     to_center = SelectField(_l("新しい依頼先"), validators=[DataRequired(REQUIRED)])
 
 

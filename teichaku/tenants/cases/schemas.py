@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ...platform.i18n import today_jst
 from ...platform.validation import StrictSchema
 from ..common.municipality import MunicipalityCode
 from ..persons.models import SEXES, SUPPORT_NEEDS
@@ -38,11 +37,7 @@ class PersonIn(StrictSchema):
     support_needs = fields.List(fields.String(validate=validate.OneOf(SUPPORT_NEEDS, error="支援の必要性の値が正しくありません。")), load_default=list)
     certificates = fields.List(fields.Nested(CertificateIn), load_default=list)
     public_assistance = fields.String(load_default="none", validate=one_of(PUBLIC_ASSISTANCE, "生活保護の状況"))
-
-    @validates_schema
-    def _birth_in_past(self, data, **kwargs):
-        if data.get("birth_date") and data["birth_date"] >= today_jst():
-            raise ValidationError({"birth_date": ["生年月日は今日より前の日付を入力してください。"]})
+    # birth_date: not in the future, like every birth date (platform/input_ranges.py, through StrictSchema)
 
 
 class PersonPatch(PersonIn):
