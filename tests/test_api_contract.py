@@ -159,3 +159,24 @@ def test_cli_users_create_refuses_bad_input_with_a_clear_message(database, world
         assert result.returncode != 0 and "エラー" in result.stderr and result.stdout == ""
     short = _users_create("--email", "x.y@example.jp", "--password", "short", "--role", "ministry")
     assert short.returncode != 0 and "12" in short.stderr
+
+
+def test_a_form_part_with_no_usable_name_gets_a_422_not_a_500(api, world):
+    """Found by the OpenAPI fuzz (tests/test_openapi_fuzz.py): a multipart part whose name
+    cannot be read is reported as a field error like any unknown field; the error body's keys
+    are strings."""
+    transfer_id = world.objects["transfers_b"]["sending_id"]
+    raw = (b'--B\r\nContent-Disposition: form-data; name="\xc3\xaa\\"\r\n\r\n{}\r\n'
+           b'--B\r\nContent-Disposition: form-data; name="body"\r\n\r\n\r\n--B--\r\n')  # and an empty body
+    response = api("b_staff").post(f"/api/v1/transfers/{transfer_id}/messages", data=raw,
+                                   content_type="multipart/form-data; boundary=B")
+    error = api_error(response, 422, "validation_error")
+    assert {"", "body"} <= set(error["details"]["fields"]), error
+
+
+@pytest.mark.parametrize("if_match", ['"\u00b2"', '"1234567890123"', '"1 2"', "W/"])
+def test_if_match_is_ascii_digits_of_a_32_bit_version_or_a_422(api, world, if_match):
+    """The pattern the OpenAPI document declares for If-Match; '²' is a digit to str.isdigit."""
+    response = api("a_staff").patch(f"/api/v1/cases/{world.cases['a']['id']}", headers={"If-Match": if_match},
+                                    json={"release_date": "2027-04-01"})
+    assert "If-Match" in api_error(response, 422, "validation_error")["details"]["fields"]

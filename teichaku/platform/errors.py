@@ -100,7 +100,18 @@ class PreconditionRequired(DomainError):
 
 def error_body(status: int, code: str | None = None, message: str | None = None, details: dict | None = None) -> dict:
     default_code, default_message = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
-    return {"error": {"code": code or default_code, "message": message or default_message, "details": details or {}}}
+    return {"error": {"code": code or default_code, "message": message or default_message,
+                      "details": _string_keys(details or {})}}
+
+
+def _string_keys(value):
+    """JSON object keys are strings: a field error keyed by a form part with no usable name (None)
+    is reported under "" instead of failing the answer."""
+    if isinstance(value, dict):
+        return {("" if key is None else str(key)): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(item) for item in value]
+    return value
 
 
 def api_error(status: int, code: str | None = None, message: str | None = None, details: dict | None = None, headers=None):

@@ -50,6 +50,10 @@ class MeSchema(StrictSchema):
 
 
 @blp.route("/auth/token", methods=["POST"], endpoint="token_create")
+@blp.doc(responses={"401": {"description": "`invalid_credentials`: a bad e-mail, password or otp, a disabled "
+                                           "account or a deactivated center (one answer for all)"},
+                    "403": {"description": "`otp_enrollment_required`: two-factor authentication is required "
+                                           "and not enrolled yet"}})
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
 @throttled_signin

@@ -65,8 +65,6 @@ def get_record(case_id, record_id):
 
 
 @blp.route("/<case_id>/records/<record_id>", methods=["PATCH"], endpoint="update_record")
-@blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
-                      "description": 'The version the change is based on: "<version>" (from ETag)'}])
 @blp.arguments(RecordPatch)
 @blp.response(200, RecordOut)
 def update_record(body, case_id, record_id):
