@@ -232,3 +232,24 @@ def test_every_page_form_derives_from_the_ranged_form():
               if "FlaskForm" in bases and name != "RangedForm"]
     assert direct == []
     assert issubclass(CaseForm, RangedForm) and issubclass(RangedForm, FlaskForm)
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "99999999999999999999"])
+def test_a_number_in_a_query_string_or_hidden_field_is_ascii_digits_within_32_bits(page, raw):
+    """``str.isdigit`` accepts "²" and "٣", which ``int`` then refuses (a 500) or reads as
+    another number; every page reads such numbers through ``input_ranges.small_int``."""
+    response = page.get(f"/activities?fiscal_year={raw}")
+    assert response.status_code == 422  # the list page says what is wrong with its filter
+    assert "年度は西暦の数字で指定してください。" in response.get_data(as_text=True)
+    assert input_ranges.small_int(raw) is None
+    assert input_ranges.small_int(" 12 ") == 12
+
+
+def test_no_page_reads_a_number_with_isdigit_alone():
+    """One way to read a number from text: ``small_int`` (ASCII digits, 32 bits)."""
+    offenders = []
+    for path in sorted((pathlib.Path(teichaku.__file__).parent / "blueprints").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "isdigit":
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

@@ -83,6 +83,17 @@ def integer_problem(value: int) -> str | None:
     return INTEGER_MESSAGE if not INT_MIN <= value <= INT_MAX else None
 
 
+def small_int(raw) -> int | None:
+    """A number typed or posted as text (a version, a year, a count): ASCII digits within 32
+    bits, else None.  ``str.isdigit`` alone also accepts "²" or "٣", which ``int`` then refuses
+    or reads as another number."""
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if integer_problem(value) is None else None
+
+
 def is_birth_date(name: str | None) -> bool:
     return name in BIRTH_DATE_FIELDS
 

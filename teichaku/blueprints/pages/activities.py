@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from ...platform import transaction
 from ...platform.errors import ValidationFailed, VersionConflict
 from ...platform.i18n import fiscal_year_label
+from ...platform.input_ranges import small_int
 from ...tenants.activities import services
 from ...tenants.activities.models import MAX_PARTICIPANTS, SECTORS, NetworkActivity
 from .forms import RangedForm
@@ -83,10 +84,11 @@ def _fiscal_year_arg() -> tuple[int, list[str]]:
     raw = request.args.get("fiscal_year", "").strip()
     if not raw:
         return services.current_fiscal_year(), []
-    if not raw.isdigit():
+    year = small_int(raw)
+    if year is None:
         return services.current_fiscal_year(), ["年度は西暦の数字で指定してください。"]
-    message = services.fiscal_year_error(int(raw))
-    return (services.current_fiscal_year(), [message]) if message else (int(raw), [])
+    message = services.fiscal_year_error(year)
+    return (services.current_fiscal_year(), [message]) if message else (year, [])
 
 
 def _year_choices() -> list[tuple[int, str]]:
@@ -132,7 +134,7 @@ def edit(activity_id):
         version = request.form.get("version", "")
         try:
             services.update_activity(activity, _form_to_data(form),
-                                     expected_version=int(version) if version.isdigit() else 0)
+                                     expected_version=small_int(version) or 0)
         except VersionConflict as exc:
             discard_changes()
             flash(exc.message + "（入力した内容は下に残っています）", "error")

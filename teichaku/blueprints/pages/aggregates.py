@@ -22,6 +22,7 @@ from ...platform.errors import DomainError, ValidationFailed
 from ...platform.i18n import fiscal_year_label
 from ...platform.permissions import ROLE_LABELS, Role
 from ...platform.transaction import keep_writes
+from ...platform.input_ranges import small_int
 from ...tenants.cases.lifecycle import CASE_TYPES
 from .forms import RangedForm
 from .refusals import refused
@@ -54,8 +55,9 @@ def _fiscal_year_arg() -> tuple[int, list[str]]:
     current = reporting.current_fiscal_year()
     if not raw:
         return current, []
-    message = reporting.fiscal_year_error(int(raw)) if raw.isdigit() else _("年度は西暦の数字で指定してください。")
-    return (current, [message]) if message else (int(raw), [])
+    year = small_int(raw)
+    message = reporting.fiscal_year_error(year) if year is not None else _("年度は西暦の数字で指定してください。")
+    return (current, [message]) if message else (year, [])
 
 
 def _by_arg() -> tuple[tuple[str, ...], list[str]]:

@@ -30,6 +30,7 @@ from ...platform.errors import DomainError, ValidationFailed
 from ...platform.extensions import db
 from ...platform.tenancy import get_owned
 from ...platform.transaction import keep_writes
+from ...platform.input_ranges import small_int
 from ...tenants.cases.models import Case
 from .forms import EmptyForm, RangedForm
 from .refusals import refused
@@ -245,7 +246,7 @@ def edit(study_id):
         if not form.validate_on_submit():
             raise _invalid(form)
         changes = {**form.text_fields(), "tags": form.tags(), "show_center": form.show_center.data}
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        version = small_int(form.version.data)
         authoring.update_draft(draft, changes, expected_version=version, actor=current_user)
     except DomainError as exc:
         status = refused(exc, form, announce=True)
@@ -342,7 +343,7 @@ def detail(study_id):
     """A published study (``?version=``: an older version); the author's unpublished draft opens
     its form."""
     raw = request.args.get("version") or ""
-    version_no = int(raw) if raw.isdigit() and int(raw) > 0 else None
+    version_no = small_int(raw) or None
     if library.get_study(study_id, actor=current_user) is None:
         authoring.get_open_draft_or_404(study_id)
         return redirect(url_for("case_studies.edit", study_id=study_id))

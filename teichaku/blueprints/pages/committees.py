@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from ...platform import transaction
 from ...platform.errors import InvalidState, ValidationFailed, VersionConflict
 from ...platform.i18n import today_jst
+from ...platform.input_ranges import small_int
 from ...tenants.cases import services as case_services
 from ...tenants.cases.schemas import KANA
 from ...tenants.committees import services
@@ -70,7 +71,8 @@ class FollowUpForm(RangedForm):
 
 def _form_version() -> int:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else -1  # a missing or forged version conflicts
+    version = small_int(raw)
+    return -1 if version is None else version  # a missing or forged version conflicts
 
 
 def _attempt(form, change):

@@ -22,6 +22,7 @@ from ...platform.audit.services import record as audit
 from ...platform import transaction
 from ...platform.errors import ValidationFailed, VersionConflict
 from ...platform.i18n import today_jst
+from ...platform.input_ranges import small_int
 from ...tenants.records import services
 from ...tenants.records import lifecycle
 from ...tenants.records.lifecycle import (ASSESSMENT_SECTIONS, DOCUMENT_NOTE_MAX, PARTICIPANTS_MAX, PLACE_MAX, PLAN_AREAS,
@@ -368,7 +369,7 @@ def plan_compare(case_id, plan_id):
     case = _open_case(case_id)
     plan = services.get_plan(case, plan_id)
     new = request.args.get("new") or str(plan.latest_revision)
-    old = request.args.get("old") or (str(int(new) - 1) if new.isdigit() and int(new) > 1 else new)
+    old = request.args.get("old") or (str(small_int(new) - 1) if (small_int(new) or 0) > 1 else new)
     diff = services.compare_revisions(case, plan_id, old, new)
     revisions = services.revisions_of(plan)
     return render_template("records/plan_compare.html", case=case, revisions=revisions, **diff)

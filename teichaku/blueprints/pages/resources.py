@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField, StringField, TextAreaField
 
 from ...platform.errors import ValidationFailed, VersionConflict
+from ...platform.input_ranges import small_int
 from ...tenants.resources import services
 from ...tenants.resources.models import ACCEPTS_RECORD_LABELS, RESOURCE_TYPE_LABELS
 from ...tenants.resources.schemas import MAX_CONTACTS, ResourceFilter, ResourceIn
@@ -94,7 +95,7 @@ def _pad_contacts(form: ResourceForm) -> None:
 def _posted_version() -> int:
     """The version the editor saw (hidden field); anything unreadable counts as stale."""
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else 0
+    return small_int(raw) or 0
 
 
 def _validated(form: ResourceForm) -> tuple[dict | None, list[int]]:

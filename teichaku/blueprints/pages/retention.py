@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from ...platform.errors import DomainError
 from ...platform.transaction import keep_writes
+from ...platform.input_ranges import small_int
 from ...tenants.cases.lifecycle import CASE_TYPES
 from ...crosstenant.retention import services
 from ...crosstenant.retention.disclosure_request import build_disclosure
@@ -45,7 +46,7 @@ for _case_type in CASE_TYPES:
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return small_int(raw)
 
 
 def _render_reviews(status: int = 200, hold_form: HoldForm | None = None, failed_review=None):
@@ -130,7 +131,7 @@ def rules():
 def _seen_rules() -> dict[str, int] | None:
     """The periods the editor's page showed (hidden fields), to refuse overwriting a later change."""
     seen = {t: request.form.get(f"seen_{t}", "") for t in CASE_TYPES}
-    return {t: int(v) for t, v in seen.items() if v.isdigit()} or None
+    return {t: small_int(v) for t, v in seen.items() if small_int(v) is not None} or None
 
 
 @bp.post("/persons/<person_id>/disclosure")

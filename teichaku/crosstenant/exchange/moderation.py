@@ -14,6 +14,7 @@ from ...platform.errors import InvalidState, ValidationFailed
 from ...platform.extensions import db
 from ...platform.models import utcnow
 from ...platform.tenancy import cross_tenant
+from ...platform.input_ranges import small_int
 from . import lifecycle as lc
 from . import search
 from .library import withdrawals
@@ -67,7 +68,7 @@ def withdraw_version(study_id, version_no, reason: str, *, actor) -> CaseStudy:
     center is notified (its inbox links to the study, where it reads the reason)."""
     require_capability(actor, "exchange.moderate", "版を取り下げられるのは全国協議会です。")
     reason = _clean_reason(reason, "取り下げる理由を入力してください。")
-    number = int(version_no) if str(version_no or "").strip().isdigit() else 0
+    number = small_int(version_no) or 0
     with cross_tenant("exchange.moderate"):
         study = _lock_study(study_id)
         if number < 1 or search.readable_version(study.id, number, history=True) is None:
