@@ -165,7 +165,7 @@ def test_a_form_part_with_no_usable_name_gets_a_422_not_a_500(api, world):
     """Found by the OpenAPI fuzz (tests/test_openapi_fuzz.py): a multipart part whose name
     cannot be read is reported as a field error like any unknown field; the error body's keys
     are strings."""
-    transfer_id = world.objects["transfers_b"]["sending_id"]
+    transfer_id = world.objects["transfers_b"]["group_id"]  # the one public id of the transfer
     raw = (b'--B\r\nContent-Disposition: form-data; name="\xc3\xaa\\"\r\n\r\n{}\r\n'
            b'--B\r\nContent-Disposition: form-data; name="body"\r\n\r\n\r\n--B--\r\n')  # and an empty body
     response = api("b_staff").post(f"/api/v1/transfers/{transfer_id}/messages", data=raw,
