@@ -7,10 +7,7 @@ labels and limits from here, so a new kind or a changed label reaches every one 
 """
 from __future__ import annotations
 
-
-def N_(text: str) -> str:
-    """Marks a label for translation (extracted by pybabel ``-k N_``); shown through ``_()``."""
-    return text
+from ...platform.i18n import N_
 
 
 RECORD_LABELS = {
