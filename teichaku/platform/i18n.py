@@ -9,12 +9,6 @@ from flask_babel import get_locale
 
 from .extensions import babel
 
-
-def N_(text: str) -> str:
-    """Marks a label for translation (extracted by pybabel ``-k N_``); shown through ``_()``
-    where it is displayed.  The one marker every module's label tables use."""
-    return text
-
 JST = ZoneInfo("Asia/Tokyo")
 LOCALES = ("ja", "en")
 FISCAL_YEAR_FIRST_MONTH = 4  # the fiscal year (年度) starts in April

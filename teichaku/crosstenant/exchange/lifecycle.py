@@ -17,8 +17,11 @@ Two lifecycles meet here.
 from __future__ import annotations
 
 from ...platform.errors import InvalidState
-from ...platform.i18n import N_
 
+
+def N_(text: str) -> str:
+    """Marks a label for translation (extracted by pybabel ``-k N_``); shown through ``_()``."""
+    return text
 
 
 # --- drafts --------------------------------------------------------------------------------------

@@ -24,8 +24,11 @@ import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
-from ...platform.i18n import N_
 
+
+def N_(text: str) -> str:
+    """Marks a label for translation (extracted by pybabel ``-k N_``); shown through ``_()``."""
+    return text
 
 
 KINDS: dict[str, str] = {
